@@ -1,0 +1,356 @@
+//! Conversions at the JS boundary: errors to JS objects, and JS arguments and
+//! options to validated Rust values (each failure naming what is at fault).
+
+use js_sys::{Array, Function, JsString, Map, Object, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::clock::Clock;
+use crate::codec::{self, type_name};
+use crate::engine::Engine;
+use crate::error::{Result, StorageError};
+use crate::options::{
+    self, BreakerOptions, Durability, RetryOptions, StoragePath, StoreOptions, Ttl, BREAKER_OPTION_NAMES,
+    MAX_SAFE_INTEGER, MAX_VALUE_BYTES_CEILING, OPTION_NAMES, RETRY_OPTION_NAMES,
+};
+use crate::store::{Entry, KeyQuery};
+
+/// A JS `Error` carrying every field of API.md's `StorageError`; the facade
+/// re-wraps it as its `StorageError` class.
+pub fn error_to_js(error: &StorageError) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    js.set_name("StorageError");
+    let code = error.code();
+    let fields: [(&str, JsValue); 6] = [
+        ("code", code.as_str().into()),
+        ("category", code.category().as_str().into()),
+        ("retryable", code.retryable().into()),
+        ("recoveryAction", code.recovery_action().as_str().into()),
+        ("userMessage", code.user_message().into()),
+        ("sqliteCode", error.sqlite_code().map_or(JsValue::UNDEFINED, JsValue::from)),
+    ];
+    for (name, value) in fields {
+        // Defining a property on a fresh Error object cannot fail.
+        let _ = Reflect::set(&js, &name.into(), &value);
+    }
+    js.into()
+}
+
+/// The `clock` option: a JS function returning milliseconds.
+pub struct FunctionClock(pub Function);
+
+impl Clock for FunctionClock {
+    fn now_ms(&self) -> Result<i64> {
+        let value = self
+            .0
+            .call0(&JsValue::UNDEFINED)
+            .map_err(|_| StorageError::InvalidArgument("option clock threw when called".into()))?;
+        match value.as_f64() {
+            Some(ms) if ms.is_finite() => Ok(ms.floor() as i64),
+            _ => Err(StorageError::InvalidArgument(format!(
+                "option clock must return a finite number of milliseconds, returned {}",
+                type_name(&value)
+            ))),
+        }
+    }
+}
+
+/// Reads a JS options object whose allowed names are `allowed`: undefined and
+/// null mean "no options"; an unknown name is refused. `what` names the
+/// object in messages ("option breaker", "set options").
+struct OptionBag<'a> {
+    object: Option<Object>,
+    what: &'a str,
+}
+
+impl<'a> OptionBag<'a> {
+    fn read(value: &JsValue, allowed: &[&str], what: &'a str) -> Result<OptionBag<'a>> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(OptionBag { object: None, what });
+        }
+        if !value.is_object() || Array::is_array(value) || value.is_function() {
+            return Err(StorageError::InvalidArgument(format!(
+                "{what} must be an object, got {}",
+                type_name(value)
+            )));
+        }
+        let object: Object = value.clone().unchecked_into();
+        for name in Object::keys(&object).iter() {
+            let name = name.as_string().unwrap_or_default();
+            if !allowed.contains(&name.as_str()) {
+                return Err(StorageError::InvalidArgument(format!(
+                    "{what}: unknown option {name:?} (known: {})",
+                    allowed.join(", ")
+                )));
+            }
+        }
+        Ok(OptionBag { object: Some(object), what })
+    }
+
+    /// The value of `name`, or `None` when absent or undefined.
+    fn get(&self, name: &str) -> Result<Option<JsValue>> {
+        let Some(object) = &self.object else { return Ok(None) };
+        let value = Reflect::get(object, &name.into())
+            .map_err(|_| StorageError::InvalidArgument(format!("{}: reading {name} threw", self.what)))?;
+        Ok((!value.is_undefined()).then_some(value))
+    }
+
+    fn label(&self, name: &str) -> String {
+        format!("{} {name}", self.what)
+    }
+
+    fn number(&self, name: &str) -> Result<Option<f64>> {
+        self.get(name)?
+            .map(|value| {
+                value.as_f64().ok_or_else(|| {
+                    StorageError::InvalidArgument(format!(
+                        "{} must be a number, got {}",
+                        self.label(name),
+                        type_name(&value)
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>> {
+        self.get(name)?.map(|value| well_formed_string(&value, &self.label(name))).transpose()
+    }
+
+    fn ttl(&self, name: &str) -> Result<Option<Ttl>> {
+        self.number(name)?.map(|ms| Ttl::parse(&self.label(name), ms)).transpose()
+    }
+
+    fn positive_integer(&self, name: &str, ceiling: f64) -> Result<Option<u64>> {
+        self.number(name)?
+            .map(|value| options::positive_integer(&self.label(name), value, ceiling))
+            .transpose()
+    }
+}
+
+fn well_formed_string(value: &JsValue, label: &str) -> Result<String> {
+    match value.dyn_ref::<JsString>() {
+        Some(js) if codec::is_well_formed(js) => Ok(String::from(js)),
+        Some(_) => Err(StorageError::InvalidArgument(format!("{label} contains a lone surrogate"))),
+        None => Err(StorageError::InvalidArgument(format!(
+            "{label} must be a string, got {}",
+            type_name(value)
+        ))),
+    }
+}
+
+/// `openStorage` options, validated, with the clock to use.
+pub fn store_options(value: &JsValue) -> Result<(StoreOptions, Option<FunctionClock>)> {
+    let bag = OptionBag::read(value, &OPTION_NAMES, "option")?;
+    let mut options = StoreOptions::default();
+    if let Some(path) = bag.string("path")? {
+        options.path = StoragePath::parse(&path)?;
+    }
+    options.max_size_bytes = bag.positive_integer("maxSizeBytes", MAX_SAFE_INTEGER)?;
+    options.default_ttl = bag.ttl("defaultTtlMs")?;
+    let ceiling = MAX_VALUE_BYTES_CEILING as f64;
+    if let Some(n) = bag.positive_integer("maxBatchSize", ceiling)? {
+        options.max_batch_size = n as usize;
+    }
+    if let Some(n) = bag.positive_integer("maxKeyBytes", ceiling)? {
+        options.max_key_bytes = n as usize;
+    }
+    if let Some(n) = bag.positive_integer("maxValueBytes", ceiling)? {
+        options.max_value_bytes = n as usize;
+    }
+    if let Some(n) = bag.positive_integer("maxQueueLength", ceiling)? {
+        options.max_queue_length = n as usize;
+    }
+    if let Some(ms) = bag.number("operationTimeoutMs")? {
+        options.operation_timeout_ms = options::operation_timeout(ms)?;
+    }
+    if let Some(durability) = bag.string("durability")? {
+        options.durability = Durability::parse(&durability)?;
+    }
+    if let Some(breaker) = bag.get("breaker")? {
+        options.breaker = breaker_options(&breaker, options.breaker)?;
+    }
+    if let Some(retry) = bag.get("retry")? {
+        options.retry = retry_options(&retry, options.retry)?;
+    }
+    let clock = match bag.get("clock")? {
+        None => None,
+        Some(clock) => Some(FunctionClock(clock.dyn_into().map_err(|other| {
+            StorageError::InvalidArgument(format!(
+                "option clock must be a function returning milliseconds, got {}",
+                type_name(&other)
+            ))
+        })?)),
+    };
+    if let Some(fs) = bag.get("fs")? {
+        if !fs.is_object() {
+            return Err(StorageError::InvalidArgument(format!(
+                "option fs must be an object of node:fs functions, got {}",
+                type_name(&fs)
+            )));
+        }
+    }
+    Ok((options, clock))
+}
+
+fn breaker_options(value: &JsValue, defaults: BreakerOptions) -> Result<BreakerOptions> {
+    let bag = OptionBag::read(value, &BREAKER_OPTION_NAMES, "option breaker")?;
+    Ok(BreakerOptions {
+        failure_threshold: bag
+            .positive_integer("failureThreshold", u32::MAX as f64)?
+            .map_or(defaults.failure_threshold, |n| n as u32),
+        recovery_timeout_ms: bag
+            .number("recoveryTimeoutMs")?
+            .map(|ms| options::non_negative_ms("option breaker.recoveryTimeoutMs", ms))
+            .transpose()?
+            .unwrap_or(defaults.recovery_timeout_ms),
+    })
+}
+
+fn retry_options(value: &JsValue, defaults: RetryOptions) -> Result<RetryOptions> {
+    let bag = OptionBag::read(value, &RETRY_OPTION_NAMES, "option retry")?;
+    let delay = |name: &str, default: f64| -> Result<f64> {
+        bag.number(name)?
+            .map(|ms| options::non_negative_ms(&format!("option retry.{name}"), ms))
+            .transpose()
+            .map(|ms| ms.unwrap_or(default))
+    };
+    let retry = RetryOptions {
+        max_attempts: bag
+            .positive_integer("maxAttempts", u32::MAX as f64)?
+            .map_or(defaults.max_attempts, |n| n as u32),
+        base_delay_ms: delay("baseDelayMs", defaults.base_delay_ms)?,
+        max_delay_ms: delay("maxDelayMs", defaults.max_delay_ms)?,
+    };
+    retry.check()?;
+    Ok(retry)
+}
+
+/// The namespace argument: `undefined` is the root store's own ('').
+pub fn namespace(value: &JsValue, options: &StoreOptions) -> Result<String> {
+    if value.is_undefined() {
+        return Ok(String::new());
+    }
+    codec::validate_key(value, options.max_key_bytes, "namespace")
+}
+
+pub fn key(value: &JsValue, options: &StoreOptions) -> Result<String> {
+    codec::validate_key(value, options.max_key_bytes, "key")
+}
+
+/// `set` options: `{ ttlMs?, size? }`.
+pub fn set_options(value: &JsValue) -> Result<(Option<Ttl>, Option<u64>)> {
+    let bag = OptionBag::read(value, &["ttlMs", "size"], "set option")?;
+    let size = bag
+        .number("size")?
+        .map(|size| {
+            if size.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&size) {
+                Ok(size as u64)
+            } else {
+                Err(StorageError::InvalidArgument(format!(
+                    "set option size must be a non-negative integer, got {size}"
+                )))
+            }
+        })
+        .transpose()?;
+    Ok((bag.ttl("ttlMs")?, size))
+}
+
+/// `mset` options: `{ ttlMs? }`.
+pub fn mset_options(value: &JsValue) -> Result<Option<Ttl>> {
+    OptionBag::read(value, &["ttlMs"], "mset option")?.ttl("ttlMs")
+}
+
+/// `keys` options: `{ prefix?, limit?, after? }`.
+pub fn key_query(value: &JsValue) -> Result<KeyQuery> {
+    let bag = OptionBag::read(value, &["prefix", "limit", "after"], "keys option")?;
+    Ok(KeyQuery {
+        prefix: bag.string("prefix")?.unwrap_or_default(),
+        after: bag.string("after")?,
+        limit: bag.positive_integer("limit", MAX_SAFE_INTEGER)?,
+    })
+}
+
+fn check_batch_size(length: usize, options: &StoreOptions) -> Result<()> {
+    if length > options.max_batch_size {
+        return Err(StorageError::BatchTooLarge(format!(
+            "{length} entries in one batch, more than maxBatchSize ({})",
+            options.max_batch_size
+        )));
+    }
+    Ok(())
+}
+
+/// The keys of `mget`/`mdelete`: an array of valid keys, within the batch size.
+pub fn key_list(value: &JsValue, options: &StoreOptions) -> Result<Vec<String>> {
+    let array = value.dyn_ref::<Array>().filter(|_| Array::is_array(value)).ok_or_else(|| {
+        StorageError::InvalidArgument(format!("keys must be an array of strings, got {}", type_name(value)))
+    })?;
+    check_batch_size(array.length() as usize, options)?;
+    array
+        .iter()
+        .enumerate()
+        .map(|(index, key)| codec::validate_key(&key, options.max_key_bytes, &format!("keys[{index}]")))
+        .collect()
+}
+
+/// The entries of `mset`: a `Map`, an array of `[key, value]` pairs or a plain
+/// object; every key and value validated before anything is written.
+pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
+    let options = engine.options();
+    let pairs: Vec<(JsValue, JsValue)> = if let Some(map) = value.dyn_ref::<Map>() {
+        check_batch_size(map.size() as usize, options)?;
+        let mut pairs = Vec::with_capacity(map.size() as usize);
+        map.for_each(&mut |value, key| pairs.push((key, value)));
+        pairs
+    } else if Array::is_array(value) {
+        let array: &Array = value.unchecked_ref();
+        check_batch_size(array.length() as usize, options)?;
+        array
+            .iter()
+            .enumerate()
+            .map(|(index, pair)| match pair.dyn_ref::<Array>() {
+                Some(pair) if Array::is_array(pair) && pair.length() == 2 => Ok((pair.get(0), pair.get(1))),
+                _ => Err(StorageError::InvalidArgument(format!(
+                    "entries[{index}] must be a [key, value] pair, got {}",
+                    type_name(&pair)
+                ))),
+            })
+            .collect::<Result<_>>()?
+    } else if value.is_object() && !value.is_function() {
+        let entries = Object::entries(value.unchecked_ref());
+        check_batch_size(entries.length() as usize, options)?;
+        entries
+            .iter()
+            .map(|pair| {
+                let pair: Array = pair.unchecked_into();
+                (pair.get(0), pair.get(1))
+            })
+            .collect()
+    } else {
+        return Err(StorageError::InvalidArgument(format!(
+            "entries must be a Map, an array of [key, value] pairs or a plain object, got {}",
+            type_name(value)
+        )));
+    };
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(index, (key, value))| {
+            let key = codec::validate_key(key, options.max_key_bytes, &format!("entries[{index}] key"))?;
+            let encoded = codec::encode(value, options.max_value_bytes)
+                .map_err(|error| at_entry(error, index, &key))?;
+            engine.entry(key, encoded, None)
+        })
+        .collect()
+}
+
+/// Prefixes an error's message with the batch entry it is about.
+fn at_entry(error: StorageError, index: usize, key: &str) -> StorageError {
+    let message = format!("entries[{index}] (key {key:?}): {error}");
+    match error {
+        StorageError::InvalidValue(_) => StorageError::InvalidValue(message),
+        StorageError::ValueTooLarge(_) => StorageError::ValueTooLarge(message),
+        other => other,
+    }
+}

@@ -1,0 +1,240 @@
+//! The wasm-bindgen boundary: the only `#[wasm_bindgen]` exports. Every method
+//! returns a Promise and reports every failure by rejecting it; arguments are
+//! validated and copied at call time, then the operation joins the queue.
+
+mod convert;
+
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::*;
+
+use crate::clock::{Clock, SystemClock};
+use crate::codec;
+use crate::engine::{Engine, Operation, Output, Reply};
+use crate::error::{Result, StorageError};
+
+pub use convert::error_to_js;
+
+/// Opens a store. Resolves to a `NativeStore`; rejects with a StorageError.
+#[wasm_bindgen(js_name = openStore)]
+pub fn open_store(options: JsValue) -> Promise {
+    settle_now(open(&options).map(JsValue::from))
+}
+
+fn open(options: &JsValue) -> Result<NativeStore> {
+    let (options, clock) = convert::store_options(options)?;
+    let clock: Box<dyn Clock> = match clock {
+        Some(clock) => Box::new(clock),
+        None => Box::new(SystemClock),
+    };
+    Ok(NativeStore { engine: Rc::new(Engine::open(options, clock)?) })
+}
+
+/// One open store, as seen from JS. `ns` arguments name the namespace a call
+/// acts on; `undefined` is the root store's own.
+#[wasm_bindgen]
+pub struct NativeStore {
+    engine: Rc<Engine>,
+}
+
+#[wasm_bindgen]
+impl NativeStore {
+    pub fn set(&self, ns: JsValue, key: JsValue, value: JsValue, options: JsValue) -> Promise {
+        self.submit(
+            || {
+                let store_options = self.engine.options();
+                let ns = convert::namespace(&ns, store_options)?;
+                let key = convert::key(&key, store_options)?;
+                let (ttl, size) = convert::set_options(&options)?;
+                let encoded = codec::encode(&value, store_options.max_value_bytes)?;
+                Ok(Operation::Set { ns, entry: self.engine.entry(key, encoded, size)?, ttl })
+            },
+            done,
+        )
+    }
+
+    pub fn get(&self, ns: JsValue, key: JsValue) -> Promise {
+        self.submit(
+            || {
+                let (ns, key) = self.ns_and_key(&ns, &key)?;
+                Ok(Operation::Get { ns, key })
+            },
+            |output| match output {
+                Output::Value(value) => optional_value(value),
+                other => unexpected(other),
+            },
+        )
+    }
+
+    pub fn has(&self, ns: JsValue, key: JsValue) -> Promise {
+        self.submit(
+            || {
+                let (ns, key) = self.ns_and_key(&ns, &key)?;
+                Ok(Operation::Has { ns, key })
+            },
+            flag,
+        )
+    }
+
+    pub fn delete(&self, ns: JsValue, key: JsValue) -> Promise {
+        self.submit(
+            || {
+                let (ns, key) = self.ns_and_key(&ns, &key)?;
+                Ok(Operation::Delete { ns, key })
+            },
+            flag,
+        )
+    }
+
+    pub fn mget(&self, ns: JsValue, keys: JsValue) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                Ok(Operation::MGet { ns, keys: convert::key_list(&keys, self.engine.options())? })
+            },
+            |output| match output {
+                Output::Values(values) => {
+                    let array = Array::new_with_length(values.len() as u32);
+                    for (index, value) in values.into_iter().enumerate() {
+                        array.set(index as u32, optional_value(value)?);
+                    }
+                    Ok(array.into())
+                }
+                other => unexpected(other),
+            },
+        )
+    }
+
+    pub fn mset(&self, ns: JsValue, entries: JsValue, options: JsValue) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                let ttl = convert::mset_options(&options)?;
+                Ok(Operation::MSet { ns, entries: convert::entry_list(&entries, &self.engine)?, ttl })
+            },
+            done,
+        )
+    }
+
+    pub fn mdelete(&self, ns: JsValue, keys: JsValue) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                Ok(Operation::MDelete { ns, keys: convert::key_list(&keys, self.engine.options())? })
+            },
+            number,
+        )
+    }
+
+    pub fn clear(&self) -> Promise {
+        self.submit(|| Ok(Operation::Clear), done)
+    }
+
+    pub fn keys(&self, ns: JsValue, options: JsValue) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                Ok(Operation::Keys { ns, query: convert::key_query(&options)? })
+            },
+            |output| match output {
+                Output::Keys(keys) => Ok(keys.into_iter().map(JsValue::from).collect::<Array>().into()),
+                other => unexpected(other),
+            },
+        )
+    }
+
+    pub fn count(&self) -> Promise {
+        self.submit(|| Ok(Operation::Count), number)
+    }
+
+    #[wasm_bindgen(js_name = getCurrentCacheSize)]
+    pub fn current_cache_size(&self) -> Promise {
+        self.submit(|| Ok(Operation::CacheSize), number)
+    }
+
+    /// Rejects everything waiting with DISPOSED and closes the database.
+    pub fn dispose(&self) -> Promise {
+        self.engine.dispose();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    #[wasm_bindgen(js_name = isDisposed)]
+    pub fn is_disposed(&self) -> bool {
+        self.engine.is_disposed()
+    }
+}
+
+impl NativeStore {
+    fn ns_and_key(&self, ns: &JsValue, key: &JsValue) -> Result<(String, String)> {
+        let options = self.engine.options();
+        Ok((convert::namespace(ns, options)?, convert::key(key, options)?))
+    }
+
+    /// Validates a call into an operation and queues it; the promise settles
+    /// with `finish(output)` or the error.
+    fn submit(
+        &self,
+        prepare: impl FnOnce() -> Result<Operation>,
+        finish: impl FnOnce(Output) -> Result<JsValue> + 'static,
+    ) -> Promise {
+        let operation = match prepare() {
+            Ok(operation) => operation,
+            Err(error) => return settle_now(Err(error)),
+        };
+        let mut settle = None;
+        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        let (resolve, reject) = settle.expect("the Promise executor runs synchronously");
+        let reply: Reply = Box::new(move |result| answer(&resolve, &reject, result.and_then(finish)));
+        if self.engine.submit(operation, reply) {
+            let engine = self.engine.clone();
+            // A microtask: everything called in this turn joins the same drain.
+            wasm_bindgen_futures::spawn_local(async move { engine.drain() });
+        }
+        promise
+    }
+}
+
+fn answer(resolve: &Function, reject: &Function, result: Result<JsValue>) {
+    // Calling a Promise's own resolving functions cannot throw.
+    let _ = match result {
+        Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
+        Err(error) => reject.call1(&JsValue::UNDEFINED, &error_to_js(&error)),
+    };
+}
+
+fn settle_now(result: Result<JsValue>) -> Promise {
+    match result {
+        Ok(value) => Promise::resolve(&value),
+        Err(error) => Promise::reject(&error_to_js(&error)),
+    }
+}
+
+fn optional_value(value: Option<codec::EncodedValue>) -> Result<JsValue> {
+    value.map_or(Ok(JsValue::UNDEFINED), |value| codec::decode(value.kind, &value.bytes))
+}
+
+fn done(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Done => Ok(JsValue::UNDEFINED),
+        other => unexpected(other),
+    }
+}
+
+fn flag(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Flag(flag) => Ok(flag.into()),
+        other => unexpected(other),
+    }
+}
+
+fn number(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Number(n) => Ok((n as f64).into()),
+        other => unexpected(other),
+    }
+}
+
+fn unexpected(output: Output) -> Result<JsValue> {
+    Err(StorageError::Internal(format!("an operation produced an unexpected result: {output:?}")))
+}

@@ -1,0 +1,431 @@
+//! Value encoding and validation: what a JS value becomes on disk, and the
+//! guarantee that only values which read back exactly are ever encoded.
+//!
+//! A value is either JSON (stored as its UTF-8 JSON text, decoded with
+//! `JSON.parse`, so every read returns a fresh copy) or a top-level
+//! `Uint8Array` (stored as its bytes). Keys are validated here too.
+
+use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::{Result, StorageError};
+
+/// Deepest nesting of arrays and objects a value may have.
+pub const MAX_DEPTH: usize = 128;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A JS string, seen through the methods js-sys does not bind.
+    #[wasm_bindgen(js_name = String)]
+    type StringMethods;
+
+    #[wasm_bindgen(method, js_name = isWellFormed)]
+    fn is_well_formed(this: &StringMethods) -> bool;
+
+    #[wasm_bindgen(js_namespace = Object, js_name = prototype, thread_local_v2)]
+    static OBJECT_PROTOTYPE: JsValue;
+}
+
+/// False when the string holds a lone surrogate, which UTF-8 cannot carry and
+/// which would not read back exactly (`String.prototype.isWellFormed`).
+pub fn is_well_formed(text: &JsString) -> bool {
+    text.unchecked_ref::<StringMethods>().is_well_formed()
+}
+
+/// How a stored value's bytes are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Json = 0,
+    Bytes = 1,
+}
+
+impl ValueKind {
+    pub fn from_stored(tag: i64) -> Result<ValueKind> {
+        match tag {
+            0 => Ok(ValueKind::Json),
+            1 => Ok(ValueKind::Bytes),
+            other => Err(StorageError::Corrupt(format!("unknown value kind {other} in the database"))),
+        }
+    }
+}
+
+/// A validated value in its stored form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedValue {
+    pub kind: ValueKind,
+    pub bytes: Vec<u8>,
+}
+
+/// Validates a key (or namespace name): a non-empty, well-formed string of at
+/// most `max_bytes` UTF-8 bytes. `what` names it in the message.
+pub fn validate_key(value: &JsValue, max_bytes: usize, what: &str) -> Result<String> {
+    let Some(js) = value.dyn_ref::<JsString>() else {
+        return Err(StorageError::InvalidKey(format!(
+            "{what} must be a string, got {}",
+            type_name(value)
+        )));
+    };
+    if js.length() == 0 {
+        return Err(StorageError::InvalidKey(format!("{what} must not be empty")));
+    }
+    if !is_well_formed(js) {
+        return Err(StorageError::InvalidKey(format!(
+            "{what} contains a lone surrogate (ill-formed UTF-16)"
+        )));
+    }
+    let key = String::from(js);
+    if key.len() > max_bytes {
+        return Err(StorageError::InvalidKey(format!(
+            "{what} is {} UTF-8 bytes, more than maxKeyBytes ({max_bytes})",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+/// Encodes a value, or explains why it cannot be stored exactly.
+/// `max_bytes` is `maxValueBytes`: encoding stops as soon as it is passed.
+pub fn encode(value: &JsValue, max_bytes: usize) -> Result<EncodedValue> {
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        let length = bytes.length() as usize;
+        if length > max_bytes {
+            return Err(too_large(length, max_bytes));
+        }
+        return Ok(EncodedValue { kind: ValueKind::Bytes, bytes: bytes.to_vec() });
+    }
+    let mut encoder = JsonEncoder { out: Vec::new(), ancestors: Vec::new(), max_bytes };
+    match encoder.value(value) {
+        Ok(()) => Ok(EncodedValue { kind: ValueKind::Json, bytes: encoder.out }),
+        Err(Refusal::TooLarge) => Err(too_large(encoder.out.len(), max_bytes)),
+        Err(Refusal::Invalid { reason, path }) => {
+            let mut at = String::from("value");
+            for segment in path.iter().rev() {
+                at.push_str(segment);
+            }
+            Err(StorageError::InvalidValue(format!("{at} {reason}")))
+        }
+    }
+}
+
+/// Turns a stored value back into a fresh JS value.
+pub fn decode(kind: ValueKind, bytes: &[u8]) -> Result<JsValue> {
+    match kind {
+        ValueKind::Bytes => Ok(Uint8Array::from(bytes).into()),
+        ValueKind::Json => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| StorageError::Corrupt("a stored value is not valid UTF-8".into()))?;
+            js_sys::JSON::parse(text)
+                .map_err(|_| StorageError::Corrupt("a stored value is not valid JSON".into()))
+        }
+    }
+}
+
+fn too_large(length: usize, max_bytes: usize) -> StorageError {
+    StorageError::ValueTooLarge(format!(
+        "the encoded value is {}{length} bytes, more than maxValueBytes ({max_bytes})",
+        if length > max_bytes { "over " } else { "" }
+    ))
+}
+
+/// Why encoding stopped. `path` is collected innermost first while unwinding.
+enum Refusal {
+    Invalid { reason: String, path: Vec<String> },
+    TooLarge,
+}
+
+fn invalid(reason: impl Into<String>) -> Refusal {
+    Refusal::Invalid { reason: reason.into(), path: Vec::new() }
+}
+
+fn at(segment: impl FnOnce() -> String) -> impl FnOnce(Refusal) -> Refusal {
+    move |refusal| match refusal {
+        Refusal::Invalid { reason, mut path } => {
+            path.push(segment());
+            Refusal::Invalid { reason, path }
+        }
+        Refusal::TooLarge => Refusal::TooLarge,
+    }
+}
+
+struct JsonEncoder {
+    out: Vec<u8>,
+    /// The arrays and objects currently being encoded, to detect cycles.
+    ancestors: Vec<JsValue>,
+    max_bytes: usize,
+}
+
+impl JsonEncoder {
+    fn value(&mut self, value: &JsValue) -> std::result::Result<(), Refusal> {
+        if value.is_null() {
+            self.out.extend_from_slice(b"null");
+        } else if let Some(flag) = value.as_bool() {
+            self.out.extend_from_slice(if flag { b"true" } else { b"false" });
+        } else if let Some(number) = value.as_f64() {
+            self.number(number)?;
+        } else if let Some(text) = value.dyn_ref::<JsString>() {
+            self.string(text)?;
+        } else if value.is_object() {
+            self.container(value)?;
+        } else {
+            return Err(invalid(format!("is {}, which JSON cannot store", type_name(value))));
+        }
+        if self.out.len() > self.max_bytes {
+            return Err(Refusal::TooLarge);
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, number: f64) -> std::result::Result<(), Refusal> {
+        if !number.is_finite() {
+            let shown = if number.is_nan() {
+                "NaN"
+            } else if number > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            };
+            return Err(invalid(format!("is {shown}, which JSON cannot store")));
+        }
+        if number == 0.0 {
+            // -0 is normalised to 0, the one documented change.
+            self.out.push(b'0');
+        } else if number.fract() == 0.0 && number.abs() < 1e15 {
+            self.out.extend_from_slice((number as i64).to_string().as_bytes());
+        } else {
+            serde_json::to_writer(&mut self.out, &number).expect("finite numbers serialise");
+        }
+        Ok(())
+    }
+
+    fn string(&mut self, text: &JsString) -> std::result::Result<(), Refusal> {
+        if !is_well_formed(text) {
+            return Err(invalid("is a string with a lone surrogate (ill-formed UTF-16)"));
+        }
+        let text = String::from(text);
+        serde_json::to_writer(&mut self.out, &text).expect("strings serialise");
+        Ok(())
+    }
+
+    fn container(&mut self, value: &JsValue) -> std::result::Result<(), Refusal> {
+        if self.ancestors.iter().any(|ancestor| ancestor == value) {
+            return Err(invalid("refers back to itself (a cycle)"));
+        }
+        if self.ancestors.len() == MAX_DEPTH {
+            return Err(invalid(format!("nests arrays/objects deeper than {MAX_DEPTH} levels")));
+        }
+        self.ancestors.push(value.clone());
+        let result = if Array::is_array(value) {
+            self.array(value.unchecked_ref())
+        } else {
+            self.object(value.unchecked_ref())
+        };
+        self.ancestors.pop();
+        result
+    }
+
+    fn array(&mut self, array: &Array) -> std::result::Result<(), Refusal> {
+        let length = array.length();
+        if Object::keys(array).length() != length {
+            return Err(invalid("is an array with holes or extra properties"));
+        }
+        self.out.push(b'[');
+        for index in 0..length {
+            if index > 0 {
+                self.out.push(b',');
+            }
+            self.value(&array.get(index)).map_err(at(|| format!("[{index}]")))?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn object(&mut self, object: &Object) -> std::result::Result<(), Refusal> {
+        if object.is_instance_of::<Uint8Array>() {
+            return Err(invalid("is a Uint8Array, which is storable only as the whole value"));
+        }
+        if !is_plain_object(object) {
+            return Err(invalid(format!(
+                "is an instance of {}, not a plain object",
+                constructor_name(object)
+            )));
+        }
+        if Object::get_own_property_symbols(object).length() > 0 {
+            return Err(invalid("has symbol-keyed properties, which JSON cannot store"));
+        }
+        self.out.push(b'{');
+        for (index, key) in Object::keys(object).iter().enumerate() {
+            let key: JsString = key.unchecked_into();
+            let name = String::from(&key);
+            if !is_well_formed(&key) {
+                return Err(invalid(format!(
+                    "has a property name with a lone surrogate ({name:?})"
+                )));
+            }
+            let member = Reflect::get(object, &key).map_err(|_| {
+                invalid(format!("threw while its property {name:?} was read"))
+            })?;
+            if index > 0 {
+                self.out.push(b',');
+            }
+            serde_json::to_writer(&mut self.out, &name).expect("strings serialise");
+            self.out.push(b':');
+            self.value(&member).map_err(at(|| format!("[{name:?}]")))?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A plain object: `{}` or `Object.create(null)`, from this realm or another.
+fn is_plain_object(object: &Object) -> bool {
+    let prototype: JsValue = Object::get_prototype_of(object).into();
+    if prototype.is_null() || OBJECT_PROTOTYPE.with(|p| *p == prototype) {
+        return true;
+    }
+    // Object.prototype of another realm (a vm context, an iframe).
+    Object::get_prototype_of(&prototype).is_null() && constructor_name(object) == "Object"
+}
+
+fn constructor_name(object: &Object) -> String {
+    Reflect::get(object, &JsValue::from_str("constructor"))
+        .ok()
+        .and_then(|constructor| Reflect::get(&constructor, &JsValue::from_str("name")).ok())
+        .and_then(|name| name.as_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "an anonymous class".into())
+}
+
+/// What kind of value this is, for messages ("a function", "null").
+pub fn type_name(value: &JsValue) -> &'static str {
+    if value.is_null() {
+        return "null";
+    }
+    if Array::is_array(value) {
+        return "an array";
+    }
+    match value.js_typeof().as_string().as_deref() {
+        Some("undefined") => "undefined",
+        Some("boolean") => "a boolean",
+        Some("number") => "a number",
+        Some("string") => "a string",
+        Some("bigint") => "a BigInt",
+        Some("symbol") => "a symbol",
+        Some("function") => "a function",
+        _ => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn eval(source: &str) -> JsValue {
+        js_sys::eval(source).expect("test source evaluates")
+    }
+
+    fn json_of(source: &str) -> String {
+        let encoded = encode(&eval(source), 1 << 20).expect("encodes");
+        assert_eq!(encoded.kind, ValueKind::Json);
+        String::from_utf8(encoded.bytes).unwrap()
+    }
+
+    fn refusal(source: &str) -> StorageError {
+        encode(&eval(source), 1 << 20).expect_err(source)
+    }
+
+    #[wasm_bindgen_test]
+    fn json_values_encode_compactly() {
+        assert_eq!(json_of("(null)"), "null");
+        assert_eq!(json_of("(true)"), "true");
+        assert_eq!(json_of("(-0)"), "0");
+        assert_eq!(json_of("(42)"), "42");
+        assert_eq!(json_of("(-7)"), "-7");
+        assert_eq!(json_of("(0.1)"), "0.1");
+        assert_eq!(json_of("('a\"\\n')"), r#""a\"\n""#);
+        assert_eq!(json_of("({b: [1, 'x', {c: null}], a: {}})"), r#"{"b":[1,"x",{"c":null}],"a":{}}"#);
+        assert_eq!(json_of("Object.create(null)"), "{}");
+    }
+
+    #[wasm_bindgen_test]
+    fn numbers_round_trip_through_json_parse() {
+        for source in ["1e21", "1.7976931348623157e308", "5e-324", "-123456789012345680000", "0.30000000000000004", "9007199254740993"] {
+            let original = eval(source).as_f64().unwrap();
+            let encoded = encode(&JsValue::from_f64(original), 100).unwrap();
+            let back = decode(encoded.kind, &encoded.bytes).unwrap().as_f64().unwrap();
+            assert_eq!(back.to_bits(), original.to_bits(), "{source}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn unstorable_values_are_refused_with_their_path() {
+        let cases = [
+            ("(undefined)", "value is undefined"),
+            ("(() => 1)", "value is a function"),
+            ("Symbol('s')", "value is a symbol"),
+            ("10n", "value is a BigInt"),
+            ("NaN", "value is NaN"),
+            ("(-Infinity)", "value is -Infinity"),
+            ("({a: [1, undefined]})", "value[\"a\"][1] is undefined"),
+            ("[1, , 3]", "value is an array with holes"),
+            ("new Date(0)", "value is an instance of Date"),
+            ("new Map()", "value is an instance of Map"),
+            ("new Set()", "value is an instance of Set"),
+            ("new (class Point {})()", "value is an instance of Point"),
+            ("({x: new Uint8Array(1)})", "value[\"x\"] is a Uint8Array"),
+            ("'\\uD800'", "value is a string with a lone surrogate"),
+            ("({['\\uDC00']: 1})", "value has a property name with a lone surrogate"),
+            ("({[Symbol('k')]: 1})", "value has symbol-keyed properties"),
+            ("(() => { const a = {}; a.self = a; return a; })()", "value[\"self\"] refers back to itself"),
+            ("new Int8Array(2)", "value is an instance of Int8Array"),
+            ("({get boom() { throw new Error('no'); }})", "value threw while its property \"boom\" was read"),
+        ];
+        for (source, start) in cases {
+            let error = refusal(source);
+            assert_eq!(error.code(), ErrorCode::InvalidValue, "{source}");
+            assert!(error.to_string().starts_with(start), "{source}: {error}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn depth_limit_is_128_levels() {
+        let nest = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(encode(&eval(&nest(MAX_DEPTH)), 1 << 20).is_ok());
+        let error = refusal(&nest(MAX_DEPTH + 1));
+        assert_eq!(error.code(), ErrorCode::InvalidValue);
+        assert!(error.to_string().contains("deeper than 128"), "{error}");
+    }
+
+    #[wasm_bindgen_test]
+    fn size_limit_applies_to_encoded_bytes() {
+        assert!(encode(&eval("'abc'"), 5).is_ok()); // "abc" with quotes is 5 bytes
+        assert_eq!(encode(&eval("'abcd'"), 5).unwrap_err().code(), ErrorCode::ValueTooLarge);
+        assert_eq!(encode(&eval("new Uint8Array(6)"), 5).unwrap_err().code(), ErrorCode::ValueTooLarge);
+        let bytes = encode(&eval("new Uint8Array([1, 2, 255])"), 5).unwrap();
+        assert_eq!(bytes, EncodedValue { kind: ValueKind::Bytes, bytes: vec![1, 2, 255] });
+    }
+
+    #[wasm_bindgen_test]
+    fn decoding_gives_fresh_copies_and_own_proto_keys() {
+        let encoded = encode(&eval("JSON.parse('{\"__proto__\": {\"polluted\": 1}, \"constructor\": 2}')"), 100).unwrap();
+        let first = decode(encoded.kind, &encoded.bytes).unwrap();
+        let second = decode(encoded.kind, &encoded.bytes).unwrap();
+        assert!(first != second);
+        let own = Object::get_own_property_names(first.unchecked_ref());
+        assert_eq!(own.length(), 2);
+        assert!(eval("({}).polluted === undefined").as_bool().unwrap());
+    }
+
+    #[wasm_bindgen_test]
+    fn keys_are_validated() {
+        assert_eq!(validate_key(&eval("'k'"), 4, "key").unwrap(), "k");
+        assert_eq!(validate_key(&eval("'a\\u0000b'"), 4, "key").unwrap(), "a\0b");
+        assert_eq!(validate_key(&eval("'é'"), 2, "key").unwrap(), "é");
+        for source in ["''", "1", "null", "undefined", "'\\uD83D'", "'ééé'", "({})", "Symbol()"] {
+            let error = validate_key(&eval(source), 4, "key").unwrap_err();
+            assert_eq!(error.code(), ErrorCode::InvalidKey, "{source}");
+        }
+    }
+}

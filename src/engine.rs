@@ -1,0 +1,357 @@
+//! One open store: its operation queue in front of its SQLite store. Every
+//! operation is submitted with the callback that answers its caller, waits in
+//! the queue, and runs alone, in call order, when the queue is drained.
+//!
+//! The engine knows nothing of JS: the boundary turns calls into `Operation`s,
+//! schedules `drain` on the event loop, and turns `Output`s back into values.
+
+use std::cell::{Cell, RefCell};
+
+use crate::cache::{check_fits_budget, entry_size};
+use crate::clock::Clock;
+use crate::codec::EncodedValue;
+use crate::error::{Result, StorageError};
+use crate::options::{StoreOptions, Ttl};
+use crate::queue::{Next, OperationKind, OperationQueue, Queued, Refused};
+use crate::store::{Entry, KeyQuery, Store};
+
+/// A validated call, ready to run. `ns` is the namespace ('' for the root).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    Set { ns: String, entry: Entry, ttl: Option<Ttl> },
+    Get { ns: String, key: String },
+    Has { ns: String, key: String },
+    Delete { ns: String, key: String },
+    MGet { ns: String, keys: Vec<String> },
+    MSet { ns: String, entries: Vec<Entry>, ttl: Option<Ttl> },
+    MDelete { ns: String, keys: Vec<String> },
+    Clear,
+    Keys { ns: String, query: KeyQuery },
+    Count,
+    CacheSize,
+}
+
+impl Operation {
+    pub fn kind(&self) -> OperationKind {
+        match self {
+            Operation::Set { .. } => OperationKind::Set,
+            Operation::Get { .. } => OperationKind::Get,
+            Operation::Has { .. } => OperationKind::Has,
+            Operation::Delete { .. } => OperationKind::Delete,
+            Operation::MGet { .. } => OperationKind::MGet,
+            Operation::MSet { .. } => OperationKind::MSet,
+            Operation::MDelete { .. } => OperationKind::MDelete,
+            Operation::Clear => OperationKind::Clear,
+            Operation::Keys { .. } => OperationKind::Keys,
+            Operation::Count => OperationKind::Count,
+            Operation::CacheSize => OperationKind::CacheSize,
+        }
+    }
+}
+
+/// What an operation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Done,
+    Value(Option<EncodedValue>),
+    Values(Vec<Option<EncodedValue>>),
+    Flag(bool),
+    Number(u64),
+    Keys(Vec<String>),
+}
+
+/// Answers one caller; called exactly once per submitted operation.
+pub type Reply = Box<dyn FnOnce(Result<Output>)>;
+
+struct Pending {
+    operation: Operation,
+    reply: Reply,
+}
+
+pub struct Engine {
+    queue: RefCell<OperationQueue<Pending>>,
+    /// `None` once closed.
+    store: RefCell<Option<Store>>,
+    clock: Box<dyn Clock>,
+    options: StoreOptions,
+    drain_scheduled: Cell<bool>,
+}
+
+impl Engine {
+    pub fn open(options: StoreOptions, clock: Box<dyn Clock>) -> Result<Engine> {
+        let store = Store::open(&options.path)?;
+        Ok(Engine {
+            queue: RefCell::new(OperationQueue::new(options.max_queue_length)),
+            store: RefCell::new(Some(store)),
+            clock,
+            options,
+            drain_scheduled: Cell::new(false),
+        })
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// Sizes an entry and checks it against the budget.
+    pub fn entry(&self, key: String, value: EncodedValue, explicit_size: Option<u64>) -> Result<Entry> {
+        let size = entry_size(&key, &value, explicit_size);
+        check_fits_budget(&key, size, self.options.max_size_bytes)?;
+        Ok(Entry { key, value, size })
+    }
+
+    /// Queues an operation. A refusal (queue full, disposed, clock failure) is
+    /// answered at once. Returns true when the caller must schedule `drain`.
+    pub fn submit(&self, operation: Operation, reply: Reply) -> bool {
+        let now_ms = match self.clock.now_ms() {
+            Ok(now_ms) => now_ms,
+            Err(error) => {
+                reply(Err(error));
+                return false;
+            }
+        };
+        let kind = operation.kind();
+        let pushed = self.queue.borrow_mut().push(kind, now_ms, Pending { operation, reply });
+        match pushed {
+            Ok(()) => !self.drain_scheduled.replace(true),
+            Err(Refused { error, payload }) => {
+                (payload.reply)(Err(error));
+                false
+            }
+        }
+    }
+
+    /// Runs every queued operation, one at a time, and answers each caller.
+    /// No borrow is held while a caller is answered.
+    pub fn drain(&self) {
+        let timeout_ms = self.options.operation_timeout_ms;
+        loop {
+            let now = self.clock.now_ms();
+            // With no time to measure by, nothing counts as expired.
+            let next = self.queue.borrow_mut().next(*now.as_ref().unwrap_or(&i64::MIN), timeout_ms);
+            let (reply, result) = match next {
+                None => break,
+                Some(Next::Expired(Queued { kind, payload, .. })) => {
+                    let error = StorageError::Timeout(format!(
+                        "{} waited in the queue longer than operationTimeoutMs ({} ms) and did not run",
+                        kind.name(),
+                        timeout_ms.unwrap_or(f64::INFINITY)
+                    ));
+                    (payload.reply, Err(error))
+                }
+                Some(Next::Run(Queued { payload, .. })) => {
+                    (payload.reply, now.and_then(|now_ms| self.run(payload.operation, now_ms)))
+                }
+            };
+            reply(result);
+        }
+        self.drain_scheduled.set(false);
+        if self.queue.borrow().is_closed() {
+            self.close_store();
+        }
+    }
+
+    fn run(&self, operation: Operation, now_ms: i64) -> Result<Output> {
+        let mut slot = self.store.try_borrow_mut().map_err(|_| {
+            StorageError::Internal("an operation started while another was running".into())
+        })?;
+        let store = slot.as_mut().ok_or(StorageError::Disposed)?;
+        let expiry = |ttl: Option<Ttl>| ttl.or(self.options.default_ttl).and_then(|ttl| ttl.expires_at(now_ms));
+        Ok(match operation {
+            Operation::Set { ns, entry, ttl } => {
+                store.set(&ns, &entry, expiry(ttl))?;
+                Output::Done
+            }
+            Operation::Get { ns, key } => Output::Value(store.get(&ns, &key, now_ms)?),
+            Operation::Has { ns, key } => Output::Flag(store.has(&ns, &key, now_ms)?),
+            Operation::Delete { ns, key } => Output::Flag(store.delete(&ns, &key, now_ms)?),
+            Operation::MGet { ns, keys } => Output::Values(store.mget(&ns, &keys, now_ms)?),
+            Operation::MSet { ns, entries, ttl } => {
+                store.mset(&ns, &entries, expiry(ttl))?;
+                Output::Done
+            }
+            Operation::MDelete { ns, keys } => Output::Number(store.mdelete(&ns, &keys, now_ms)?),
+            Operation::Clear => {
+                store.clear()?;
+                Output::Done
+            }
+            Operation::Keys { ns, query } => Output::Keys(store.keys(&ns, &query, now_ms)?),
+            Operation::Count => Output::Number(store.count(now_ms)?),
+            Operation::CacheSize => Output::Number(store.total_size(now_ms)?),
+        })
+    }
+
+    /// Stops intake, rejects every waiting operation with `DISPOSED` and closes
+    /// the database, or, if an operation is running, leaves the closing to the
+    /// drain once it has finished. Idempotent.
+    pub fn dispose(&self) {
+        let waiting = self.queue.borrow_mut().close();
+        for queued in waiting {
+            (queued.payload.reply)(Err(StorageError::Disposed));
+        }
+        self.close_store();
+    }
+
+    pub fn is_disposed(&self) -> bool {
+        self.queue.borrow().is_closed()
+    }
+
+    fn close_store(&self) {
+        let Ok(mut slot) = self.store.try_borrow_mut() else {
+            return; // An operation is running; the drain closes after it.
+        };
+        if let Some(store) = slot.take() {
+            // Nothing is left to report a close failure to; the data is
+            // already committed, so dropping the handle loses nothing.
+            let _ = store.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::codec::ValueKind;
+    use crate::error::ErrorCode;
+    use std::rc::Rc;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    type Log = Rc<RefCell<Vec<(usize, Result<Output>)>>>;
+
+    fn engine(options: StoreOptions, clock: &ManualClock) -> Engine {
+        Engine::open(options, Box::new(clock.clone())).unwrap()
+    }
+
+    fn recorder(log: &Log, id: usize) -> Reply {
+        let log = log.clone();
+        Box::new(move |result| log.borrow_mut().push((id, result)))
+    }
+
+    fn set(key: &str, json: &str) -> Operation {
+        let value = EncodedValue { kind: ValueKind::Json, bytes: json.as_bytes().to_vec() };
+        let entry = Entry { key: key.into(), size: (key.len() + json.len()) as u64, value };
+        Operation::Set { ns: String::new(), entry, ttl: None }
+    }
+
+    fn get(key: &str) -> Operation {
+        Operation::Get { ns: String::new(), key: key.into() }
+    }
+
+    #[wasm_bindgen_test]
+    fn operations_run_in_call_order_and_each_caller_is_answered_once() {
+        let clock = ManualClock::new(0);
+        let engine = engine(StoreOptions::default(), &clock);
+        let log: Log = Log::default();
+        assert!(engine.submit(set("k", "1"), recorder(&log, 0)), "first submit schedules a drain");
+        assert!(!engine.submit(get("k"), recorder(&log, 1)), "later ones join the scheduled drain");
+        assert!(!engine.submit(set("k", "2"), recorder(&log, 2)));
+        assert!(!engine.submit(get("k"), recorder(&log, 3)));
+        assert!(log.borrow().is_empty(), "nothing runs before the drain");
+        engine.drain();
+        let log = log.borrow();
+        let ids: Vec<usize> = log.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3]);
+        let value = |index: usize| match &log[index].1 {
+            Ok(Output::Value(Some(value))) => value.bytes.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((value(1), value(3)), (b"1".to_vec(), b"2".to_vec()));
+        assert!(engine.submit(get("k"), Box::new(|_| {})), "an idle engine schedules again");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_full_queue_refuses_at_once() {
+        let clock = ManualClock::new(0);
+        let engine = engine(StoreOptions { max_queue_length: 2, ..StoreOptions::default() }, &clock);
+        let log: Log = Log::default();
+        for id in 0..3 {
+            engine.submit(get("k"), recorder(&log, id));
+        }
+        assert_eq!(log.borrow().len(), 1);
+        assert!(matches!(&log.borrow()[0], (2, Err(error)) if error.code() == ErrorCode::QueueFull));
+        engine.drain();
+        assert_eq!(log.borrow().len(), 3);
+    }
+
+    /// A clock that moves forward by `step` every time it is read, as if each
+    /// operation took that long.
+    struct SlowClock {
+        now: Cell<i64>,
+        step: i64,
+    }
+
+    impl Clock for SlowClock {
+        fn now_ms(&self) -> Result<i64> {
+            self.now.set(self.now.get() + self.step);
+            Ok(self.now.get())
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn operations_that_waited_too_long_are_rejected_unrun() {
+        let options = StoreOptions { operation_timeout_ms: Some(25.0), ..StoreOptions::default() };
+        let engine = Engine::open(options, Box::new(SlowClock { now: Cell::new(0), step: 10 })).unwrap();
+        let log: Log = Log::default();
+        // Submitted at t=10, 20, 30; started at t=40, 50, 60: waits of 30, 30, 30.
+        engine.submit(set("a", "1"), recorder(&log, 0));
+        engine.submit(set("b", "1"), recorder(&log, 1));
+        engine.submit(set("c", "1"), recorder(&log, 2));
+        engine.drain();
+        for (_, result) in log.borrow().iter() {
+            assert_eq!(result.as_ref().unwrap_err().code(), ErrorCode::Timeout);
+        }
+        // Nothing was written by the timed-out operations.
+        let count: Log = Log::default();
+        engine.submit(Operation::Count, recorder(&count, 0));
+        engine.drain();
+        assert!(matches!(count.borrow()[0].1, Ok(Output::Number(0))));
+    }
+
+    #[wasm_bindgen_test]
+    fn dispose_rejects_the_waiting_and_everything_after() {
+        let clock = ManualClock::new(0);
+        let engine = engine(StoreOptions::default(), &clock);
+        let log: Log = Log::default();
+        for id in 0..3 {
+            engine.submit(set("k", "1"), recorder(&log, id));
+        }
+        engine.dispose();
+        engine.dispose();
+        assert!(engine.is_disposed());
+        engine.submit(get("k"), recorder(&log, 3));
+        engine.drain();
+        let log = log.borrow();
+        assert_eq!(log.len(), 4);
+        for (_, result) in log.iter() {
+            assert_eq!(result.as_ref().unwrap_err().code(), ErrorCode::Disposed);
+        }
+        assert!(engine.store.borrow().is_none(), "the database is closed");
+    }
+
+    #[wasm_bindgen_test]
+    fn ttl_and_default_ttl_use_the_clock() {
+        let clock = ManualClock::new(1_000);
+        let options = StoreOptions { default_ttl: Some(Ttl::Millis(100.0)), ..StoreOptions::default() };
+        let engine = engine(options, &clock);
+        let log: Log = Log::default();
+        engine.submit(set("default", "1"), recorder(&log, 0));
+        let Operation::Set { ns, entry, .. } = set("forever", "1") else { unreachable!() };
+        engine.submit(Operation::Set { ns, entry, ttl: Some(Ttl::Forever) }, recorder(&log, 1));
+        engine.drain();
+        clock.advance(100);
+        engine.submit(Operation::Count, recorder(&log, 2));
+        engine.drain();
+        assert!(matches!(log.borrow()[2].1, Ok(Output::Number(1))));
+    }
+
+    #[wasm_bindgen_test]
+    fn entries_bigger_than_the_budget_are_refused() {
+        let clock = ManualClock::new(0);
+        let engine = engine(StoreOptions { max_size_bytes: Some(10), ..StoreOptions::default() }, &clock);
+        let value = EncodedValue { kind: ValueKind::Json, bytes: b"1".to_vec() };
+        assert_eq!(engine.entry("k".into(), value.clone(), Some(10)).unwrap().size, 10);
+        let error = engine.entry("k".into(), value, Some(11)).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ValueTooLarge);
+    }
+}

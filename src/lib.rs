@@ -1,0 +1,21 @@
+//! larder: a durable key/value cache on SQLite, compiled to WebAssembly.
+//!
+//! The core (`queue`, `engine`, `store`, `schema`, `cache`, `codec`, `error`,
+//! `options`, `clock`) is plain Rust; `api` is the only wasm-bindgen surface.
+//! See DESIGN.md in the project's shared folder for the architecture.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::all)]
+
+pub mod api;
+pub mod cache;
+pub mod clock;
+pub mod codec;
+pub mod engine;
+pub mod error;
+pub mod options;
+pub mod queue;
+pub mod schema;
+pub mod store;
+
+pub use error::{Category, ErrorCode, RecoveryAction, StorageError};

@@ -1,0 +1,104 @@
+//! The database schema: its DDL, how a larder file is recognised, and
+//! migrations. A file that is not larder's, or is newer, is never touched.
+
+use rusqlite::Connection;
+
+use crate::error::{Result, StorageError};
+
+/// `PRAGMA application_id` of a larder database: "LRDR".
+pub const APPLICATION_ID: i32 = 0x4c52_4452;
+/// `PRAGMA user_version`: the schema this build writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Schema version 1. `ns` is the namespace ('' is the root store's own);
+/// `kind` says how `value` is encoded (see `codec::ValueKind`); `size` is what
+/// the entry counts toward the budget; `expires_at` is absolute, in the
+/// store clock's milliseconds; `last_used` orders entries for LRU eviction.
+const CREATE_V1: &str = "
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY,
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    expires_at INTEGER,
+    last_used INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX entries_by_key ON entries (ns, key);
+CREATE INDEX entries_by_expiry ON entries (expires_at, size) WHERE expires_at IS NOT NULL;
+CREATE INDEX entries_by_recency ON entries (last_used);
+";
+
+/// Makes sure the database holds larder's current schema: creates it in an
+/// empty database, and refuses anything else without writing to it.
+pub fn prepare(conn: &Connection) -> Result<()> {
+    let application_id: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+
+    if application_id == 0 && version == 0 && objects == 0 {
+        return create(conn);
+    }
+    if application_id != APPLICATION_ID {
+        return Err(StorageError::IncompatibleSchema(format!(
+            "the database belongs to another program (application_id {application_id:#x}, larder's is {APPLICATION_ID:#x})"
+        )));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StorageError::IncompatibleSchema(format!(
+            "the database has schema version {version}, newer than this larder's {SCHEMA_VERSION}; upgrade larder"
+        )));
+    }
+    if version < SCHEMA_VERSION {
+        return Err(StorageError::IncompatibleSchema(format!(
+            "the database has schema version {version}, which this larder cannot migrate"
+        )));
+    }
+    Ok(())
+}
+
+fn create(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         {CREATE_V1}
+         PRAGMA application_id = {APPLICATION_ID};
+         PRAGMA user_version = {SCHEMA_VERSION};
+         COMMIT;"
+    ))
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn an_empty_database_gets_the_schema_and_is_recognised_after() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn).unwrap();
+        let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!((id, version), (APPLICATION_ID, SCHEMA_VERSION));
+        prepare(&conn).unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    fn foreign_and_newer_databases_are_refused_untouched() {
+        let foreign = Connection::open_in_memory().unwrap();
+        foreign.execute_batch("CREATE TABLE notes(body TEXT)").unwrap();
+        assert_eq!(prepare(&foreign).unwrap_err().code(), ErrorCode::IncompatibleSchema);
+        let tables: i64 = foreign.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).unwrap();
+        assert_eq!(tables, 1);
+
+        let newer = Connection::open_in_memory().unwrap();
+        prepare(&newer).unwrap();
+        newer.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert_eq!(prepare(&newer).unwrap_err().code(), ErrorCode::IncompatibleSchema);
+    }
+}
