@@ -413,7 +413,7 @@ mod tests {
         let first = decode(encoded.kind, &encoded.bytes).unwrap();
         let second = decode(encoded.kind, &encoded.bytes).unwrap();
         assert!(first != second);
-        let own = Object::get_own_property_names(first.unchecked_ref());
+        let own = Object::get_own_property_names(first.unchecked_ref::<Object>());
         assert_eq!(own.length(), 2);
         assert!(eval("({}).polluted === undefined").as_bool().unwrap());
     }

@@ -314,12 +314,17 @@ mod tests {
     fn a_failed_batch_changes_nothing() {
         let mut store = open();
         store.set("", &entry("a", "1", 10), None).unwrap();
-        // A value too big for SQLite's length limit fails inside the transaction.
-        store.conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, 100).unwrap();
-        let huge = "x".repeat(200);
-        let batch = [entry("b", "2", 20), entry("a", "9", 99), entry("c", &huge, 30)];
+        // The third write of the batch fails inside the transaction.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER refuse_c BEFORE INSERT ON entries WHEN NEW.key = 'c'
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            )
+            .unwrap();
+        let batch = [entry("b", "2", 20), entry("a", "9", 99), entry("c", "3", 30)];
         let error = store.mset("", &batch, None).unwrap_err();
-        assert_eq!(error.code(), crate::error::ErrorCode::ValueTooLarge);
+        assert_eq!(error.sqlite_code(), Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER));
         assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"1");
         assert_eq!(store.get("", "b", 0).unwrap(), None);
         assert_eq!((store.count(0).unwrap(), store.total_size(0).unwrap()), (1, 10));
