@@ -178,6 +178,9 @@ impl NativeStore {
         prepare: impl FnOnce() -> Result<Operation>,
         finish: impl FnOnce(Output) -> Result<JsValue> + 'static,
     ) -> Promise {
+        if self.engine.is_disposed() {
+            return settle_now(Err(StorageError::Disposed));
+        }
         let operation = match prepare() {
             Ok(operation) => operation,
             Err(error) => return settle_now(Err(error)),

@@ -1,0 +1,44 @@
+# larder: `make demo` and `make test` are the quick start; each installs what
+# it lacks first (see scripts/setup.sh).
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+WASM := target/wasm32-unknown-unknown/release/larder.wasm
+CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
+
+.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-browser lint clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	cargo build --target wasm32-unknown-unknown --release
+	node scripts/build.mjs
+
+demo: build
+	node demo/demo.mjs
+
+test: build lint test-rust-node test-rust-chrome test-js test-browser
+
+# The Rust suite (unit tests beside the code, environment tests under tests/),
+# run twice: in Node and in headless Chromium.
+test-rust-node: setup
+	wasm-pack test --node
+
+test-rust-chrome: setup
+	$(CHROME_TEST)
+
+# The built package through its public API.
+test-js: build
+	node --test --test-reporter=spec tests/js/
+
+test-browser: build
+	node tests/browser/run.mjs
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	node_modules/.bin/tsc -p js --noEmit
+
+clean:
+	rm -rf target pkg js/wasm test-output

@@ -1,0 +1,114 @@
+/** Every failure larder reports is a StorageError with a stable `code`. */
+
+export type ErrorCode =
+  | "INVALID_ARGUMENT"
+  | "INVALID_KEY"
+  | "INVALID_VALUE"
+  | "VALUE_TOO_LARGE"
+  | "BATCH_TOO_LARGE"
+  | "QUEUE_FULL"
+  | "QUOTA_EXCEEDED"
+  | "DISPOSED"
+  | "CIRCUIT_OPEN"
+  | "LOCKED"
+  | "BUSY"
+  | "TIMEOUT"
+  | "IO"
+  | "CORRUPT"
+  | "INCOMPATIBLE_SCHEMA"
+  | "UNSUPPORTED"
+  | "INTERNAL";
+
+export type ErrorCategory =
+  | "VALIDATION"
+  | "LIFECYCLE"
+  | "CAPACITY"
+  | "CONCURRENCY"
+  | "TIMEOUT"
+  | "STORAGE"
+  | "CORRUPTION"
+  | "INTERNAL";
+
+export type RecoveryAction =
+  | "FIX_INPUT"
+  | "RETRY"
+  | "WAIT"
+  | "REOPEN"
+  | "FREE_SPACE"
+  | "RESET_DATABASE"
+  | "NONE";
+
+export interface StorageErrorFields {
+  code: ErrorCode;
+  category: ErrorCategory;
+  retryable: boolean;
+  recoveryAction: RecoveryAction;
+  userMessage: string;
+  message: string;
+  sqliteCode?: number;
+}
+
+export class StorageError extends Error {
+  readonly code: ErrorCode;
+  readonly category: ErrorCategory;
+  readonly retryable: boolean;
+  readonly recoveryAction: RecoveryAction;
+  readonly userMessage: string;
+  readonly sqliteCode: number | undefined;
+
+  constructor(fields: StorageErrorFields, options?: { cause?: unknown }) {
+    super(fields.message, options);
+    this.name = "StorageError";
+    this.code = fields.code;
+    this.category = fields.category;
+    this.retryable = fields.retryable;
+    this.recoveryAction = fields.recoveryAction;
+    this.userMessage = fields.userMessage;
+    this.sqliteCode = fields.sqliteCode;
+  }
+}
+
+export function isStorageError(value: unknown): value is StorageError {
+  return value instanceof StorageError;
+}
+
+/**
+ * Turns whatever the wasm core threw or rejected with into a StorageError:
+ * its own error objects keep every field; anything else (a trap, a bug in the
+ * glue) becomes INTERNAL, with the original as `cause`.
+ */
+export function toStorageError(error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  if (isNativeError(error)) {
+    return new StorageError({
+      code: error.code,
+      category: error.category,
+      retryable: error.retryable,
+      recoveryAction: error.recoveryAction,
+      userMessage: error.userMessage,
+      message: error.message,
+      sqliteCode: error.sqliteCode ?? undefined,
+    });
+  }
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new StorageError(
+    {
+      code: "INTERNAL",
+      category: "INTERNAL",
+      retryable: false,
+      recoveryAction: "REOPEN",
+      userMessage: "Something went wrong. Please reload and try again.",
+      message: `internal error in larder: ${detail}`,
+    },
+    { cause: error },
+  );
+}
+
+function isNativeError(error: unknown): error is StorageErrorFields {
+  return (
+    error instanceof Error &&
+    error.name === "StorageError" &&
+    typeof (error as Partial<StorageErrorFields>).code === "string" &&
+    typeof (error as Partial<StorageErrorFields>).userMessage === "string"
+  );
+}

@@ -1,0 +1,54 @@
+// Assembles pkg/ from the release wasm: wasm-bindgen glue, the optimised wasm,
+// the compiled facade and the package manifest; then prints the sizes.
+// Run by `make build` after `cargo build --release`.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+
+const root = new URL("..", import.meta.url).pathname;
+const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: "inherit" });
+const bin = (name) => `${root}node_modules/.bin/${name}`;
+
+const releaseWasm = "target/wasm32-unknown-unknown/release/larder.wasm";
+const glueDir = "js/wasm"; // generated, git-ignored: lets tsc see the glue's types
+
+run("wasm-bindgen", ["--target", "web", "--out-dir", glueDir, "--out-name", "larder", releaseWasm]);
+
+rmSync(`${root}pkg`, { recursive: true, force: true });
+mkdirSync(`${root}pkg/wasm`, { recursive: true });
+run(bin("tsc"), ["-p", "js"]);
+for (const file of ["larder.js", "larder.d.ts"]) copyFileSync(`${root}${glueDir}/${file}`, `${root}pkg/wasm/${file}`);
+run(bin("wasm-opt"), [
+  "-O3",
+  "--enable-bulk-memory",
+  "--enable-nontrapping-float-to-int",
+  "--enable-sign-ext",
+  "--enable-mutable-globals",
+  "--enable-reference-types",
+  "--enable-multivalue",
+  "--strip-debug",
+  "--strip-producers",
+  `${glueDir}/larder_bg.wasm`,
+  "-o",
+  "pkg/wasm/larder_bg.wasm",
+]);
+
+const manifest = JSON.parse(readFileSync(`${root}pkg-template/package.json`, "utf8"));
+writeFileSync(`${root}pkg/package.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+copyFileSync(`${root}README.md`, `${root}pkg/README.md`);
+
+// Lets the demo and the tests import the built package by its name.
+rmSync(`${root}node_modules/larder`, { recursive: true, force: true });
+symlinkSync("../pkg", `${root}node_modules/larder`, "dir");
+
+const sizes = ["wasm/larder_bg.wasm", "wasm/larder.js", "node.js", "browser.js", "storage.js", "errors.js"].map(
+  (file) => {
+    const bytes = readFileSync(`${root}pkg/${file}`);
+    return { file, raw: statSync(`${root}pkg/${file}`).size, gzip: gzipSync(bytes, { level: 9 }).length };
+  },
+);
+const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
+console.log("\npkg/ runtime files       raw        gzip");
+for (const { file, raw, gzip } of sizes) console.log(`${file.padEnd(22)} ${kb(raw).padStart(11)} ${kb(gzip).padStart(11)}`);
+const total = sizes.reduce((sum, s) => ({ raw: sum.raw + s.raw, gzip: sum.gzip + s.gzip }), { raw: 0, gzip: 0 });
+console.log(`${"total".padEnd(22)} ${kb(total.raw).padStart(11)} ${kb(total.gzip).padStart(11)}`);

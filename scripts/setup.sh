@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building and testing larder needs, skipping whatever is
+# already present, so a second run takes seconds. Debian 12, as root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf 'setup: %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+wasm_bindgen_version=$(sed -n 's/^wasm-bindgen = "=\([^"]*\)".*/\1/p' Cargo.toml)
+[ -n "$wasm_bindgen_version" ] || { echo "setup: Cargo.toml must pin wasm-bindgen with =" >&2; exit 1; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+apt_packages=()
+command -v clang >/dev/null || apt_packages+=(clang)
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  say "installing ${apt_packages[*]} from Debian"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_packages[@]}"
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wasm_bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $wasm_bindgen_version"
+  # Not --locked: some of its locked dependency versions are not in the registry here.
+  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
+fi
+if ! command -v wasm-pack >/dev/null; then
+  say "installing wasm-pack"
+  cargo install wasm-pack
+fi
+
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.larder-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  say "installing npm dev dependencies"
+  npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.larder-lock-hash
+fi
+say "ready"
