@@ -38,7 +38,10 @@ pub struct LedgerDelta {
 impl LedgerDelta {
     /// The change that removes every row counted in `ledger`.
     pub fn emptying(ledger: SizeLedger) -> LedgerDelta {
-        LedgerDelta { rows: -(ledger.rows as i64), bytes: -(ledger.bytes as i64) }
+        LedgerDelta {
+            rows: -(ledger.rows as i64),
+            bytes: -(ledger.bytes as i64),
+        }
     }
 
     pub fn inserted(&mut self, size: u64) {
@@ -58,13 +61,22 @@ impl LedgerDelta {
 
 impl SizeLedger {
     pub fn apply(&mut self, delta: LedgerDelta) {
-        self.rows = self.rows.checked_add_signed(delta.rows).expect("row count never goes negative");
-        self.bytes = self.bytes.checked_add_signed(delta.bytes).expect("byte total never goes negative");
+        self.rows = self
+            .rows
+            .checked_add_signed(delta.rows)
+            .expect("row count never goes negative");
+        self.bytes = self
+            .bytes
+            .checked_add_signed(delta.bytes)
+            .expect("byte total never goes negative");
     }
 
     /// The totals of the live entries, given those of the expired rows.
     pub fn live(&self, expired: SizeLedger) -> SizeLedger {
-        SizeLedger { rows: self.rows - expired.rows, bytes: self.bytes - expired.bytes }
+        SizeLedger {
+            rows: self.rows - expired.rows,
+            bytes: self.bytes - expired.bytes,
+        }
     }
 }
 
@@ -77,7 +89,10 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn size_is_key_bytes_plus_encoded_bytes_unless_stated() {
-        let value = EncodedValue { kind: ValueKind::Json, bytes: b"\"abc\"".to_vec() };
+        let value = EncodedValue {
+            kind: ValueKind::Json,
+            bytes: b"\"abc\"".to_vec(),
+        };
         assert_eq!(entry_size("ké", &value, None), 3 + 5);
         assert_eq!(entry_size("ké", &value, Some(100)), 100);
         assert_eq!(entry_size("ké", &value, Some(0)), 0);
@@ -87,7 +102,10 @@ mod tests {
     fn budget_refuses_only_entries_larger_than_itself() {
         assert!(check_fits_budget("k", 10, Some(10)).is_ok());
         assert!(check_fits_budget("k", 10, None).is_ok());
-        assert_eq!(check_fits_budget("k", 11, Some(10)).unwrap_err().code(), ErrorCode::ValueTooLarge);
+        assert_eq!(
+            check_fits_budget("k", 11, Some(10)).unwrap_err().code(),
+            ErrorCode::ValueTooLarge
+        );
     }
 
     #[wasm_bindgen_test]
@@ -97,12 +115,21 @@ mod tests {
         delta.inserted(100);
         delta.inserted(200);
         ledger.apply(delta);
-        assert_eq!(ledger, SizeLedger { rows: 2, bytes: 300 });
+        assert_eq!(
+            ledger,
+            SizeLedger {
+                rows: 2,
+                bytes: 300
+            }
+        );
         let mut delta = LedgerDelta::default();
         delta.replaced(200, 50);
         delta.removed(100);
         ledger.apply(delta);
         assert_eq!(ledger, SizeLedger { rows: 1, bytes: 50 });
-        assert_eq!(ledger.live(SizeLedger { rows: 1, bytes: 50 }), SizeLedger::default());
+        assert_eq!(
+            ledger.live(SizeLedger { rows: 1, bytes: 50 }),
+            SizeLedger::default()
+        );
     }
 }

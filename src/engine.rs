@@ -18,15 +18,41 @@ use crate::store::{Entry, KeyQuery, Store};
 /// A validated call, ready to run. `ns` is the namespace ('' for the root).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Set { ns: String, entry: Entry, ttl: Option<Ttl> },
-    Get { ns: String, key: String },
-    Has { ns: String, key: String },
-    Delete { ns: String, key: String },
-    MGet { ns: String, keys: Vec<String> },
-    MSet { ns: String, entries: Vec<Entry>, ttl: Option<Ttl> },
-    MDelete { ns: String, keys: Vec<String> },
+    Set {
+        ns: String,
+        entry: Entry,
+        ttl: Option<Ttl>,
+    },
+    Get {
+        ns: String,
+        key: String,
+    },
+    Has {
+        ns: String,
+        key: String,
+    },
+    Delete {
+        ns: String,
+        key: String,
+    },
+    MGet {
+        ns: String,
+        keys: Vec<String>,
+    },
+    MSet {
+        ns: String,
+        entries: Vec<Entry>,
+        ttl: Option<Ttl>,
+    },
+    MDelete {
+        ns: String,
+        keys: Vec<String>,
+    },
     Clear,
-    Keys { ns: String, query: KeyQuery },
+    Keys {
+        ns: String,
+        query: KeyQuery,
+    },
     Count,
     CacheSize,
 }
@@ -94,7 +120,12 @@ impl Engine {
     }
 
     /// Sizes an entry and checks it against the budget.
-    pub fn entry(&self, key: String, value: EncodedValue, explicit_size: Option<u64>) -> Result<Entry> {
+    pub fn entry(
+        &self,
+        key: String,
+        value: EncodedValue,
+        explicit_size: Option<u64>,
+    ) -> Result<Entry> {
         let size = entry_size(&key, &value, explicit_size);
         check_fits_budget(&key, size, self.options.max_size_bytes)?;
         Ok(Entry { key, value, size })
@@ -111,7 +142,10 @@ impl Engine {
             }
         };
         let kind = operation.kind();
-        let pushed = self.queue.borrow_mut().push(kind, now_ms, Pending { operation, reply });
+        let pushed = self
+            .queue
+            .borrow_mut()
+            .push(kind, now_ms, Pending { operation, reply });
         match pushed {
             Ok(()) => !self.drain_scheduled.replace(true),
             Err(Refused { error, payload }) => {
@@ -128,7 +162,10 @@ impl Engine {
         loop {
             let now = self.clock.now_ms();
             // With no time to measure by, nothing counts as expired.
-            let next = self.queue.borrow_mut().next(*now.as_ref().unwrap_or(&i64::MIN), timeout_ms);
+            let next = self
+                .queue
+                .borrow_mut()
+                .next(*now.as_ref().unwrap_or(&i64::MIN), timeout_ms);
             let (reply, result) = match next {
                 None => break,
                 Some(Next::Expired(Queued { kind, payload, .. })) => {
@@ -139,9 +176,10 @@ impl Engine {
                     ));
                     (payload.reply, Err(error))
                 }
-                Some(Next::Run(Queued { payload, .. })) => {
-                    (payload.reply, now.and_then(|now_ms| self.run(payload.operation, now_ms)))
-                }
+                Some(Next::Run(Queued { payload, .. })) => (
+                    payload.reply,
+                    now.and_then(|now_ms| self.run(payload.operation, now_ms)),
+                ),
             };
             reply(result);
         }
@@ -156,7 +194,10 @@ impl Engine {
             StorageError::Internal("an operation started while another was running".into())
         })?;
         let store = slot.as_mut().ok_or(StorageError::Disposed)?;
-        let expiry = |ttl: Option<Ttl>| ttl.or(self.options.default_ttl).and_then(|ttl| ttl.expires_at(now_ms));
+        let expiry = |ttl: Option<Ttl>| {
+            ttl.or(self.options.default_ttl)
+                .and_then(|ttl| ttl.expires_at(now_ms))
+        };
         Ok(match operation {
             Operation::Set { ns, entry, ttl } => {
                 store.set(&ns, &entry, expiry(ttl))?;
@@ -229,13 +270,27 @@ mod tests {
     }
 
     fn set(key: &str, json: &str) -> Operation {
-        let value = EncodedValue { kind: ValueKind::Json, bytes: json.as_bytes().to_vec() };
-        let entry = Entry { key: key.into(), size: (key.len() + json.len()) as u64, value };
-        Operation::Set { ns: String::new(), entry, ttl: None }
+        let value = EncodedValue {
+            kind: ValueKind::Json,
+            bytes: json.as_bytes().to_vec(),
+        };
+        let entry = Entry {
+            key: key.into(),
+            size: (key.len() + json.len()) as u64,
+            value,
+        };
+        Operation::Set {
+            ns: String::new(),
+            entry,
+            ttl: None,
+        }
     }
 
     fn get(key: &str) -> Operation {
-        Operation::Get { ns: String::new(), key: key.into() }
+        Operation::Get {
+            ns: String::new(),
+            key: key.into(),
+        }
     }
 
     #[wasm_bindgen_test]
@@ -243,8 +298,14 @@ mod tests {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions::default(), &clock);
         let log: Log = Log::default();
-        assert!(engine.submit(set("k", "1"), recorder(&log, 0)), "first submit schedules a drain");
-        assert!(!engine.submit(get("k"), recorder(&log, 1)), "later ones join the scheduled drain");
+        assert!(
+            engine.submit(set("k", "1"), recorder(&log, 0)),
+            "first submit schedules a drain"
+        );
+        assert!(
+            !engine.submit(get("k"), recorder(&log, 1)),
+            "later ones join the scheduled drain"
+        );
         assert!(!engine.submit(set("k", "2"), recorder(&log, 2)));
         assert!(!engine.submit(get("k"), recorder(&log, 3)));
         assert!(log.borrow().is_empty(), "nothing runs before the drain");
@@ -257,19 +318,30 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!((value(1), value(3)), (b"1".to_vec(), b"2".to_vec()));
-        assert!(engine.submit(get("k"), Box::new(|_| {})), "an idle engine schedules again");
+        assert!(
+            engine.submit(get("k"), Box::new(|_| {})),
+            "an idle engine schedules again"
+        );
     }
 
     #[wasm_bindgen_test]
     fn a_full_queue_refuses_at_once() {
         let clock = ManualClock::new(0);
-        let engine = engine(StoreOptions { max_queue_length: 2, ..StoreOptions::default() }, &clock);
+        let engine = engine(
+            StoreOptions {
+                max_queue_length: 2,
+                ..StoreOptions::default()
+            },
+            &clock,
+        );
         let log: Log = Log::default();
         for id in 0..3 {
             engine.submit(get("k"), recorder(&log, id));
         }
         assert_eq!(log.borrow().len(), 1);
-        assert!(matches!(&log.borrow()[0], (2, Err(error)) if error.code() == ErrorCode::QueueFull));
+        assert!(
+            matches!(&log.borrow()[0], (2, Err(error)) if error.code() == ErrorCode::QueueFull)
+        );
         engine.drain();
         assert_eq!(log.borrow().len(), 3);
     }
@@ -290,8 +362,18 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn operations_that_waited_too_long_are_rejected_unrun() {
-        let options = StoreOptions { operation_timeout_ms: Some(25.0), ..StoreOptions::default() };
-        let engine = Engine::open(options, Box::new(SlowClock { now: Cell::new(0), step: 10 })).unwrap();
+        let options = StoreOptions {
+            operation_timeout_ms: Some(25.0),
+            ..StoreOptions::default()
+        };
+        let engine = Engine::open(
+            options,
+            Box::new(SlowClock {
+                now: Cell::new(0),
+                step: 10,
+            }),
+        )
+        .unwrap();
         let log: Log = Log::default();
         // Submitted at t=10, 20, 30; started at t=40, 50, 60: waits of 30, 30, 30.
         engine.submit(set("a", "1"), recorder(&log, 0));
@@ -332,12 +414,24 @@ mod tests {
     #[wasm_bindgen_test]
     fn ttl_and_default_ttl_use_the_clock() {
         let clock = ManualClock::new(1_000);
-        let options = StoreOptions { default_ttl: Some(Ttl::Millis(100.0)), ..StoreOptions::default() };
+        let options = StoreOptions {
+            default_ttl: Some(Ttl::Millis(100.0)),
+            ..StoreOptions::default()
+        };
         let engine = engine(options, &clock);
         let log: Log = Log::default();
         engine.submit(set("default", "1"), recorder(&log, 0));
-        let Operation::Set { ns, entry, .. } = set("forever", "1") else { unreachable!() };
-        engine.submit(Operation::Set { ns, entry, ttl: Some(Ttl::Forever) }, recorder(&log, 1));
+        let Operation::Set { ns, entry, .. } = set("forever", "1") else {
+            unreachable!()
+        };
+        engine.submit(
+            Operation::Set {
+                ns,
+                entry,
+                ttl: Some(Ttl::Forever),
+            },
+            recorder(&log, 1),
+        );
         engine.drain();
         clock.advance(100);
         engine.submit(Operation::Count, recorder(&log, 2));
@@ -348,9 +442,24 @@ mod tests {
     #[wasm_bindgen_test]
     fn entries_bigger_than_the_budget_are_refused() {
         let clock = ManualClock::new(0);
-        let engine = engine(StoreOptions { max_size_bytes: Some(10), ..StoreOptions::default() }, &clock);
-        let value = EncodedValue { kind: ValueKind::Json, bytes: b"1".to_vec() };
-        assert_eq!(engine.entry("k".into(), value.clone(), Some(10)).unwrap().size, 10);
+        let engine = engine(
+            StoreOptions {
+                max_size_bytes: Some(10),
+                ..StoreOptions::default()
+            },
+            &clock,
+        );
+        let value = EncodedValue {
+            kind: ValueKind::Json,
+            bytes: b"1".to_vec(),
+        };
+        assert_eq!(
+            engine
+                .entry("k".into(), value.clone(), Some(10))
+                .unwrap()
+                .size,
+            10
+        );
         let error = engine.entry("k".into(), value, Some(11)).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ValueTooLarge);
     }

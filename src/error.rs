@@ -141,12 +141,16 @@ impl ErrorCode {
             QuotaExceeded => "The device is out of storage space. Free some space and try again.",
             Disposed => "The storage has been closed. Reload to continue.",
             CircuitOpen => "Storage is temporarily unavailable. Please try again shortly.",
-            Locked => "The data is in use elsewhere (another tab or window). Close it and try again.",
+            Locked => {
+                "The data is in use elsewhere (another tab or window). Close it and try again."
+            }
             Busy => "The storage is busy. Please try again.",
             Timeout => "The operation took too long and was cancelled. Please try again.",
             Io => "The data could not be read or written. Please try again.",
             Corrupt => "The saved data is damaged and has to be reset.",
-            IncompatibleSchema => "The saved data was created by a different version and cannot be opened.",
+            IncompatibleSchema => {
+                "The saved data was created by a different version and cannot be opened."
+            }
             Unsupported => "This browser or environment does not support the required storage.",
             Internal => "Something went wrong. Please reload and try again.",
         }
@@ -392,7 +396,10 @@ mod tests {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t(k PRIMARY KEY); INSERT INTO t VALUES (1);")
             .unwrap();
-        let error: StorageError = conn.execute("INSERT INTO t VALUES (1)", []).unwrap_err().into();
+        let error: StorageError = conn
+            .execute("INSERT INTO t VALUES (1)", [])
+            .unwrap_err()
+            .into();
         assert_eq!(error.sqlite_code(), Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY));
         assert_eq!(error.code(), ErrorCode::Internal);
     }

@@ -50,7 +50,11 @@ impl Store {
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;
-        Ok(Store { conn, ledger: SizeLedger { rows, bytes }, next_use: last_used + 1 })
+        Ok(Store {
+            conn,
+            ledger: SizeLedger { rows, bytes },
+            next_use: last_used + 1,
+        })
     }
 
     pub fn close(self) -> Result<()> {
@@ -64,7 +68,9 @@ impl Store {
     /// All entries or none: any failure rolls the whole batch back.
     pub fn mset(&mut self, ns: &str, entries: &[Entry], expires_at: Option<i64>) -> Result<()> {
         self.write(|tx, delta, stamp| {
-            entries.iter().try_for_each(|entry| upsert(tx, ns, entry, expires_at, stamp, delta))
+            entries
+                .iter()
+                .try_for_each(|entry| upsert(tx, ns, entry, expires_at, stamp, delta))
         })
     }
 
@@ -73,8 +79,15 @@ impl Store {
     }
 
     /// Every value from one snapshot, in the order of `keys`.
-    pub fn mget(&mut self, ns: &str, keys: &[String], now_ms: i64) -> Result<Vec<Option<EncodedValue>>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    pub fn mget(
+        &mut self,
+        ns: &str,
+        keys: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<Option<EncodedValue>>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
         let values = keys
             .iter()
             .map(|key| read_live(&tx, ns, key, now_ms))
@@ -134,9 +147,12 @@ impl Store {
         }
         sql.push_str(" ORDER BY key LIMIT ?6");
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let limit = query.limit.map_or(-1, |limit| limit.min(i64::MAX as u64) as i64);
+        let limit = query
+            .limit
+            .map_or(-1, |limit| limit.min(i64::MAX as u64) as i64);
         let upper = upper.as_deref().map(TextBytes);
-        let mut rows = statement.query(params![ns, query.prefix, now_ms, upper, query.after, limit])?;
+        let mut rows =
+            statement.query(params![ns, query.prefix, now_ms, upper, query.after, limit])?;
         let mut keys = Vec::new();
         while let Some(row) = rows.next()? {
             keys.push(row.get(0)?);
@@ -159,13 +175,23 @@ impl Store {
         let mut statement = self.conn.prepare_cached(
             "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE expires_at <= ?1",
         )?;
-        Ok(statement.query_row([now_ms], |row| Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? }))?)
+        Ok(statement.query_row([now_ms], |row| {
+            Ok(SizeLedger {
+                rows: row.get(0)?,
+                bytes: row.get(1)?,
+            })
+        })?)
     }
 
     /// Runs `body` in one immediate transaction, then moves the ledger by
     /// what it changed, only if it committed.
-    fn write<T>(&mut self, body: impl FnOnce(&Transaction, &mut LedgerDelta, i64) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    fn write<T>(
+        &mut self,
+        body: impl FnOnce(&Transaction, &mut LedgerDelta, i64) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut delta = LedgerDelta::default();
         let result = body(&tx, &mut delta, self.next_use)?;
         tx.commit()?;
@@ -176,9 +202,16 @@ impl Store {
 
     /// Recounts from the table: what the ledger must always equal.
     pub fn recount(&self) -> Result<SizeLedger> {
-        Ok(self.conn.query_row("SELECT count(*), coalesce(sum(size), 0) FROM entries", [], |row| {
-            Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? })
-        })?)
+        Ok(self.conn.query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM entries",
+            [],
+            |row| {
+                Ok(SizeLedger {
+                    rows: row.get(0)?,
+                    bytes: row.get(1)?,
+                })
+            },
+        )?)
     }
 
     pub fn ledger(&self) -> SizeLedger {
@@ -193,12 +226,15 @@ fn is_live(expires_at: Option<i64>, now_ms: i64) -> bool {
 fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> Result<Option<EncodedValue>> {
     let row: Option<(i64, Vec<u8>, Option<i64>)> = conn
         .prepare_cached("SELECT kind, value, expires_at FROM entries WHERE ns = ?1 AND key = ?2")?
-        .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .query_row(params![ns, key], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
     match row {
-        Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => {
-            Ok(Some(EncodedValue { kind: ValueKind::from_stored(kind)?, bytes }))
-        }
+        Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => Ok(Some(EncodedValue {
+            kind: ValueKind::from_stored(kind)?,
+            bytes,
+        })),
         _ => Ok(None),
     }
 }
@@ -238,9 +274,17 @@ fn upsert(
 }
 
 /// Deletes one row; says whether it was live.
-fn remove(tx: &Transaction, ns: &str, key: &str, now_ms: i64, delta: &mut LedgerDelta) -> Result<bool> {
+fn remove(
+    tx: &Transaction,
+    ns: &str,
+    key: &str,
+    now_ms: i64,
+    delta: &mut LedgerDelta,
+) -> Result<bool> {
     let removed: Option<(u64, Option<i64>)> = tx
-        .prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING size, expires_at")?
+        .prepare_cached(
+            "DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING size, expires_at",
+        )?
         .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(match removed {
@@ -281,7 +325,10 @@ mod tests {
     fn entry(key: &str, json: &str, size: u64) -> Entry {
         Entry {
             key: key.into(),
-            value: EncodedValue { kind: ValueKind::Json, bytes: json.as_bytes().to_vec() },
+            value: EncodedValue {
+                kind: ValueKind::Json,
+                bytes: json.as_bytes().to_vec(),
+            },
             size,
         }
     }
@@ -297,16 +344,28 @@ mod tests {
     #[wasm_bindgen_test]
     fn sizes_follow_overwrites_deletes_and_clear() {
         let mut store = open();
-        store.set("", &entry("component:react:button", "1", 100), None).unwrap();
-        store.set("", &entry("block:react:dashboard-01", "2", 200), None).unwrap();
+        store
+            .set("", &entry("component:react:button", "1", 100), None)
+            .unwrap();
+        store
+            .set("", &entry("block:react:dashboard-01", "2", 200), None)
+            .unwrap();
         assert_eq!(store.total_size(0).unwrap(), 300);
         assert!(store.delete("", "component:react:button", 0).unwrap());
         assert_eq!(store.total_size(0).unwrap(), 200);
-        store.set("", &entry("block:react:dashboard-01", "3", 50), None).unwrap();
-        assert_eq!((store.count(0).unwrap(), store.total_size(0).unwrap()), (1, 50));
+        store
+            .set("", &entry("block:react:dashboard-01", "3", 50), None)
+            .unwrap();
+        assert_eq!(
+            (store.count(0).unwrap(), store.total_size(0).unwrap()),
+            (1, 50)
+        );
         check_ledger(&store);
         store.clear().unwrap();
-        assert_eq!((store.count(0).unwrap(), store.total_size(0).unwrap()), (0, 0));
+        assert_eq!(
+            (store.count(0).unwrap(), store.total_size(0).unwrap()),
+            (0, 0)
+        );
         check_ledger(&store);
     }
 
@@ -322,12 +381,22 @@ mod tests {
                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
             )
             .unwrap();
-        let batch = [entry("b", "2", 20), entry("a", "9", 99), entry("c", "3", 30)];
+        let batch = [
+            entry("b", "2", 20),
+            entry("a", "9", 99),
+            entry("c", "3", 30),
+        ];
         let error = store.mset("", &batch, None).unwrap_err();
-        assert_eq!(error.sqlite_code(), Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER));
+        assert_eq!(
+            error.sqlite_code(),
+            Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER)
+        );
         assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"1");
         assert_eq!(store.get("", "b", 0).unwrap(), None);
-        assert_eq!((store.count(0).unwrap(), store.total_size(0).unwrap()), (1, 10));
+        assert_eq!(
+            (store.count(0).unwrap(), store.total_size(0).unwrap()),
+            (1, 10)
+        );
         check_ledger(&store);
     }
 
@@ -339,8 +408,14 @@ mod tests {
         assert!(store.has("", "short", 999).unwrap());
         assert!(!store.has("", "short", 1000).unwrap());
         assert_eq!(store.get("", "short", 1000).unwrap(), None);
-        assert_eq!((store.count(1000).unwrap(), store.total_size(1000).unwrap()), (1, 7));
-        assert_eq!(store.keys("", &KeyQuery::default(), 1000).unwrap(), vec!["long"]);
+        assert_eq!(
+            (store.count(1000).unwrap(), store.total_size(1000).unwrap()),
+            (1, 7)
+        );
+        assert_eq!(
+            store.keys("", &KeyQuery::default(), 1000).unwrap(),
+            vec!["long"]
+        );
         // Deleting an expired entry removes it but reports nothing deleted.
         assert!(!store.delete("", "short", 1000).unwrap());
         assert_eq!(store.recount().unwrap(), SizeLedger { rows: 1, bytes: 7 });
@@ -350,11 +425,27 @@ mod tests {
     #[wasm_bindgen_test]
     fn prefixes_are_literal_ranges() {
         let mut store = open();
-        for key in ["a%", "a%b", "a_", "ab", "A", "a", "a\0", "a\0b", "a\\", "é", "\u{10ffff}x", "b"] {
+        for key in [
+            "a%",
+            "a%b",
+            "a_",
+            "ab",
+            "A",
+            "a",
+            "a\0",
+            "a\0b",
+            "a\\",
+            "é",
+            "\u{10ffff}x",
+            "b",
+        ] {
             store.set("", &entry(key, "1", 1), None).unwrap();
         }
         let keys = |store: &mut Store, prefix: &str| {
-            let query = KeyQuery { prefix: prefix.into(), ..KeyQuery::default() };
+            let query = KeyQuery {
+                prefix: prefix.into(),
+                ..KeyQuery::default()
+            };
             store.keys("", &query, 0).unwrap()
         };
         assert_eq!(keys(&mut store, "a%"), vec!["a%", "a%b"]);
@@ -368,7 +459,11 @@ mod tests {
         let mut sorted = all.clone();
         sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         assert_eq!(all, sorted);
-        let page = KeyQuery { prefix: "a".into(), after: Some("a%b".into()), limit: Some(2) };
+        let page = KeyQuery {
+            prefix: "a".into(),
+            after: Some("a%b".into()),
+            limit: Some(2),
+        };
         assert_eq!(store.keys("", &page, 0).unwrap(), vec!["a\\", "a_"]);
     }
 

@@ -28,7 +28,9 @@ fn open(options: &JsValue) -> Result<NativeStore> {
         Some(clock) => Box::new(clock),
         None => Box::new(SystemClock),
     };
-    Ok(NativeStore { engine: Rc::new(Engine::open(options, clock)?) })
+    Ok(NativeStore {
+        engine: Rc::new(Engine::open(options, clock)?),
+    })
 }
 
 /// One open store, as seen from JS. `ns` arguments name the namespace a call
@@ -48,7 +50,11 @@ impl NativeStore {
                 let key = convert::key(&key, store_options)?;
                 let (ttl, size) = convert::set_options(&options)?;
                 let encoded = codec::encode(&value, store_options.max_value_bytes)?;
-                Ok(Operation::Set { ns, entry: self.engine.entry(key, encoded, size)?, ttl })
+                Ok(Operation::Set {
+                    ns,
+                    entry: self.engine.entry(key, encoded, size)?,
+                    ttl,
+                })
             },
             done,
         )
@@ -91,7 +97,10 @@ impl NativeStore {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MGet { ns, keys: convert::key_list(&keys, self.engine.options())? })
+                Ok(Operation::MGet {
+                    ns,
+                    keys: convert::key_list(&keys, self.engine.options())?,
+                })
             },
             |output| match output {
                 Output::Values(values) => {
@@ -111,7 +120,11 @@ impl NativeStore {
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 let ttl = convert::mset_options(&options)?;
-                Ok(Operation::MSet { ns, entries: convert::entry_list(&entries, &self.engine)?, ttl })
+                Ok(Operation::MSet {
+                    ns,
+                    entries: convert::entry_list(&entries, &self.engine)?,
+                    ttl,
+                })
             },
             done,
         )
@@ -121,7 +134,10 @@ impl NativeStore {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MDelete { ns, keys: convert::key_list(&keys, self.engine.options())? })
+                Ok(Operation::MDelete {
+                    ns,
+                    keys: convert::key_list(&keys, self.engine.options())?,
+                })
             },
             number,
         )
@@ -135,10 +151,17 @@ impl NativeStore {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::Keys { ns, query: convert::key_query(&options)? })
+                Ok(Operation::Keys {
+                    ns,
+                    query: convert::key_query(&options)?,
+                })
             },
             |output| match output {
-                Output::Keys(keys) => Ok(keys.into_iter().map(JsValue::from).collect::<Array>().into()),
+                Output::Keys(keys) => Ok(keys
+                    .into_iter()
+                    .map(JsValue::from)
+                    .collect::<Array>()
+                    .into()),
                 other => unexpected(other),
             },
         )
@@ -168,7 +191,10 @@ impl NativeStore {
 impl NativeStore {
     fn ns_and_key(&self, ns: &JsValue, key: &JsValue) -> Result<(String, String)> {
         let options = self.engine.options();
-        Ok((convert::namespace(ns, options)?, convert::key(key, options)?))
+        Ok((
+            convert::namespace(ns, options)?,
+            convert::key(key, options)?,
+        ))
     }
 
     /// Validates a call into an operation and queues it; the promise settles
@@ -188,7 +214,8 @@ impl NativeStore {
         let mut settle = None;
         let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
         let (resolve, reject) = settle.expect("the Promise executor runs synchronously");
-        let reply: Reply = Box::new(move |result| answer(&resolve, &reject, result.and_then(finish)));
+        let reply: Reply =
+            Box::new(move |result| answer(&resolve, &reject, result.and_then(finish)));
         if self.engine.submit(operation, reply) {
             let engine = self.engine.clone();
             // A microtask: everything called in this turn joins the same drain.
@@ -214,7 +241,9 @@ fn settle_now(result: Result<JsValue>) -> Promise {
 }
 
 fn optional_value(value: Option<codec::EncodedValue>) -> Result<JsValue> {
-    value.map_or(Ok(JsValue::UNDEFINED), |value| codec::decode(value.kind, &value.bytes))
+    value.map_or(Ok(JsValue::UNDEFINED), |value| {
+        codec::decode(value.kind, &value.bytes)
+    })
 }
 
 fn done(output: Output) -> Result<JsValue> {
@@ -239,5 +268,7 @@ fn number(output: Output) -> Result<JsValue> {
 }
 
 fn unexpected(output: Output) -> Result<JsValue> {
-    Err(StorageError::Internal(format!("an operation produced an unexpected result: {output:?}")))
+    Err(StorageError::Internal(format!(
+        "an operation produced an unexpected result: {output:?}"
+    )))
 }
