@@ -5,7 +5,7 @@ import { storageOpener } from "./storage.js";
 
 export { StorageError, isStorageError } from "./errors.js";
 export type { ErrorCode, ErrorCategory, RecoveryAction } from "./errors.js";
-export { Storage } from "./storage.js";
+export { Storage, StorageNamespace } from "./storage.js";
 export type * from "./types.js";
 
 let loading: Promise<unknown> | undefined;

@@ -71,3 +71,12 @@ export type Entries =
   | Map<string, StorageValue>
   | ReadonlyArray<readonly [string, StorageValue]>
   | Record<string, StorageValue>;
+
+export interface GetOrSetOptions {
+  ttlMs?: number;
+}
+
+export interface InvalidateOptions {
+  /** Literal prefix; "" matches every key of the namespace. */
+  prefix: string;
+}

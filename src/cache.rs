@@ -1,5 +1,8 @@
-//! Cache accounting: what an entry's size is, whether it fits the budget, and
-//! the running totals that make `count()` and `getCurrentCacheSize()` cheap.
+//! Cache accounting: what an entry's size is, whether it fits the budget, the
+//! running totals that make `count()` and `getCurrentCacheSize()` cheap, and
+//! the in-memory recency that lets a read refresh LRU order without a write.
+
+use std::collections::HashMap;
 
 use crate::codec::EncodedValue;
 use crate::error::{Result, StorageError};
@@ -20,62 +23,164 @@ pub fn check_fits_budget(key: &str, size: u64, max_size_bytes: Option<u64>) -> R
     }
 }
 
-/// Rows and bytes of every stored row, expired or not, as committed.
+/// Rows and bytes: of the whole store, of one namespace, or of its expired rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SizeLedger {
     pub rows: u64,
     pub bytes: u64,
 }
 
-/// What one transaction changes in the ledger; applied only once it commits,
-/// so a rolled-back write leaves the totals untouched.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct LedgerDelta {
+impl SizeLedger {
+    /// The totals of the live entries, given those of the expired rows.
+    pub fn live(&self, expired: SizeLedger) -> SizeLedger {
+        SizeLedger { rows: self.rows - expired.rows, bytes: self.bytes - expired.bytes }
+    }
+}
+
+/// Rows and bytes of every stored row (expired or not, as committed), for the
+/// whole store and per namespace.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ledgers {
+    total: SizeLedger,
+    by_namespace: HashMap<String, SizeLedger>,
+}
+
+impl Ledgers {
+    /// Ledgers recounted from per-namespace totals.
+    pub fn from_counts(counts: impl IntoIterator<Item = (String, SizeLedger)>) -> Ledgers {
+        let mut ledgers = Ledgers::default();
+        for (ns, ledger) in counts {
+            ledgers.total.rows += ledger.rows;
+            ledgers.total.bytes += ledger.bytes;
+            ledgers.by_namespace.insert(ns, ledger);
+        }
+        ledgers
+    }
+
+    pub fn total(&self) -> SizeLedger {
+        self.total
+    }
+
+    pub fn namespace(&self, ns: &str) -> SizeLedger {
+        self.by_namespace.get(ns).copied().unwrap_or_default()
+    }
+
+    /// Every namespace that holds rows, with its totals.
+    pub fn namespaces(&self) -> impl Iterator<Item = (&str, SizeLedger)> {
+        self.by_namespace.iter().map(|(ns, ledger)| (ns.as_str(), *ledger))
+    }
+
+    pub fn apply(&mut self, delta: &LedgerDelta) {
+        for change in &delta.changes {
+            let ledger = self.by_namespace.entry(change.ns.clone()).or_default();
+            *ledger = shifted(*ledger, change.rows, change.bytes);
+            if ledger.rows == 0 {
+                debug_assert_eq!(ledger.bytes, 0, "an empty namespace holds no bytes");
+                self.by_namespace.remove(&change.ns);
+            }
+            self.total = shifted(self.total, change.rows, change.bytes);
+        }
+    }
+}
+
+fn shifted(ledger: SizeLedger, rows: i64, bytes: i64) -> SizeLedger {
+    SizeLedger {
+        rows: ledger.rows.checked_add_signed(rows).expect("row count never goes negative"),
+        bytes: ledger.bytes.checked_add_signed(bytes).expect("byte total never goes negative"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NamespaceChange {
+    ns: String,
     rows: i64,
     bytes: i64,
 }
 
+/// What one transaction changes in the ledgers; applied only once it commits,
+/// so a rolled-back write leaves the totals untouched.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LedgerDelta {
+    changes: Vec<NamespaceChange>,
+}
+
 impl LedgerDelta {
-    /// The change that removes every row counted in `ledger`.
-    pub fn emptying(ledger: SizeLedger) -> LedgerDelta {
-        LedgerDelta {
-            rows: -(ledger.rows as i64),
-            bytes: -(ledger.bytes as i64),
+    /// The change that removes every row counted in `ledger` from `ns`.
+    pub fn emptying(&mut self, ns: &str, ledger: SizeLedger) {
+        self.change(ns, -(ledger.rows as i64), -(ledger.bytes as i64));
+    }
+
+    pub fn inserted(&mut self, ns: &str, size: u64) {
+        self.change(ns, 1, size as i64);
+    }
+
+    pub fn removed(&mut self, ns: &str, size: u64) {
+        self.change(ns, -1, -(size as i64));
+    }
+
+    pub fn replaced(&mut self, ns: &str, old_size: u64, new_size: u64) {
+        self.change(ns, 0, new_size as i64 - old_size as i64);
+    }
+
+    /// Net bytes added to the whole store.
+    pub fn bytes(&self) -> i64 {
+        self.changes.iter().map(|change| change.bytes).sum()
+    }
+
+    fn change(&mut self, ns: &str, rows: i64, bytes: i64) {
+        // A write touches one namespace or a few: a short scan beats hashing.
+        match self.changes.iter_mut().find(|change| change.ns == ns) {
+            Some(change) => {
+                change.rows += rows;
+                change.bytes += bytes;
+            }
+            None => self.changes.push(NamespaceChange { ns: ns.to_owned(), rows, bytes }),
         }
-    }
-
-    pub fn inserted(&mut self, size: u64) {
-        self.rows += 1;
-        self.bytes += size as i64;
-    }
-
-    pub fn removed(&mut self, size: u64) {
-        self.rows -= 1;
-        self.bytes -= size as i64;
-    }
-
-    pub fn replaced(&mut self, old_size: u64, new_size: u64) {
-        self.bytes += new_size as i64 - old_size as i64;
     }
 }
 
-impl SizeLedger {
-    pub fn apply(&mut self, delta: LedgerDelta) {
-        self.rows = self
-            .rows
-            .checked_add_signed(delta.rows)
-            .expect("row count never goes negative");
-        self.bytes = self
-            .bytes
-            .checked_add_signed(delta.bytes)
-            .expect("byte total never goes negative");
+/// LRU recency. Every read hit and every written entry takes the next stamp;
+/// eviction removes the smallest stamps first. Reads only note their stamp
+/// here; the next write transaction persists them (`take_dirty`), so a read
+/// never costs a disk write.
+#[derive(Debug, Default)]
+pub struct Recency {
+    next_stamp: i64,
+    dirty: HashMap<(String, String), i64>,
+}
+
+impl Recency {
+    /// Continues after the largest stamp stored.
+    pub fn starting_after(last_stamp: i64) -> Recency {
+        Recency { next_stamp: last_stamp + 1, dirty: HashMap::new() }
     }
 
-    /// The totals of the live entries, given those of the expired rows.
-    pub fn live(&self, expired: SizeLedger) -> SizeLedger {
-        SizeLedger {
-            rows: self.rows - expired.rows,
-            bytes: self.bytes - expired.bytes,
+    /// The stamp the next read or write will take.
+    pub fn next_stamp(&self) -> i64 {
+        self.next_stamp
+    }
+
+    pub fn stamp(&mut self) -> i64 {
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        stamp
+    }
+
+    /// A read of `ns`/`key`: remembered until the next write persists it.
+    pub fn touch(&mut self, ns: &str, key: &str) {
+        let stamp = self.stamp();
+        self.dirty.insert((ns.to_owned(), key.to_owned()), stamp);
+    }
+
+    /// The reads not yet persisted, to write in the coming transaction.
+    pub fn take_dirty(&mut self) -> HashMap<(String, String), i64> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Gives back reads whose transaction rolled back; newer reads win.
+    pub fn restore_dirty(&mut self, dirty: HashMap<(String, String), i64>) {
+        for (entry, stamp) in dirty {
+            self.dirty.entry(entry).or_insert(stamp);
         }
     }
 }
@@ -89,10 +194,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn size_is_key_bytes_plus_encoded_bytes_unless_stated() {
-        let value = EncodedValue {
-            kind: ValueKind::Json,
-            bytes: b"\"abc\"".to_vec(),
-        };
+        let value = EncodedValue { kind: ValueKind::Json, bytes: b"\"abc\"".to_vec() };
         assert_eq!(entry_size("ké", &value, None), 3 + 5);
         assert_eq!(entry_size("ké", &value, Some(100)), 100);
         assert_eq!(entry_size("ké", &value, Some(0)), 0);
@@ -102,34 +204,43 @@ mod tests {
     fn budget_refuses_only_entries_larger_than_itself() {
         assert!(check_fits_budget("k", 10, Some(10)).is_ok());
         assert!(check_fits_budget("k", 10, None).is_ok());
-        assert_eq!(
-            check_fits_budget("k", 11, Some(10)).unwrap_err().code(),
-            ErrorCode::ValueTooLarge
-        );
+        assert_eq!(check_fits_budget("k", 11, Some(10)).unwrap_err().code(), ErrorCode::ValueTooLarge);
     }
 
     #[wasm_bindgen_test]
-    fn ledger_follows_inserts_overwrites_and_removals() {
-        let mut ledger = SizeLedger::default();
+    fn ledgers_follow_inserts_overwrites_and_removals_per_namespace() {
+        let mut ledgers = Ledgers::default();
         let mut delta = LedgerDelta::default();
-        delta.inserted(100);
-        delta.inserted(200);
-        ledger.apply(delta);
-        assert_eq!(
-            ledger,
-            SizeLedger {
-                rows: 2,
-                bytes: 300
-            }
-        );
+        delta.inserted("", 100);
+        delta.inserted("", 200);
+        delta.inserted("ns", 7);
+        assert_eq!(delta.bytes(), 307);
+        ledgers.apply(&delta);
+        assert_eq!(ledgers.total(), SizeLedger { rows: 3, bytes: 307 });
+        assert_eq!(ledgers.namespace(""), SizeLedger { rows: 2, bytes: 300 });
         let mut delta = LedgerDelta::default();
-        delta.replaced(200, 50);
-        delta.removed(100);
-        ledger.apply(delta);
-        assert_eq!(ledger, SizeLedger { rows: 1, bytes: 50 });
-        assert_eq!(
-            ledger.live(SizeLedger { rows: 1, bytes: 50 }),
-            SizeLedger::default()
-        );
+        delta.replaced("", 200, 50);
+        delta.removed("", 100);
+        delta.emptying("ns", ledgers.namespace("ns"));
+        ledgers.apply(&delta);
+        assert_eq!(ledgers.total(), SizeLedger { rows: 1, bytes: 50 });
+        assert_eq!(ledgers.namespace("ns"), SizeLedger::default());
+        assert_eq!(ledgers, Ledgers::from_counts([(String::new(), SizeLedger { rows: 1, bytes: 50 })]));
+        assert_eq!(ledgers.total().live(SizeLedger { rows: 1, bytes: 50 }), SizeLedger::default());
+    }
+
+    #[wasm_bindgen_test]
+    fn recency_stamps_grow_and_rolled_back_reads_are_kept() {
+        let mut recency = Recency::starting_after(41);
+        recency.touch("", "a");
+        assert_eq!(recency.stamp(), 43);
+        recency.touch("", "b");
+        let dirty = recency.take_dirty();
+        assert_eq!(dirty.get(&(String::new(), "a".into())), Some(&42));
+        recency.touch("", "a");
+        recency.restore_dirty(dirty);
+        let dirty = recency.take_dirty();
+        assert_eq!(dirty.get(&(String::new(), "a".into())), Some(&45), "the newer read wins");
+        assert_eq!(dirty.get(&(String::new(), "b".into())), Some(&44));
     }
 }

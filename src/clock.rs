@@ -29,9 +29,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start_ms: i64) -> Self {
-        ManualClock {
-            now: Rc::new(Cell::new(start_ms)),
-        }
+        ManualClock { now: Rc::new(Cell::new(start_ms)) }
     }
 
     pub fn set(&self, now_ms: i64) {

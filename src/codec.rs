@@ -45,9 +45,7 @@ impl ValueKind {
         match tag {
             0 => Ok(ValueKind::Json),
             1 => Ok(ValueKind::Bytes),
-            other => Err(StorageError::Corrupt(format!(
-                "unknown value kind {other} in the database"
-            ))),
+            other => Err(StorageError::Corrupt(format!("unknown value kind {other} in the database"))),
         }
     }
 }
@@ -63,15 +61,10 @@ pub struct EncodedValue {
 /// most `max_bytes` UTF-8 bytes. `what` names it in the message.
 pub fn validate_key(value: &JsValue, max_bytes: usize, what: &str) -> Result<String> {
     let Some(js) = value.dyn_ref::<JsString>() else {
-        return Err(StorageError::InvalidKey(format!(
-            "{what} must be a string, got {}",
-            type_name(value)
-        )));
+        return Err(StorageError::InvalidKey(format!("{what} must be a string, got {}", type_name(value))));
     };
     if js.length() == 0 {
-        return Err(StorageError::InvalidKey(format!(
-            "{what} must not be empty"
-        )));
+        return Err(StorageError::InvalidKey(format!("{what} must not be empty")));
     }
     if !is_well_formed(js) {
         return Err(StorageError::InvalidKey(format!(
@@ -96,21 +89,11 @@ pub fn encode(value: &JsValue, max_bytes: usize) -> Result<EncodedValue> {
         if length > max_bytes {
             return Err(too_large(length, max_bytes));
         }
-        return Ok(EncodedValue {
-            kind: ValueKind::Bytes,
-            bytes: bytes.to_vec(),
-        });
+        return Ok(EncodedValue { kind: ValueKind::Bytes, bytes: bytes.to_vec() });
     }
-    let mut encoder = JsonEncoder {
-        out: Vec::new(),
-        ancestors: Vec::new(),
-        max_bytes,
-    };
+    let mut encoder = JsonEncoder { out: Vec::new(), ancestors: Vec::new(), max_bytes };
     match encoder.value(value) {
-        Ok(()) => Ok(EncodedValue {
-            kind: ValueKind::Json,
-            bytes: encoder.out,
-        }),
+        Ok(()) => Ok(EncodedValue { kind: ValueKind::Json, bytes: encoder.out }),
         Err(Refusal::TooLarge) => Err(too_large(encoder.out.len(), max_bytes)),
         Err(Refusal::Invalid { reason, path }) => {
             let mut at = String::from("value");
@@ -149,10 +132,7 @@ enum Refusal {
 }
 
 fn invalid(reason: impl Into<String>) -> Refusal {
-    Refusal::Invalid {
-        reason: reason.into(),
-        path: Vec::new(),
-    }
+    Refusal::Invalid { reason: reason.into(), path: Vec::new() }
 }
 
 fn at(segment: impl FnOnce() -> String) -> impl FnOnce(Refusal) -> Refusal {
@@ -177,8 +157,7 @@ impl JsonEncoder {
         if value.is_null() {
             self.out.extend_from_slice(b"null");
         } else if let Some(flag) = value.as_bool() {
-            self.out
-                .extend_from_slice(if flag { b"true" } else { b"false" });
+            self.out.extend_from_slice(if flag { b"true" } else { b"false" });
         } else if let Some(number) = value.as_f64() {
             self.number(number)?;
         } else if let Some(text) = value.dyn_ref::<JsString>() {
@@ -186,10 +165,7 @@ impl JsonEncoder {
         } else if value.is_object() {
             self.container(value)?;
         } else {
-            return Err(invalid(format!(
-                "is {}, which JSON cannot store",
-                type_name(value)
-            )));
+            return Err(invalid(format!("is {}, which JSON cannot store", type_name(value))));
         }
         if self.out.len() > self.max_bytes {
             return Err(Refusal::TooLarge);
@@ -212,8 +188,7 @@ impl JsonEncoder {
             // -0 is normalised to 0, the one documented change.
             self.out.push(b'0');
         } else if number.fract() == 0.0 && number.abs() < 1e15 {
-            self.out
-                .extend_from_slice((number as i64).to_string().as_bytes());
+            self.out.extend_from_slice((number as i64).to_string().as_bytes());
         } else {
             serde_json::to_writer(&mut self.out, &number).expect("finite numbers serialise");
         }
@@ -222,9 +197,7 @@ impl JsonEncoder {
 
     fn string(&mut self, text: &JsString) -> std::result::Result<(), Refusal> {
         if !is_well_formed(text) {
-            return Err(invalid(
-                "is a string with a lone surrogate (ill-formed UTF-16)",
-            ));
+            return Err(invalid("is a string with a lone surrogate (ill-formed UTF-16)"));
         }
         let text = String::from(text);
         serde_json::to_writer(&mut self.out, &text).expect("strings serialise");
@@ -236,9 +209,7 @@ impl JsonEncoder {
             return Err(invalid("refers back to itself (a cycle)"));
         }
         if self.ancestors.len() == MAX_DEPTH {
-            return Err(invalid(format!(
-                "nests arrays/objects deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(invalid(format!("nests arrays/objects deeper than {MAX_DEPTH} levels")));
         }
         self.ancestors.push(value.clone());
         let result = if Array::is_array(value) {
@@ -260,8 +231,7 @@ impl JsonEncoder {
             if index > 0 {
                 self.out.push(b',');
             }
-            self.value(&array.get(index))
-                .map_err(at(|| format!("[{index}]")))?;
+            self.value(&array.get(index)).map_err(at(|| format!("[{index}]")))?;
         }
         self.out.push(b']');
         Ok(())
@@ -269,9 +239,7 @@ impl JsonEncoder {
 
     fn object(&mut self, object: &Object) -> std::result::Result<(), Refusal> {
         if object.is_instance_of::<Uint8Array>() {
-            return Err(invalid(
-                "is a Uint8Array, which is storable only as the whole value",
-            ));
+            return Err(invalid("is a Uint8Array, which is storable only as the whole value"));
         }
         if !is_plain_object(object) {
             return Err(invalid(format!(
@@ -280,18 +248,14 @@ impl JsonEncoder {
             )));
         }
         if Object::get_own_property_symbols(object).length() > 0 {
-            return Err(invalid(
-                "has symbol-keyed properties, which JSON cannot store",
-            ));
+            return Err(invalid("has symbol-keyed properties, which JSON cannot store"));
         }
         self.out.push(b'{');
         for (index, key) in Object::keys(object).iter().enumerate() {
             let key: JsString = key.unchecked_into();
             let name = String::from(&key);
             if !is_well_formed(&key) {
-                return Err(invalid(format!(
-                    "has a property name with a lone surrogate ({name:?})"
-                )));
+                return Err(invalid(format!("has a property name with a lone surrogate ({name:?})")));
             }
             let member = Reflect::get(object, &key)
                 .map_err(|_| invalid(format!("threw while its property {name:?} was read")))?;
@@ -375,10 +339,7 @@ mod tests {
         assert_eq!(json_of("(-7)"), "-7");
         assert_eq!(json_of("(0.1)"), "0.1");
         assert_eq!(json_of("('a\"\\n')"), r#""a\"\n""#);
-        assert_eq!(
-            json_of("({b: [1, 'x', {c: null}], a: {}})"),
-            r#"{"b":[1,"x",{"c":null}],"a":{}}"#
-        );
+        assert_eq!(json_of("({b: [1, 'x', {c: null}], a: {}})"), r#"{"b":[1,"x",{"c":null}],"a":{}}"#);
         assert_eq!(json_of("Object.create(null)"), "{}");
     }
 
@@ -394,10 +355,7 @@ mod tests {
         ] {
             let original = eval(source).as_f64().unwrap();
             let encoded = encode(&JsValue::from_f64(original), 100).unwrap();
-            let back = decode(encoded.kind, &encoded.bytes)
-                .unwrap()
-                .as_f64()
-                .unwrap();
+            let back = decode(encoded.kind, &encoded.bytes).unwrap().as_f64().unwrap();
             assert_eq!(back.to_bits(), original.to_bits(), "{source}");
         }
     }
@@ -419,20 +377,11 @@ mod tests {
             ("new (class Point {})()", "value is an instance of Point"),
             ("({x: new Uint8Array(1)})", "value[\"x\"] is a Uint8Array"),
             ("'\\uD800'", "value is a string with a lone surrogate"),
-            (
-                "({['\\uDC00']: 1})",
-                "value has a property name with a lone surrogate",
-            ),
+            ("({['\\uDC00']: 1})", "value has a property name with a lone surrogate"),
             ("({[Symbol('k')]: 1})", "value has symbol-keyed properties"),
-            (
-                "(() => { const a = {}; a.self = a; return a; })()",
-                "value[\"self\"] refers back to itself",
-            ),
+            ("(() => { const a = {}; a.self = a; return a; })()", "value[\"self\"] refers back to itself"),
             ("new Int8Array(2)", "value is an instance of Int8Array"),
-            (
-                "({get boom() { throw new Error('no'); }})",
-                "value threw while its property \"boom\" was read",
-            ),
+            ("({get boom() { throw new Error('no'); }})", "value threw while its property \"boom\" was read"),
         ];
         for (source, start) in cases {
             let error = refusal(source);
@@ -453,31 +402,17 @@ mod tests {
     #[wasm_bindgen_test]
     fn size_limit_applies_to_encoded_bytes() {
         assert!(encode(&eval("'abc'"), 5).is_ok()); // "abc" with quotes is 5 bytes
-        assert_eq!(
-            encode(&eval("'abcd'"), 5).unwrap_err().code(),
-            ErrorCode::ValueTooLarge
-        );
-        assert_eq!(
-            encode(&eval("new Uint8Array(6)"), 5).unwrap_err().code(),
-            ErrorCode::ValueTooLarge
-        );
+        assert_eq!(encode(&eval("'abcd'"), 5).unwrap_err().code(), ErrorCode::ValueTooLarge);
+        assert_eq!(encode(&eval("new Uint8Array(6)"), 5).unwrap_err().code(), ErrorCode::ValueTooLarge);
         let bytes = encode(&eval("new Uint8Array([1, 2, 255])"), 5).unwrap();
-        assert_eq!(
-            bytes,
-            EncodedValue {
-                kind: ValueKind::Bytes,
-                bytes: vec![1, 2, 255]
-            }
-        );
+        assert_eq!(bytes, EncodedValue { kind: ValueKind::Bytes, bytes: vec![1, 2, 255] });
     }
 
     #[wasm_bindgen_test]
     fn decoding_gives_fresh_copies_and_own_proto_keys() {
-        let encoded = encode(
-            &eval("JSON.parse('{\"__proto__\": {\"polluted\": 1}, \"constructor\": 2}')"),
-            100,
-        )
-        .unwrap();
+        let encoded =
+            encode(&eval("JSON.parse('{\"__proto__\": {\"polluted\": 1}, \"constructor\": 2}')"), 100)
+                .unwrap();
         let first = decode(encoded.kind, &encoded.bytes).unwrap();
         let second = decode(encoded.kind, &encoded.bytes).unwrap();
         assert!(first != second);
@@ -489,21 +424,9 @@ mod tests {
     #[wasm_bindgen_test]
     fn keys_are_validated() {
         assert_eq!(validate_key(&eval("'k'"), 4, "key").unwrap(), "k");
-        assert_eq!(
-            validate_key(&eval("'a\\u0000b'"), 4, "key").unwrap(),
-            "a\0b"
-        );
+        assert_eq!(validate_key(&eval("'a\\u0000b'"), 4, "key").unwrap(), "a\0b");
         assert_eq!(validate_key(&eval("'é'"), 2, "key").unwrap(), "é");
-        for source in [
-            "''",
-            "1",
-            "null",
-            "undefined",
-            "'\\uD83D'",
-            "'ééé'",
-            "({})",
-            "Symbol()",
-        ] {
+        for source in ["''", "1", "null", "undefined", "'\\uD83D'", "'ééé'", "({})", "Symbol()"] {
             let error = validate_key(&eval(source), 4, "key").unwrap_err();
             assert_eq!(error.code(), ErrorCode::InvalidKey, "{source}");
         }

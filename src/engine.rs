@@ -13,48 +13,25 @@ use crate::codec::EncodedValue;
 use crate::error::{Result, StorageError};
 use crate::options::{StoreOptions, Ttl};
 use crate::queue::{Next, OperationKind, OperationQueue, Queued, Refused};
-use crate::store::{Entry, KeyQuery, Store};
+use crate::store::{Entry, KeyQuery, Scope, Store};
 
-/// A validated call, ready to run. `ns` is the namespace ('' for the root).
+/// A validated call, ready to run. `ns` is the namespace ('' for the root);
+/// `scope` is `None` for the whole store, or one namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Set {
-        ns: String,
-        entry: Entry,
-        ttl: Option<Ttl>,
-    },
-    Get {
-        ns: String,
-        key: String,
-    },
-    Has {
-        ns: String,
-        key: String,
-    },
-    Delete {
-        ns: String,
-        key: String,
-    },
-    MGet {
-        ns: String,
-        keys: Vec<String>,
-    },
-    MSet {
-        ns: String,
-        entries: Vec<Entry>,
-        ttl: Option<Ttl>,
-    },
-    MDelete {
-        ns: String,
-        keys: Vec<String>,
-    },
-    Clear,
-    Keys {
-        ns: String,
-        query: KeyQuery,
-    },
-    Count,
-    CacheSize,
+    Set { ns: String, entry: Entry, ttl: Option<Ttl> },
+    Get { ns: String, key: String },
+    Has { ns: String, key: String },
+    Delete { ns: String, key: String },
+    MGet { ns: String, keys: Vec<String> },
+    MSet { ns: String, entries: Vec<Entry>, ttl: Option<Ttl> },
+    MDelete { ns: String, keys: Vec<String> },
+    Invalidate { ns: String, prefix: String },
+    Clear { scope: Option<String> },
+    PurgeExpired { scope: Option<String> },
+    Keys { ns: String, query: KeyQuery },
+    Count { scope: Option<String> },
+    CacheSize { scope: Option<String> },
 }
 
 impl Operation {
@@ -67,10 +44,12 @@ impl Operation {
             Operation::MGet { .. } => OperationKind::MGet,
             Operation::MSet { .. } => OperationKind::MSet,
             Operation::MDelete { .. } => OperationKind::MDelete,
-            Operation::Clear => OperationKind::Clear,
+            Operation::Invalidate { .. } => OperationKind::Invalidate,
+            Operation::Clear { .. } => OperationKind::Clear,
+            Operation::PurgeExpired { .. } => OperationKind::PurgeExpired,
             Operation::Keys { .. } => OperationKind::Keys,
-            Operation::Count => OperationKind::Count,
-            Operation::CacheSize => OperationKind::CacheSize,
+            Operation::Count { .. } => OperationKind::Count,
+            Operation::CacheSize { .. } => OperationKind::CacheSize,
         }
     }
 }
@@ -99,17 +78,25 @@ pub struct Engine {
     /// `None` once closed.
     store: RefCell<Option<Store>>,
     clock: Box<dyn Clock>,
+    /// The latest time the clock has shown: time never runs backwards for
+    /// the store, so an entry once expired stays expired.
+    latest_ms: Cell<i64>,
     options: StoreOptions,
     drain_scheduled: Cell<bool>,
 }
 
+fn scope_of(scope: &Option<String>) -> Scope<'_> {
+    scope.as_deref().map_or(Scope::Store, Scope::Namespace)
+}
+
 impl Engine {
     pub fn open(options: StoreOptions, clock: Box<dyn Clock>) -> Result<Engine> {
-        let store = Store::open(&options.path)?;
+        let store = Store::open(&options.path, options.max_size_bytes)?;
         Ok(Engine {
             queue: RefCell::new(OperationQueue::new(options.max_queue_length)),
             store: RefCell::new(Some(store)),
             clock,
+            latest_ms: Cell::new(i64::MIN),
             options,
             drain_scheduled: Cell::new(false),
         })
@@ -120,12 +107,7 @@ impl Engine {
     }
 
     /// Sizes an entry and checks it against the budget.
-    pub fn entry(
-        &self,
-        key: String,
-        value: EncodedValue,
-        explicit_size: Option<u64>,
-    ) -> Result<Entry> {
+    pub fn entry(&self, key: String, value: EncodedValue, explicit_size: Option<u64>) -> Result<Entry> {
         let size = entry_size(&key, &value, explicit_size);
         check_fits_budget(&key, size, self.options.max_size_bytes)?;
         Ok(Entry { key, value, size })
@@ -134,7 +116,7 @@ impl Engine {
     /// Queues an operation. A refusal (queue full, disposed, clock failure) is
     /// answered at once. Returns true when the caller must schedule `drain`.
     pub fn submit(&self, operation: Operation, reply: Reply) -> bool {
-        let now_ms = match self.clock.now_ms() {
+        let now_ms = match self.now_ms() {
             Ok(now_ms) => now_ms,
             Err(error) => {
                 reply(Err(error));
@@ -142,10 +124,7 @@ impl Engine {
             }
         };
         let kind = operation.kind();
-        let pushed = self
-            .queue
-            .borrow_mut()
-            .push(kind, now_ms, Pending { operation, reply });
+        let pushed = self.queue.borrow_mut().push(kind, now_ms, Pending { operation, reply });
         match pushed {
             Ok(()) => !self.drain_scheduled.replace(true),
             Err(Refused { error, payload }) => {
@@ -160,12 +139,9 @@ impl Engine {
     pub fn drain(&self) {
         let timeout_ms = self.options.operation_timeout_ms;
         loop {
-            let now = self.clock.now_ms();
+            let now = self.now_ms();
             // With no time to measure by, nothing counts as expired.
-            let next = self
-                .queue
-                .borrow_mut()
-                .next(*now.as_ref().unwrap_or(&i64::MIN), timeout_ms);
+            let next = self.queue.borrow_mut().next(*now.as_ref().unwrap_or(&i64::MIN), timeout_ms);
             let (reply, result) = match next {
                 None => break,
                 Some(Next::Expired(Queued { kind, payload, .. })) => {
@@ -176,10 +152,9 @@ impl Engine {
                     ));
                     (payload.reply, Err(error))
                 }
-                Some(Next::Run(Queued { payload, .. })) => (
-                    payload.reply,
-                    now.and_then(|now_ms| self.run(payload.operation, now_ms)),
-                ),
+                Some(Next::Run(Queued { payload, .. })) => {
+                    (payload.reply, now.and_then(|now_ms| self.run(payload.operation, now_ms)))
+                }
             };
             reply(result);
         }
@@ -190,17 +165,16 @@ impl Engine {
     }
 
     fn run(&self, operation: Operation, now_ms: i64) -> Result<Output> {
-        let mut slot = self.store.try_borrow_mut().map_err(|_| {
-            StorageError::Internal("an operation started while another was running".into())
-        })?;
+        let mut slot = self
+            .store
+            .try_borrow_mut()
+            .map_err(|_| StorageError::Internal("an operation started while another was running".into()))?;
         let store = slot.as_mut().ok_or(StorageError::Disposed)?;
-        let expiry = |ttl: Option<Ttl>| {
-            ttl.or(self.options.default_ttl)
-                .and_then(|ttl| ttl.expires_at(now_ms))
-        };
+        let expiry =
+            |ttl: Option<Ttl>| ttl.or(self.options.default_ttl).and_then(|ttl| ttl.expires_at(now_ms));
         Ok(match operation {
             Operation::Set { ns, entry, ttl } => {
-                store.set(&ns, &entry, expiry(ttl))?;
+                store.set(&ns, &entry, expiry(ttl), now_ms)?;
                 Output::Done
             }
             Operation::Get { ns, key } => Output::Value(store.get(&ns, &key, now_ms)?),
@@ -208,18 +182,29 @@ impl Engine {
             Operation::Delete { ns, key } => Output::Flag(store.delete(&ns, &key, now_ms)?),
             Operation::MGet { ns, keys } => Output::Values(store.mget(&ns, &keys, now_ms)?),
             Operation::MSet { ns, entries, ttl } => {
-                store.mset(&ns, &entries, expiry(ttl))?;
+                store.mset(&ns, &entries, expiry(ttl), now_ms)?;
                 Output::Done
             }
             Operation::MDelete { ns, keys } => Output::Number(store.mdelete(&ns, &keys, now_ms)?),
-            Operation::Clear => {
-                store.clear()?;
+            Operation::Invalidate { ns, prefix } => Output::Number(store.invalidate(&ns, &prefix, now_ms)?),
+            Operation::Clear { scope } => {
+                store.clear(scope_of(&scope))?;
                 Output::Done
             }
+            Operation::PurgeExpired { scope } => {
+                Output::Number(store.purge_expired(scope_of(&scope), now_ms)?)
+            }
             Operation::Keys { ns, query } => Output::Keys(store.keys(&ns, &query, now_ms)?),
-            Operation::Count => Output::Number(store.count(now_ms)?),
-            Operation::CacheSize => Output::Number(store.total_size(now_ms)?),
+            Operation::Count { scope } => Output::Number(store.count(scope_of(&scope), now_ms)?),
+            Operation::CacheSize { scope } => Output::Number(store.total_size(scope_of(&scope), now_ms)?),
         })
+    }
+
+    /// The clock's time, never earlier than a time it has already shown.
+    fn now_ms(&self) -> Result<i64> {
+        let now_ms = self.clock.now_ms()?.max(self.latest_ms.get());
+        self.latest_ms.set(now_ms);
+        Ok(now_ms)
     }
 
     /// Stops intake, rejects every waiting operation with `DISPOSED` and closes
@@ -270,27 +255,13 @@ mod tests {
     }
 
     fn set(key: &str, json: &str) -> Operation {
-        let value = EncodedValue {
-            kind: ValueKind::Json,
-            bytes: json.as_bytes().to_vec(),
-        };
-        let entry = Entry {
-            key: key.into(),
-            size: (key.len() + json.len()) as u64,
-            value,
-        };
-        Operation::Set {
-            ns: String::new(),
-            entry,
-            ttl: None,
-        }
+        let value = EncodedValue { kind: ValueKind::Json, bytes: json.as_bytes().to_vec() };
+        let entry = Entry { key: key.into(), size: (key.len() + json.len()) as u64, value };
+        Operation::Set { ns: String::new(), entry, ttl: None }
     }
 
     fn get(key: &str) -> Operation {
-        Operation::Get {
-            ns: String::new(),
-            key: key.into(),
-        }
+        Operation::Get { ns: String::new(), key: key.into() }
     }
 
     #[wasm_bindgen_test]
@@ -298,14 +269,8 @@ mod tests {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions::default(), &clock);
         let log: Log = Log::default();
-        assert!(
-            engine.submit(set("k", "1"), recorder(&log, 0)),
-            "first submit schedules a drain"
-        );
-        assert!(
-            !engine.submit(get("k"), recorder(&log, 1)),
-            "later ones join the scheduled drain"
-        );
+        assert!(engine.submit(set("k", "1"), recorder(&log, 0)), "first submit schedules a drain");
+        assert!(!engine.submit(get("k"), recorder(&log, 1)), "later ones join the scheduled drain");
         assert!(!engine.submit(set("k", "2"), recorder(&log, 2)));
         assert!(!engine.submit(get("k"), recorder(&log, 3)));
         assert!(log.borrow().is_empty(), "nothing runs before the drain");
@@ -318,30 +283,19 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!((value(1), value(3)), (b"1".to_vec(), b"2".to_vec()));
-        assert!(
-            engine.submit(get("k"), Box::new(|_| {})),
-            "an idle engine schedules again"
-        );
+        assert!(engine.submit(get("k"), Box::new(|_| {})), "an idle engine schedules again");
     }
 
     #[wasm_bindgen_test]
     fn a_full_queue_refuses_at_once() {
         let clock = ManualClock::new(0);
-        let engine = engine(
-            StoreOptions {
-                max_queue_length: 2,
-                ..StoreOptions::default()
-            },
-            &clock,
-        );
+        let engine = engine(StoreOptions { max_queue_length: 2, ..StoreOptions::default() }, &clock);
         let log: Log = Log::default();
         for id in 0..3 {
             engine.submit(get("k"), recorder(&log, id));
         }
         assert_eq!(log.borrow().len(), 1);
-        assert!(
-            matches!(&log.borrow()[0], (2, Err(error)) if error.code() == ErrorCode::QueueFull)
-        );
+        assert!(matches!(&log.borrow()[0], (2, Err(error)) if error.code() == ErrorCode::QueueFull));
         engine.drain();
         assert_eq!(log.borrow().len(), 3);
     }
@@ -362,18 +316,8 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn operations_that_waited_too_long_are_rejected_unrun() {
-        let options = StoreOptions {
-            operation_timeout_ms: Some(25.0),
-            ..StoreOptions::default()
-        };
-        let engine = Engine::open(
-            options,
-            Box::new(SlowClock {
-                now: Cell::new(0),
-                step: 10,
-            }),
-        )
-        .unwrap();
+        let options = StoreOptions { operation_timeout_ms: Some(25.0), ..StoreOptions::default() };
+        let engine = Engine::open(options, Box::new(SlowClock { now: Cell::new(0), step: 10 })).unwrap();
         let log: Log = Log::default();
         // Submitted at t=10, 20, 30; started at t=40, 50, 60: waits of 30, 30, 30.
         engine.submit(set("a", "1"), recorder(&log, 0));
@@ -385,7 +329,7 @@ mod tests {
         }
         // Nothing was written by the timed-out operations.
         let count: Log = Log::default();
-        engine.submit(Operation::Count, recorder(&count, 0));
+        engine.submit(Operation::Count { scope: None }, recorder(&count, 0));
         engine.drain();
         assert!(matches!(count.borrow()[0].1, Ok(Output::Number(0))));
     }
@@ -414,27 +358,15 @@ mod tests {
     #[wasm_bindgen_test]
     fn ttl_and_default_ttl_use_the_clock() {
         let clock = ManualClock::new(1_000);
-        let options = StoreOptions {
-            default_ttl: Some(Ttl::Millis(100.0)),
-            ..StoreOptions::default()
-        };
+        let options = StoreOptions { default_ttl: Some(Ttl::Millis(100.0)), ..StoreOptions::default() };
         let engine = engine(options, &clock);
         let log: Log = Log::default();
         engine.submit(set("default", "1"), recorder(&log, 0));
-        let Operation::Set { ns, entry, .. } = set("forever", "1") else {
-            unreachable!()
-        };
-        engine.submit(
-            Operation::Set {
-                ns,
-                entry,
-                ttl: Some(Ttl::Forever),
-            },
-            recorder(&log, 1),
-        );
+        let Operation::Set { ns, entry, .. } = set("forever", "1") else { unreachable!() };
+        engine.submit(Operation::Set { ns, entry, ttl: Some(Ttl::Forever) }, recorder(&log, 1));
         engine.drain();
         clock.advance(100);
-        engine.submit(Operation::Count, recorder(&log, 2));
+        engine.submit(Operation::Count { scope: None }, recorder(&log, 2));
         engine.drain();
         assert!(matches!(log.borrow()[2].1, Ok(Output::Number(1))));
     }
@@ -442,24 +374,9 @@ mod tests {
     #[wasm_bindgen_test]
     fn entries_bigger_than_the_budget_are_refused() {
         let clock = ManualClock::new(0);
-        let engine = engine(
-            StoreOptions {
-                max_size_bytes: Some(10),
-                ..StoreOptions::default()
-            },
-            &clock,
-        );
-        let value = EncodedValue {
-            kind: ValueKind::Json,
-            bytes: b"1".to_vec(),
-        };
-        assert_eq!(
-            engine
-                .entry("k".into(), value.clone(), Some(10))
-                .unwrap()
-                .size,
-            10
-        );
+        let engine = engine(StoreOptions { max_size_bytes: Some(10), ..StoreOptions::default() }, &clock);
+        let value = EncodedValue { kind: ValueKind::Json, bytes: b"1".to_vec() };
+        assert_eq!(engine.entry("k".into(), value.clone(), Some(10)).unwrap().size, 10);
         let error = engine.entry("k".into(), value, Some(11)).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ValueTooLarge);
     }

@@ -141,16 +141,12 @@ impl ErrorCode {
             QuotaExceeded => "The device is out of storage space. Free some space and try again.",
             Disposed => "The storage has been closed. Reload to continue.",
             CircuitOpen => "Storage is temporarily unavailable. Please try again shortly.",
-            Locked => {
-                "The data is in use elsewhere (another tab or window). Close it and try again."
-            }
+            Locked => "The data is in use elsewhere (another tab or window). Close it and try again.",
             Busy => "The storage is busy. Please try again.",
             Timeout => "The operation took too long and was cancelled. Please try again.",
             Io => "The data could not be read or written. Please try again.",
             Corrupt => "The saved data is damaged and has to be reset.",
-            IncompatibleSchema => {
-                "The saved data was created by a different version and cannot be opened."
-            }
+            IncompatibleSchema => "The saved data was created by a different version and cannot be opened.",
             Unsupported => "This browser or environment does not support the required storage.",
             Internal => "Something went wrong. Please reload and try again.",
         }
@@ -223,11 +219,7 @@ pub enum StorageError {
     Unsupported(String),
     /// A failure reported by SQLite, classified by its result code.
     #[error("{message}")]
-    Sqlite {
-        code: ErrorCode,
-        message: String,
-        extended_code: i32,
-    },
+    Sqlite { code: ErrorCode, message: String, extended_code: i32 },
     /// Damage found by larder itself (a stored value that does not decode).
     #[error("{0}")]
     Corrupt(String),
@@ -394,12 +386,8 @@ mod tests {
     #[wasm_bindgen_test]
     fn rusqlite_errors_keep_their_extended_code() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t(k PRIMARY KEY); INSERT INTO t VALUES (1);")
-            .unwrap();
-        let error: StorageError = conn
-            .execute("INSERT INTO t VALUES (1)", [])
-            .unwrap_err()
-            .into();
+        conn.execute_batch("CREATE TABLE t(k PRIMARY KEY); INSERT INTO t VALUES (1);").unwrap();
+        let error: StorageError = conn.execute("INSERT INTO t VALUES (1)", []).unwrap_err().into();
         assert_eq!(error.sqlite_code(), Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY));
         assert_eq!(error.code(), ErrorCode::Internal);
     }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod codec;
 pub mod engine;
 pub mod error;
+pub mod flight;
 pub mod options;
 pub mod queue;
 pub mod schema;

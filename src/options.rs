@@ -42,14 +42,12 @@ pub enum StoragePath {
 impl StoragePath {
     pub fn parse(path: &str) -> Result<StoragePath> {
         match path {
-            "" => Err(StorageError::InvalidArgument(
-                "option path must not be empty".into(),
-            )),
+            "" => Err(StorageError::InvalidArgument("option path must not be empty".into())),
             ":memory:" => Ok(StoragePath::Memory),
             ":temp:" => Ok(StoragePath::Temp),
-            _ if path.contains('\0') => Err(StorageError::InvalidArgument(
-                "option path must not contain a NUL character".into(),
-            )),
+            _ if path.contains('\0') => {
+                Err(StorageError::InvalidArgument("option path must not contain a NUL character".into()))
+            }
             _ => Ok(StoragePath::File(path.to_owned())),
         }
     }
@@ -152,15 +150,8 @@ impl Default for StoreOptions {
             max_queue_length: 10_000,
             operation_timeout_ms: Some(30_000.0),
             durability: Durability::Full,
-            breaker: BreakerOptions {
-                failure_threshold: 5,
-                recovery_timeout_ms: 30_000.0,
-            },
-            retry: RetryOptions {
-                max_attempts: 3,
-                base_delay_ms: 20.0,
-                max_delay_ms: 1000.0,
-            },
+            breaker: BreakerOptions { failure_threshold: 5, recovery_timeout_ms: 30_000.0 },
+            retry: RetryOptions { max_attempts: 3, base_delay_ms: 20.0, max_delay_ms: 1000.0 },
         }
     }
 }
@@ -221,10 +212,7 @@ mod tests {
     fn ttl_rules() {
         assert_eq!(Ttl::parse("ttlMs", f64::INFINITY).unwrap(), Ttl::Forever);
         assert_eq!(Ttl::parse("ttlMs", 0.5).unwrap(), Ttl::Millis(0.5));
-        assert_eq!(
-            Ttl::parse("ttlMs", 2f64.powi(53)).unwrap(),
-            Ttl::Millis(2f64.powi(53))
-        );
+        assert_eq!(Ttl::parse("ttlMs", 2f64.powi(53)).unwrap(), Ttl::Millis(2f64.powi(53)));
         for bad in [0.0, -1.0, f64::NAN, f64::NEG_INFINITY, 2f64.powi(53) + 2.0] {
             let error = Ttl::parse("ttlMs", bad).unwrap_err();
             assert_eq!(error.code(), ErrorCode::InvalidArgument, "{bad}");
@@ -239,33 +227,19 @@ mod tests {
     fn paths_durability_and_numbers() {
         assert_eq!(StoragePath::parse(":memory:").unwrap(), StoragePath::Memory);
         assert_eq!(StoragePath::parse(":temp:").unwrap(), StoragePath::Temp);
-        assert_eq!(
-            StoragePath::parse("a/b.sqlite").unwrap(),
-            StoragePath::File("a/b.sqlite".into())
-        );
+        assert_eq!(StoragePath::parse("a/b.sqlite").unwrap(), StoragePath::File("a/b.sqlite".into()));
         assert!(StoragePath::parse("").is_err());
         assert!(StoragePath::parse("a\0b").is_err());
         assert_eq!(Durability::parse("normal").unwrap(), Durability::Normal);
         assert!(Durability::parse("FULL").is_err());
         assert_eq!(positive_integer("maxBatchSize", 3.0, 10.0).unwrap(), 3);
         for bad in [0.0, 1.5, -2.0, 11.0, f64::NAN, f64::INFINITY] {
-            assert!(
-                positive_integer("maxBatchSize", bad, 10.0).is_err(),
-                "{bad}"
-            );
+            assert!(positive_integer("maxBatchSize", bad, 10.0).is_err(), "{bad}");
         }
         assert_eq!(operation_timeout(f64::INFINITY).unwrap(), None);
         assert!(operation_timeout(0.0).is_err());
         assert!(non_negative_ms("x", -1.0).is_err());
-        let retry = RetryOptions {
-            max_attempts: 3,
-            base_delay_ms: 50.0,
-            max_delay_ms: 10.0,
-        };
-        assert!(retry
-            .check()
-            .unwrap_err()
-            .to_string()
-            .contains("retry.maxDelayMs"));
+        let retry = RetryOptions { max_attempts: 3, base_delay_ms: 50.0, max_delay_ms: 10.0 };
+        assert!(retry.check().unwrap_err().to_string().contains("retry.maxDelayMs"));
     }
 }

@@ -16,7 +16,9 @@ pub enum OperationKind {
     MGet,
     MSet,
     MDelete,
+    Invalidate,
     Clear,
+    PurgeExpired,
     Keys,
     Count,
     CacheSize,
@@ -32,7 +34,9 @@ impl OperationKind {
             OperationKind::MGet => "mget",
             OperationKind::MSet => "mset",
             OperationKind::MDelete => "mdelete",
+            OperationKind::Invalidate => "invalidate",
             OperationKind::Clear => "clear",
+            OperationKind::PurgeExpired => "purgeExpired",
             OperationKind::Keys => "keys",
             OperationKind::Count => "count",
             OperationKind::CacheSize => "getCurrentCacheSize",
@@ -73,11 +77,7 @@ pub struct OperationQueue<T> {
 
 impl<T> OperationQueue<T> {
     pub fn new(max_length: usize) -> Self {
-        OperationQueue {
-            waiting: VecDeque::new(),
-            max_length,
-            closed: false,
-        }
+        OperationQueue { waiting: VecDeque::new(), max_length, closed: false }
     }
 
     pub fn len(&self) -> usize {
@@ -94,10 +94,7 @@ impl<T> OperationQueue<T> {
 
     pub fn push(&mut self, kind: OperationKind, now_ms: i64, payload: T) -> Result<(), Refused<T>> {
         if self.closed {
-            return Err(Refused {
-                error: StorageError::Disposed,
-                payload,
-            });
+            return Err(Refused { error: StorageError::Disposed, payload });
         }
         if self.waiting.len() >= self.max_length {
             let error = StorageError::QueueFull(format!(
@@ -107,11 +104,7 @@ impl<T> OperationQueue<T> {
             ));
             return Err(Refused { error, payload });
         }
-        self.waiting.push_back(Queued {
-            kind,
-            enqueued_at_ms: now_ms,
-            payload,
-        });
+        self.waiting.push_back(Queued { kind, enqueued_at_ms: now_ms, payload });
         Ok(())
     }
 
@@ -152,9 +145,7 @@ mod tests {
         for payload in 0..5 {
             queue.push(OperationKind::Set, 0, payload).unwrap();
         }
-        let order: Vec<u32> = (0..5)
-            .map(|_| run_payload(queue.next(0, Some(1.0))))
-            .collect();
+        let order: Vec<u32> = (0..5).map(|_| run_payload(queue.next(0, Some(1.0)))).collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
         assert!(queue.next(0, None).is_none());
     }
@@ -178,10 +169,7 @@ mod tests {
         queue.push(OperationKind::Set, 100, 1).unwrap();
         queue.push(OperationKind::Set, 150, 2).unwrap();
         // At t=200 the first has waited 100 ms (> 60), the second 50 ms.
-        assert!(matches!(
-            queue.next(200, Some(60.0)),
-            Some(Next::Expired(Queued { payload: 1, .. }))
-        ));
+        assert!(matches!(queue.next(200, Some(60.0)), Some(Next::Expired(Queued { payload: 1, .. }))));
         assert_eq!(run_payload(queue.next(200, Some(60.0))), 2);
         // Waiting exactly the limit is still in time; no limit never expires.
         queue.push(OperationKind::Get, 0, 3).unwrap();
@@ -196,11 +184,7 @@ mod tests {
         for payload in 0..3 {
             queue.push(OperationKind::Has, 0, payload).unwrap();
         }
-        let left: Vec<u32> = queue
-            .close()
-            .into_iter()
-            .map(|queued| queued.payload)
-            .collect();
+        let left: Vec<u32> = queue.close().into_iter().map(|queued| queued.payload).collect();
         assert_eq!(left, vec![0, 1, 2]);
         assert!(queue.is_closed() && queue.is_empty());
         let refused = queue.push(OperationKind::Has, 0, 9).unwrap_err();

@@ -26,7 +26,7 @@ CREATE TABLE entries (
     last_used INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX entries_by_key ON entries (ns, key);
-CREATE INDEX entries_by_expiry ON entries (expires_at, size) WHERE expires_at IS NOT NULL;
+CREATE INDEX entries_by_expiry ON entries (expires_at, ns, size) WHERE expires_at IS NOT NULL;
 CREATE INDEX entries_by_recency ON entries (last_used);
 ";
 
@@ -35,8 +35,7 @@ CREATE INDEX entries_by_recency ON entries (last_used);
 pub fn prepare(conn: &Connection) -> Result<()> {
     let application_id: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
     let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let objects: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
 
     if application_id == 0 && version == 0 && objects == 0 {
         return create(conn);
@@ -83,12 +82,8 @@ mod tests {
     fn an_empty_database_gets_the_schema_and_is_recognised_after() {
         let conn = Connection::open_in_memory().unwrap();
         prepare(&conn).unwrap();
-        let id: i32 = conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .unwrap();
-        let version: i32 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
+        let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!((id, version), (APPLICATION_ID, SCHEMA_VERSION));
         prepare(&conn).unwrap();
     }
@@ -96,26 +91,14 @@ mod tests {
     #[wasm_bindgen_test]
     fn foreign_and_newer_databases_are_refused_untouched() {
         let foreign = Connection::open_in_memory().unwrap();
-        foreign
-            .execute_batch("CREATE TABLE notes(body TEXT)")
-            .unwrap();
-        assert_eq!(
-            prepare(&foreign).unwrap_err().code(),
-            ErrorCode::IncompatibleSchema
-        );
-        let tables: i64 = foreign
-            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-            .unwrap();
+        foreign.execute_batch("CREATE TABLE notes(body TEXT)").unwrap();
+        assert_eq!(prepare(&foreign).unwrap_err().code(), ErrorCode::IncompatibleSchema);
+        let tables: i64 = foreign.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).unwrap();
         assert_eq!(tables, 1);
 
         let newer = Connection::open_in_memory().unwrap();
         prepare(&newer).unwrap();
-        newer
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        assert_eq!(
-            prepare(&newer).unwrap_err().code(),
-            ErrorCode::IncompatibleSchema
-        );
+        newer.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert_eq!(prepare(&newer).unwrap_err().code(), ErrorCode::IncompatibleSchema);
     }
 }

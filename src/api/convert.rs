@@ -10,9 +10,8 @@ use crate::codec::{self, type_name};
 use crate::engine::Engine;
 use crate::error::{Result, StorageError};
 use crate::options::{
-    self, BreakerOptions, Durability, RetryOptions, StoragePath, StoreOptions, Ttl,
-    BREAKER_OPTION_NAMES, MAX_SAFE_INTEGER, MAX_VALUE_BYTES_CEILING, OPTION_NAMES,
-    RETRY_OPTION_NAMES,
+    self, BreakerOptions, Durability, RetryOptions, StoragePath, StoreOptions, Ttl, BREAKER_OPTION_NAMES,
+    MAX_SAFE_INTEGER, MAX_VALUE_BYTES_CEILING, OPTION_NAMES, RETRY_OPTION_NAMES,
 };
 use crate::store::{Entry, KeyQuery};
 
@@ -28,12 +27,7 @@ pub fn error_to_js(error: &StorageError) -> JsValue {
         ("retryable", code.retryable().into()),
         ("recoveryAction", code.recovery_action().as_str().into()),
         ("userMessage", code.user_message().into()),
-        (
-            "sqliteCode",
-            error
-                .sqlite_code()
-                .map_or(JsValue::UNDEFINED, JsValue::from),
-        ),
+        ("sqliteCode", error.sqlite_code().map_or(JsValue::UNDEFINED, JsValue::from)),
     ];
     for (name, value) in fields {
         // Defining a property on a fresh Error object cannot fail.
@@ -90,10 +84,7 @@ impl<'a> OptionBag<'a> {
                 )));
             }
         }
-        Ok(OptionBag {
-            object: Some(object),
-            what,
-        })
+        Ok(OptionBag { object: Some(object), what })
     }
 
     /// The value of `name`, or `None` when absent or undefined.
@@ -101,9 +92,8 @@ impl<'a> OptionBag<'a> {
         let Some(object) = &self.object else {
             return Ok(None);
         };
-        let value = Reflect::get(object, &name.into()).map_err(|_| {
-            StorageError::InvalidArgument(format!("{}: reading {name} threw", self.what))
-        })?;
+        let value = Reflect::get(object, &name.into())
+            .map_err(|_| StorageError::InvalidArgument(format!("{}: reading {name} threw", self.what)))?;
         Ok((!value.is_undefined()).then_some(value))
     }
 
@@ -126,15 +116,11 @@ impl<'a> OptionBag<'a> {
     }
 
     fn string(&self, name: &str) -> Result<Option<String>> {
-        self.get(name)?
-            .map(|value| well_formed_string(&value, &self.label(name)))
-            .transpose()
+        self.get(name)?.map(|value| well_formed_string(&value, &self.label(name))).transpose()
     }
 
     fn ttl(&self, name: &str) -> Result<Option<Ttl>> {
-        self.number(name)?
-            .map(|ms| Ttl::parse(&self.label(name), ms))
-            .transpose()
+        self.number(name)?.map(|ms| Ttl::parse(&self.label(name), ms)).transpose()
     }
 
     fn positive_integer(&self, name: &str, ceiling: f64) -> Result<Option<u64>> {
@@ -147,13 +133,10 @@ impl<'a> OptionBag<'a> {
 fn well_formed_string(value: &JsValue, label: &str) -> Result<String> {
     match value.dyn_ref::<JsString>() {
         Some(js) if codec::is_well_formed(js) => Ok(String::from(js)),
-        Some(_) => Err(StorageError::InvalidArgument(format!(
-            "{label} contains a lone surrogate"
-        ))),
-        None => Err(StorageError::InvalidArgument(format!(
-            "{label} must be a string, got {}",
-            type_name(value)
-        ))),
+        Some(_) => Err(StorageError::InvalidArgument(format!("{label} contains a lone surrogate"))),
+        None => {
+            Err(StorageError::InvalidArgument(format!("{label} must be a string, got {}", type_name(value))))
+        }
     }
 }
 
@@ -279,6 +262,23 @@ pub fn mset_options(value: &JsValue) -> Result<Option<Ttl>> {
     OptionBag::read(value, &["ttlMs"], "mset option")?.ttl("ttlMs")
 }
 
+/// `invalidate` options: `{ prefix }`, the prefix required.
+pub fn invalidate_prefix(value: &JsValue) -> Result<String> {
+    OptionBag::read(value, &["prefix"], "invalidate option")?.string("prefix")?.ok_or_else(|| {
+        StorageError::InvalidArgument("invalidate needs { prefix }: a string (\"\" for every key)".into())
+    })
+}
+
+/// The `getOrSet` loader: a function.
+pub fn loader(value: JsValue) -> Result<Function> {
+    value.dyn_into().map_err(|other| {
+        StorageError::InvalidArgument(format!(
+            "getOrSet loader must be a function, got {}",
+            type_name(&other)
+        ))
+    })
+}
+
 /// `keys` options: `{ prefix?, limit?, after? }`.
 pub fn key_query(value: &JsValue) -> Result<KeyQuery> {
     let bag = OptionBag::read(value, &["prefix", "limit", "after"], "keys option")?;
@@ -301,22 +301,14 @@ fn check_batch_size(length: usize, options: &StoreOptions) -> Result<()> {
 
 /// The keys of `mget`/`mdelete`: an array of valid keys, within the batch size.
 pub fn key_list(value: &JsValue, options: &StoreOptions) -> Result<Vec<String>> {
-    let array = value
-        .dyn_ref::<Array>()
-        .filter(|_| Array::is_array(value))
-        .ok_or_else(|| {
-            StorageError::InvalidArgument(format!(
-                "keys must be an array of strings, got {}",
-                type_name(value)
-            ))
-        })?;
+    let array = value.dyn_ref::<Array>().filter(|_| Array::is_array(value)).ok_or_else(|| {
+        StorageError::InvalidArgument(format!("keys must be an array of strings, got {}", type_name(value)))
+    })?;
     check_batch_size(array.length() as usize, options)?;
     array
         .iter()
         .enumerate()
-        .map(|(index, key)| {
-            codec::validate_key(&key, options.max_key_bytes, &format!("keys[{index}]"))
-        })
+        .map(|(index, key)| codec::validate_key(&key, options.max_key_bytes, &format!("keys[{index}]")))
         .collect()
 }
 
@@ -336,9 +328,7 @@ pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
             .iter()
             .enumerate()
             .map(|(index, pair)| match pair.dyn_ref::<Array>() {
-                Some(pair) if Array::is_array(pair) && pair.length() == 2 => {
-                    Ok((pair.get(0), pair.get(1)))
-                }
+                Some(pair) if Array::is_array(pair) && pair.length() == 2 => Ok((pair.get(0), pair.get(1))),
                 _ => Err(StorageError::InvalidArgument(format!(
                     "entries[{index}] must be a [key, value] pair, got {}",
                     type_name(&pair)
@@ -365,8 +355,7 @@ pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
         .iter()
         .enumerate()
         .map(|(index, (key, value))| {
-            let key =
-                codec::validate_key(key, options.max_key_bytes, &format!("entries[{index}] key"))?;
+            let key = codec::validate_key(key, options.max_key_bytes, &format!("entries[{index}] key"))?;
             let encoded = codec::encode(value, options.max_value_bytes)
                 .map_err(|error| at_entry(error, index, &key))?;
             engine.entry(key, encoded, None)

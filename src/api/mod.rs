@@ -3,7 +3,9 @@
 //! validated and copied at call time, then the operation joins the queue.
 
 mod convert;
+mod get_or_set;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
@@ -13,8 +15,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::codec;
 use crate::engine::{Engine, Operation, Output, Reply};
 use crate::error::{Result, StorageError};
+use crate::flight::SingleFlight;
 
 pub use convert::error_to_js;
+
+/// The resolving functions of one caller's Promise.
+type Settle = (Function, Function);
 
 /// Opens a store. Resolves to a `NativeStore`; rejects with a StorageError.
 #[wasm_bindgen(js_name = openStore)]
@@ -28,16 +34,18 @@ fn open(options: &JsValue) -> Result<NativeStore> {
         Some(clock) => Box::new(clock),
         None => Box::new(SystemClock),
     };
-    Ok(NativeStore {
-        engine: Rc::new(Engine::open(options, clock)?),
-    })
+    Ok(NativeStore { engine: Rc::new(Engine::open(options, clock)?), flights: Rc::default() })
 }
 
 /// One open store, as seen from JS. `ns` arguments name the namespace a call
-/// acts on; `undefined` is the root store's own.
+/// acts on: for key calls `undefined` is the root store's own namespace; for
+/// `count`, `getCurrentCacheSize`, `clear` and `purgeExpired` it is the whole
+/// store.
 #[wasm_bindgen]
 pub struct NativeStore {
     engine: Rc<Engine>,
+    /// `getOrSet` callers waiting on a loader, by namespace and key.
+    flights: Rc<RefCell<SingleFlight<(String, String), Settle>>>,
 }
 
 #[wasm_bindgen]
@@ -50,11 +58,7 @@ impl NativeStore {
                 let key = convert::key(&key, store_options)?;
                 let (ttl, size) = convert::set_options(&options)?;
                 let encoded = codec::encode(&value, store_options.max_value_bytes)?;
-                Ok(Operation::Set {
-                    ns,
-                    entry: self.engine.entry(key, encoded, size)?,
-                    ttl,
-                })
+                Ok(Operation::Set { ns, entry: self.engine.entry(key, encoded, size)?, ttl })
             },
             done,
         )
@@ -97,10 +101,7 @@ impl NativeStore {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MGet {
-                    ns,
-                    keys: convert::key_list(&keys, self.engine.options())?,
-                })
+                Ok(Operation::MGet { ns, keys: convert::key_list(&keys, self.engine.options())? })
             },
             |output| match output {
                 Output::Values(values) => {
@@ -120,11 +121,7 @@ impl NativeStore {
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 let ttl = convert::mset_options(&options)?;
-                Ok(Operation::MSet {
-                    ns,
-                    entries: convert::entry_list(&entries, &self.engine)?,
-                    ttl,
-                })
+                Ok(Operation::MSet { ns, entries: convert::entry_list(&entries, &self.engine)?, ttl })
             },
             done,
         )
@@ -134,51 +131,79 @@ impl NativeStore {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MDelete {
-                    ns,
-                    keys: convert::key_list(&keys, self.engine.options())?,
-                })
+                Ok(Operation::MDelete { ns, keys: convert::key_list(&keys, self.engine.options())? })
             },
             number,
         )
     }
 
-    pub fn clear(&self) -> Promise {
-        self.submit(|| Ok(Operation::Clear), done)
+    pub fn clear(&self, scope: JsValue) -> Promise {
+        self.submit(|| Ok(Operation::Clear { scope: self.scope(&scope)? }), done)
+    }
+
+    #[wasm_bindgen(js_name = purgeExpired)]
+    pub fn purge_expired(&self, scope: JsValue) -> Promise {
+        self.submit(|| Ok(Operation::PurgeExpired { scope: self.scope(&scope)? }), number)
+    }
+
+    pub fn invalidate(&self, ns: JsValue, options: JsValue) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                Ok(Operation::Invalidate { ns, prefix: convert::invalidate_prefix(&options)? })
+            },
+            number,
+        )
+    }
+
+    /// The value of `key`, or else the loader's result, stored. Concurrent
+    /// callers for one key share one loader call.
+    #[wasm_bindgen(js_name = getOrSet)]
+    pub fn get_or_set(&self, ns: JsValue, key: JsValue, loader: JsValue, options: JsValue) -> Promise {
+        if self.engine.is_disposed() {
+            return settle_now(Err(StorageError::Disposed));
+        }
+        let request = (|| {
+            let (ns, key) = self.ns_and_key(&ns, &key)?;
+            let loader = convert::loader(loader)?;
+            Ok(get_or_set::Request { ns, key, loader, ttl: convert::mset_options(&options)? })
+        })();
+        match request {
+            Ok(request) => get_or_set::join(&self.engine, &self.flights, request),
+            Err(error) => settle_now(Err(error)),
+        }
     }
 
     pub fn keys(&self, ns: JsValue, options: JsValue) -> Promise {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::Keys {
-                    ns,
-                    query: convert::key_query(&options)?,
-                })
+                Ok(Operation::Keys { ns, query: convert::key_query(&options)? })
             },
             |output| match output {
-                Output::Keys(keys) => Ok(keys
-                    .into_iter()
-                    .map(JsValue::from)
-                    .collect::<Array>()
-                    .into()),
+                Output::Keys(keys) => Ok(keys.into_iter().map(JsValue::from).collect::<Array>().into()),
                 other => unexpected(other),
             },
         )
     }
 
-    pub fn count(&self) -> Promise {
-        self.submit(|| Ok(Operation::Count), number)
+    pub fn count(&self, scope: JsValue) -> Promise {
+        self.submit(|| Ok(Operation::Count { scope: self.scope(&scope)? }), number)
     }
 
     #[wasm_bindgen(js_name = getCurrentCacheSize)]
-    pub fn current_cache_size(&self) -> Promise {
-        self.submit(|| Ok(Operation::CacheSize), number)
+    pub fn current_cache_size(&self, scope: JsValue) -> Promise {
+        self.submit(|| Ok(Operation::CacheSize { scope: self.scope(&scope)? }), number)
     }
 
-    /// Rejects everything waiting with DISPOSED and closes the database.
+    /// Rejects everything waiting (queued operations and `getOrSet` callers
+    /// whose loader has not settled) with DISPOSED and closes the database.
     pub fn dispose(&self) -> Promise {
         self.engine.dispose();
+        let abandoned = self.flights.borrow_mut().abandon_all();
+        for (resolve, reject) in abandoned {
+            answer(&resolve, &reject, Err(StorageError::Disposed));
+        }
         Promise::resolve(&JsValue::UNDEFINED)
     }
 
@@ -189,12 +214,17 @@ impl NativeStore {
 }
 
 impl NativeStore {
+    /// `undefined`: the whole store; a name: that namespace.
+    fn scope(&self, scope: &JsValue) -> Result<Option<String>> {
+        if scope.is_undefined() {
+            return Ok(None);
+        }
+        convert::namespace(scope, self.engine.options()).map(Some)
+    }
+
     fn ns_and_key(&self, ns: &JsValue, key: &JsValue) -> Result<(String, String)> {
         let options = self.engine.options();
-        Ok((
-            convert::namespace(ns, options)?,
-            convert::key(key, options)?,
-        ))
+        Ok((convert::namespace(ns, options)?, convert::key(key, options)?))
     }
 
     /// Validates a call into an operation and queues it; the promise settles
@@ -211,18 +241,30 @@ impl NativeStore {
             Ok(operation) => operation,
             Err(error) => return settle_now(Err(error)),
         };
-        let mut settle = None;
-        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-        let (resolve, reject) = settle.expect("the Promise executor runs synchronously");
-        let reply: Reply =
-            Box::new(move |result| answer(&resolve, &reject, result.and_then(finish)));
-        if self.engine.submit(operation, reply) {
-            let engine = self.engine.clone();
-            // A microtask: everything called in this turn joins the same drain.
-            wasm_bindgen_futures::spawn_local(async move { engine.drain() });
-        }
+        let (promise, (resolve, reject)) = pending_promise();
+        enqueue(
+            &self.engine,
+            operation,
+            Box::new(move |result| answer(&resolve, &reject, result.and_then(finish))),
+        );
         promise
     }
+}
+
+/// Queues an operation, scheduling a drain if none is. The drain is a
+/// microtask, so every call made in this turn joins the same drain.
+fn enqueue(engine: &Rc<Engine>, operation: Operation, reply: Reply) {
+    if engine.submit(operation, reply) {
+        let engine = engine.clone();
+        wasm_bindgen_futures::spawn_local(async move { engine.drain() });
+    }
+}
+
+/// A new Promise with its resolving functions.
+fn pending_promise() -> (Promise, Settle) {
+    let mut settle = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    (promise, settle.expect("the Promise executor runs synchronously"))
 }
 
 fn answer(resolve: &Function, reject: &Function, result: Result<JsValue>) {
@@ -241,9 +283,7 @@ fn settle_now(result: Result<JsValue>) -> Promise {
 }
 
 fn optional_value(value: Option<codec::EncodedValue>) -> Result<JsValue> {
-    value.map_or(Ok(JsValue::UNDEFINED), |value| {
-        codec::decode(value.kind, &value.bytes)
-    })
+    value.map_or(Ok(JsValue::UNDEFINED), |value| codec::decode(value.kind, &value.bytes))
 }
 
 fn done(output: Output) -> Result<JsValue> {
@@ -268,7 +308,5 @@ fn number(output: Output) -> Result<JsValue> {
 }
 
 fn unexpected(output: Output) -> Result<JsValue> {
-    Err(StorageError::Internal(format!(
-        "an operation produced an unexpected result: {output:?}"
-    )))
+    Err(StorageError::Internal(format!("an operation produced an unexpected result: {output:?}")))
 }
