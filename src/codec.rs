@@ -5,11 +5,12 @@
 //! `JSON.parse`, so every read returns a fresh copy) or a top-level
 //! `Uint8Array` (stored as its bytes). Keys are validated here too.
 
-use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
+use js_sys::{Array, JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::error::{Result, StorageError};
+use crate::reflect;
 
 /// Deepest nesting of arrays and objects a value may have.
 pub const MAX_DEPTH: usize = 128;
@@ -84,7 +85,10 @@ pub fn validate_key(value: &JsValue, max_bytes: usize, what: &str) -> Result<Str
 /// Encodes a value, or explains why it cannot be stored exactly.
 /// `max_bytes` is `maxValueBytes`: encoding stops as soon as it is passed.
 pub fn encode(value: &JsValue, max_bytes: usize) -> Result<EncodedValue> {
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+    if reflect::is_uint8_array(value) {
+        // A view of this realm over the same bytes (Buffer and other realms
+        // included), copied out.
+        let bytes = Uint8Array::new(value);
         let length = bytes.length() as usize;
         if length > max_bytes {
             return Err(too_large(length, max_bytes));
@@ -187,10 +191,13 @@ impl JsonEncoder {
         if number == 0.0 {
             // -0 is normalised to 0, the one documented change.
             self.out.push(b'0');
-        } else if number.fract() == 0.0 && number.abs() < 1e15 {
-            self.out.extend_from_slice((number as i64).to_string().as_bytes());
+        } else if number.fract() == 0.0 && number.abs() < 1e21 {
+            // Exact digits of the same length JSON.stringify writes.
+            self.out.extend_from_slice((number as i128).to_string().as_bytes());
         } else {
-            serde_json::to_writer(&mut self.out, &number).expect("finite numbers serialise");
+            // JS's own shortest round-trip text, as JSON.stringify writes it.
+            let text = js_sys::Number::from(number).to_string_with_radix(10).expect("radix 10 is valid");
+            self.out.extend_from_slice(String::from(text).as_bytes());
         }
         Ok(())
     }
@@ -212,18 +219,15 @@ impl JsonEncoder {
             return Err(invalid(format!("nests arrays/objects deeper than {MAX_DEPTH} levels")));
         }
         self.ancestors.push(value.clone());
-        let result = if Array::is_array(value) {
-            self.array(value.unchecked_ref())
-        } else {
-            self.object(value.unchecked_ref())
-        };
+        let result =
+            if reflect::is_array(value).map_err(threw)? { self.array(value) } else { self.object(value) };
         self.ancestors.pop();
         result
     }
 
-    fn array(&mut self, array: &Array) -> std::result::Result<(), Refusal> {
-        let length = array.length();
-        if Object::keys(array).length() != length {
+    fn array(&mut self, array: &JsValue) -> std::result::Result<(), Refusal> {
+        let length = reflect::length(array).map_err(threw)?;
+        if reflect::keys(array).map_err(threw)?.length() != length {
             return Err(invalid("is an array with holes or extra properties"));
         }
         self.out.push(b'[');
@@ -231,34 +235,39 @@ impl JsonEncoder {
             if index > 0 {
                 self.out.push(b',');
             }
-            self.value(&array.get(index)).map_err(at(|| format!("[{index}]")))?;
+            let element = reflect::index(array, index).map_err(threw)?;
+            self.value(&element).map_err(at(|| format!("[{index}]")))?;
         }
         self.out.push(b']');
         Ok(())
     }
 
-    fn object(&mut self, object: &Object) -> std::result::Result<(), Refusal> {
-        if object.is_instance_of::<Uint8Array>() {
+    fn object(&mut self, object: &JsValue) -> std::result::Result<(), Refusal> {
+        if reflect::is_uint8_array(object) {
             return Err(invalid("is a Uint8Array, which is storable only as the whole value"));
         }
-        if !is_plain_object(object) {
+        if !is_plain_object(object).map_err(threw)? {
             return Err(invalid(format!(
                 "is an instance of {}, not a plain object",
                 constructor_name(object)
             )));
         }
-        if Object::get_own_property_symbols(object).length() > 0 {
+        if reflect::own_symbols(object).map_err(threw)?.length() > 0 {
             return Err(invalid("has symbol-keyed properties, which JSON cannot store"));
         }
         self.out.push(b'{');
-        for (index, key) in Object::keys(object).iter().enumerate() {
+        for (index, key) in reflect::keys(object).map_err(threw)?.iter().enumerate() {
             let key: JsString = key.unchecked_into();
             let name = String::from(&key);
             if !is_well_formed(&key) {
                 return Err(invalid(format!("has a property name with a lone surrogate ({name:?})")));
             }
-            let member = Reflect::get(object, &key)
-                .map_err(|_| invalid(format!("threw while its property {name:?} was read")))?;
+            let member = reflect::get(object, &name).map_err(|thrown| {
+                invalid(format!(
+                    "threw while its property {name:?} was read: {}",
+                    reflect::describe_throw(&thrown)
+                ))
+            })?;
             if index > 0 {
                 self.out.push(b',');
             }
@@ -271,20 +280,25 @@ impl JsonEncoder {
     }
 }
 
-/// A plain object: `{}` or `Object.create(null)`, from this realm or another.
-fn is_plain_object(object: &Object) -> bool {
-    let prototype: JsValue = Object::get_prototype_of(object).into();
-    if prototype.is_null() || OBJECT_PROTOTYPE.with(|p| *p == prototype) {
-        return true;
-    }
-    // Object.prototype of another realm (a vm context, an iframe).
-    Object::get_prototype_of(&prototype).is_null() && constructor_name(object) == "Object"
+/// A refusal for a value whose reading threw (a Proxy trap, a getter).
+fn threw(thrown: JsValue) -> Refusal {
+    invalid(format!("threw while being read: {}", reflect::describe_throw(&thrown)))
 }
 
-fn constructor_name(object: &Object) -> String {
-    Reflect::get(object, &JsValue::from_str("constructor"))
+/// A plain object: `{}` or `Object.create(null)`, from this realm or another.
+pub fn is_plain_object(object: &JsValue) -> std::result::Result<bool, JsValue> {
+    let prototype = reflect::prototype_of(object)?;
+    if prototype.is_null() || OBJECT_PROTOTYPE.with(|p| *p == prototype) {
+        return Ok(true);
+    }
+    // Object.prototype of another realm (a vm context, an iframe).
+    Ok(reflect::prototype_of(&prototype)?.is_null() && constructor_name(object) == "Object")
+}
+
+pub fn constructor_name(object: &JsValue) -> String {
+    reflect::get(object, "constructor")
+        .and_then(|constructor| reflect::get(&constructor, "name"))
         .ok()
-        .and_then(|constructor| Reflect::get(&constructor, &JsValue::from_str("name")).ok())
         .and_then(|name| name.as_string())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "an anonymous class".into())
@@ -314,6 +328,7 @@ pub fn type_name(value: &JsValue) -> &'static str {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+    use js_sys::Object;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn eval(source: &str) -> JsValue {

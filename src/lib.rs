@@ -16,6 +16,7 @@ pub mod error;
 pub mod flight;
 pub mod options;
 pub mod queue;
+pub mod reflect;
 pub mod schema;
 pub mod store;
 

@@ -1,7 +1,7 @@
 //! Conversions at the JS boundary: errors to JS objects, and JS arguments and
 //! options to validated Rust values (each failure naming what is at fault).
 
-use js_sys::{Array, Function, JsString, Map, Object, Reflect};
+use js_sys::{Function, JsString, Map, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -13,6 +13,7 @@ use crate::options::{
     self, BreakerOptions, Durability, RetryOptions, StoragePath, StoreOptions, Ttl, BREAKER_OPTION_NAMES,
     MAX_SAFE_INTEGER, MAX_VALUE_BYTES_CEILING, OPTION_NAMES, RETRY_OPTION_NAMES,
 };
+use crate::reflect;
 use crate::store::{Entry, KeyQuery};
 
 /// A JS `Error` carrying every field of API.md's `StorageError`; the facade
@@ -59,7 +60,7 @@ impl Clock for FunctionClock {
 /// null mean "no options"; an unknown name is refused. `what` names the
 /// object in messages ("option breaker", "set options").
 struct OptionBag<'a> {
-    object: Option<Object>,
+    object: Option<JsValue>,
     what: &'a str,
 }
 
@@ -68,14 +69,13 @@ impl<'a> OptionBag<'a> {
         if value.is_undefined() || value.is_null() {
             return Ok(OptionBag { object: None, what });
         }
-        if !value.is_object() || Array::is_array(value) || value.is_function() {
+        if !value.is_object() || value.is_function() || reflect::is_array(value).map_err(threw(what))? {
             return Err(StorageError::InvalidArgument(format!(
                 "{what} must be an object, got {}",
                 type_name(value)
             )));
         }
-        let object: Object = value.clone().unchecked_into();
-        for name in Object::keys(&object).iter() {
+        for name in reflect::keys(value).map_err(threw(what))?.iter() {
             let name = name.as_string().unwrap_or_default();
             if !allowed.contains(&name.as_str()) {
                 return Err(StorageError::InvalidArgument(format!(
@@ -84,7 +84,7 @@ impl<'a> OptionBag<'a> {
                 )));
             }
         }
-        Ok(OptionBag { object: Some(object), what })
+        Ok(OptionBag { object: Some(value.clone()), what })
     }
 
     /// The value of `name`, or `None` when absent or undefined.
@@ -92,8 +92,7 @@ impl<'a> OptionBag<'a> {
         let Some(object) = &self.object else {
             return Ok(None);
         };
-        let value = Reflect::get(object, &name.into())
-            .map_err(|_| StorageError::InvalidArgument(format!("{}: reading {name} threw", self.what)))?;
+        let value = reflect::get(object, name).map_err(threw(&self.label(name)))?;
         Ok((!value.is_undefined()).then_some(value))
     }
 
@@ -299,16 +298,37 @@ fn check_batch_size(length: usize, options: &StoreOptions) -> Result<()> {
     Ok(())
 }
 
+/// An INVALID_ARGUMENT for an argument whose reading threw (a Proxy trap, a getter).
+fn threw(what: &str) -> impl FnOnce(JsValue) -> StorageError + '_ {
+    move |thrown| {
+        StorageError::InvalidArgument(format!(
+            "{what} threw while being read: {}",
+            reflect::describe_throw(&thrown)
+        ))
+    }
+}
+
+/// The elements of an array argument (`None` if it is not an array).
+fn array_elements(value: &JsValue, what: &str) -> Result<Option<Vec<JsValue>>> {
+    if !reflect::is_array(value).map_err(threw(what))? {
+        return Ok(None);
+    }
+    let length = reflect::length(value).map_err(threw(what))?;
+    (0..length)
+        .map(|index| reflect::index(value, index).map_err(threw(what)))
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
 /// The keys of `mget`/`mdelete`: an array of valid keys, within the batch size.
 pub fn key_list(value: &JsValue, options: &StoreOptions) -> Result<Vec<String>> {
-    let array = value.dyn_ref::<Array>().filter(|_| Array::is_array(value)).ok_or_else(|| {
+    let keys = array_elements(value, "keys")?.ok_or_else(|| {
         StorageError::InvalidArgument(format!("keys must be an array of strings, got {}", type_name(value)))
     })?;
-    check_batch_size(array.length() as usize, options)?;
-    array
-        .iter()
+    check_batch_size(keys.len(), options)?;
+    keys.iter()
         .enumerate()
-        .map(|(index, key)| codec::validate_key(&key, options.max_key_bytes, &format!("keys[{index}]")))
+        .map(|(index, key)| codec::validate_key(key, options.max_key_bytes, &format!("keys[{index}]")))
         .collect()
 }
 
@@ -316,51 +336,68 @@ pub fn key_list(value: &JsValue, options: &StoreOptions) -> Result<Vec<String>> 
 /// object; every key and value validated before anything is written.
 pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
     let options = engine.options();
-    let pairs: Vec<(JsValue, JsValue)> = if let Some(map) = value.dyn_ref::<Map>() {
-        check_batch_size(map.size() as usize, options)?;
-        let mut pairs = Vec::with_capacity(map.size() as usize);
-        map.for_each(&mut |value, key| pairs.push((key, value)));
-        pairs
-    } else if Array::is_array(value) {
-        let array: &Array = value.unchecked_ref();
-        check_batch_size(array.length() as usize, options)?;
-        array
-            .iter()
-            .enumerate()
-            .map(|(index, pair)| match pair.dyn_ref::<Array>() {
-                Some(pair) if Array::is_array(pair) && pair.length() == 2 => Ok((pair.get(0), pair.get(1))),
-                _ => Err(StorageError::InvalidArgument(format!(
-                    "entries[{index}] must be a [key, value] pair, got {}",
-                    type_name(&pair)
-                ))),
-            })
-            .collect::<Result<_>>()?
-    } else if value.is_object() && !value.is_function() {
-        let entries = Object::entries(value.unchecked_ref());
-        check_batch_size(entries.length() as usize, options)?;
-        entries
-            .iter()
-            .map(|pair| {
-                let pair: Array = pair.unchecked_into();
-                (pair.get(0), pair.get(1))
-            })
-            .collect()
-    } else {
-        return Err(StorageError::InvalidArgument(format!(
-            "entries must be a Map, an array of [key, value] pairs or a plain object, got {}",
-            type_name(value)
-        )));
-    };
+    let pairs = entry_pairs(value)?;
+    check_batch_size(pairs.len(), options)?;
     pairs
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(index, (key, value))| {
-            let key = codec::validate_key(key, options.max_key_bytes, &format!("entries[{index}] key"))?;
-            let encoded = codec::encode(value, options.max_value_bytes)
+            let key = codec::validate_key(&key, options.max_key_bytes, &format!("entries[{index}] key"))?;
+            let value = value.map_err(|thrown| {
+                StorageError::InvalidValue(format!(
+                    "entries[{index}] (key {key:?}): reading the value threw: {}",
+                    reflect::describe_throw(&thrown)
+                ))
+            })?;
+            let encoded = codec::encode(&value, options.max_value_bytes)
                 .map_err(|error| at_entry(error, index, &key))?;
             engine.entry(key, encoded, None)
         })
         .collect()
+}
+
+/// The `[key, value]` pairs of `mset`'s argument, each value or what reading it threw.
+fn entry_pairs(value: &JsValue) -> Result<Vec<(JsValue, std::result::Result<JsValue, JsValue>)>> {
+    if let Some(map) = value.dyn_ref::<Map>() {
+        let entries = reflect::map_entries(map).map_err(threw("entries"))?;
+        return Ok(entries.into_iter().map(|(key, value)| (key, Ok(value))).collect());
+    }
+    if let Some(pairs) = array_elements(value, "entries")? {
+        return pairs
+            .iter()
+            .enumerate()
+            .map(|(index, pair)| {
+                let label = format!("entries[{index}]");
+                match array_elements(pair, &label)? {
+                    Some(pair) if pair.len() == 2 => Ok((pair[0].clone(), Ok(pair[1].clone()))),
+                    _ => Err(StorageError::InvalidArgument(format!(
+                        "{label} must be a [key, value] pair, got {}",
+                        type_name(pair)
+                    ))),
+                }
+            })
+            .collect();
+    }
+    if value.is_object() && !value.is_function() && codec::is_plain_object(value).map_err(threw("entries"))? {
+        let keys = reflect::keys(value).map_err(threw("entries"))?;
+        return Ok(keys
+            .iter()
+            .map(|key| (key.clone(), reflect::get(value, &key.as_string().unwrap_or_default())))
+            .collect());
+    }
+    Err(StorageError::InvalidArgument(format!(
+        "entries must be a Map, an array of [key, value] pairs or a plain object, got {}",
+        describe_kind(value)
+    )))
+}
+
+/// `type_name`, naming the class of an object that is not plain.
+fn describe_kind(value: &JsValue) -> String {
+    if value.is_object() && !value.is_function() {
+        format!("an instance of {}", codec::constructor_name(value))
+    } else {
+        type_name(value).into()
+    }
 }
 
 /// Prefixes an error's message with the batch entry it is about.
