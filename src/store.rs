@@ -297,6 +297,16 @@ impl Store {
         Ok(Ledgers::from_counts(count_by_namespace(&self.conn)?))
     }
 
+    /// Recounts the live entries from the table, as `SUM(size)`: what
+    /// `count` and `total_size` of the whole store must always equal.
+    pub fn recount_live(&self, now_ms: i64) -> Result<SizeLedger> {
+        Ok(self.conn.query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE expires_at IS NULL OR expires_at > ?1",
+            [now_ms],
+            |row| Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? }),
+        )?)
+    }
+
     pub fn ledgers(&self) -> &Ledgers {
         &self.ledgers
     }
