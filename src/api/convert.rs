@@ -69,10 +69,10 @@ impl<'a> OptionBag<'a> {
         if value.is_undefined() || value.is_null() {
             return Ok(OptionBag { object: None, what });
         }
-        if !value.is_object() || value.is_function() || reflect::is_array(value).map_err(threw(what))? {
+        if !value.is_object() || value.is_function() || !codec::is_plain_object(value).map_err(threw(what))? {
             return Err(StorageError::InvalidArgument(format!(
-                "{what} must be an object, got {}",
-                type_name(value)
+                "{what} must be a plain object, got {}",
+                describe_kind(value)
             )));
         }
         for name in reflect::keys(value).map_err(threw(what))?.iter() {

@@ -113,3 +113,70 @@ export const byUtf8 = (a, b) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.fr
 export async function totals(store) {
   return { count: await store.count(), size: await store.getCurrentCacheSize() };
 }
+
+/** A promise together with the functions that settle it. */
+export function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Settles as `promise` does, or rejects if it is still pending after
+ * `guardMs` of real time (a guard against hanging, never a way of making
+ * store time pass).
+ */
+export async function within(promise, what = "the promise", guardMs = 5_000) {
+  let timer;
+  const guard = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} was still pending after ${guardMs} ms`)), guardMs);
+  });
+  try {
+    return await Promise.race([promise, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether `promise` is still pending once every microtask queued so far (and
+ * any they queue) has run: checked on the next macrotask.
+ */
+export async function isPending(promise) {
+  const settled = Symbol("settled");
+  const pending = Symbol("pending");
+  const outcome = await Promise.race([
+    promise.then(
+      () => settled,
+      () => settled,
+    ),
+    new Promise((resolve) => setImmediate(() => resolve(pending))),
+  ]);
+  return outcome === pending;
+}
+
+/**
+ * A seeded pseudo-random generator (mulberry32) with a few conveniences, so
+ * that a randomised test replays the same sequence every run.
+ */
+export function seededRandom(seed) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    /** An integer in [min, max]. */
+    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
+    pick: (items) => items[Math.floor(next() * items.length)],
+    chance: (p) => next() < p,
+  };
+}
