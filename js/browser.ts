@@ -13,5 +13,5 @@ let loading: Promise<unknown> | undefined;
 export const openStorage = storageOpener(async (options) => {
   loading ??= init({ module_or_path: new URL("./wasm/larder_bg.wasm", import.meta.url) });
   await loading;
-  return openStore(options);
+  return openStore(options, undefined);
 });

@@ -205,6 +205,9 @@ pub enum StorageError {
     BatchTooLarge(String),
     #[error("{0}")]
     QueueFull(String),
+    /// The disk or origin storage is full, found outside SQLite.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("the store has been disposed")]
     Disposed,
     #[error("{0}")]
@@ -213,6 +216,9 @@ pub enum StorageError {
     Locked(String),
     #[error("{0}")]
     Timeout(String),
+    /// A read or write of the underlying storage failed outside SQLite.
+    #[error("{0}")]
+    Io(String),
     #[error("{0}")]
     IncompatibleSchema(String),
     #[error("{0}")]
@@ -238,10 +244,12 @@ impl StorageError {
             StorageError::ValueTooLarge(_) => ErrorCode::ValueTooLarge,
             StorageError::BatchTooLarge(_) => ErrorCode::BatchTooLarge,
             StorageError::QueueFull(_) => ErrorCode::QueueFull,
+            StorageError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             StorageError::Disposed => ErrorCode::Disposed,
             StorageError::CircuitOpen(_) => ErrorCode::CircuitOpen,
             StorageError::Locked(_) => ErrorCode::Locked,
             StorageError::Timeout(_) => ErrorCode::Timeout,
+            StorageError::Io(_) => ErrorCode::Io,
             StorageError::IncompatibleSchema(_) => ErrorCode::IncompatibleSchema,
             StorageError::Unsupported(_) => ErrorCode::Unsupported,
             StorageError::Sqlite { code, .. } => *code,

@@ -17,7 +17,9 @@ pub mod flight;
 pub mod options;
 pub mod queue;
 pub mod reflect;
+pub mod retry;
 pub mod schema;
 pub mod store;
+pub mod vfs;
 
 pub use error::{Category, ErrorCode, RecoveryAction, StorageError};

@@ -30,15 +30,26 @@ CREATE INDEX entries_by_expiry ON entries (expires_at, ns, size) WHERE expires_a
 CREATE INDEX entries_by_recency ON entries (last_used);
 ";
 
-/// Makes sure the database holds larder's current schema: creates it in an
-/// empty database, and refuses anything else without writing to it.
-pub fn prepare(conn: &Connection) -> Result<()> {
+/// What a database holds, found by reading only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaState {
+    /// Nothing yet (a new or empty file): `create` makes it larder's.
+    Empty,
+    /// larder's current schema.
+    Current,
+}
+
+/// Reads the database's markers without writing anything. A database of
+/// another program, or of a newer larder, is refused (the caller must then
+/// leave the file untouched); a file that is not a database fails with
+/// SQLite's NOTADB, which is CORRUPT.
+pub fn inspect(conn: &Connection) -> Result<SchemaState> {
     let application_id: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
     let version: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
 
     if application_id == 0 && version == 0 && objects == 0 {
-        return create(conn);
+        return Ok(SchemaState::Empty);
     }
     if application_id != APPLICATION_ID {
         return Err(StorageError::IncompatibleSchema(format!(
@@ -55,10 +66,11 @@ pub fn prepare(conn: &Connection) -> Result<()> {
             "the database has schema version {version}, which this larder cannot migrate"
         )));
     }
-    Ok(())
+    Ok(SchemaState::Current)
 }
 
-fn create(conn: &Connection) -> Result<()> {
+/// Creates larder's schema in an empty database, in one transaction.
+pub fn create(conn: &Connection) -> Result<()> {
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE;
          {CREATE_V1}
@@ -70,6 +82,14 @@ fn create(conn: &Connection) -> Result<()> {
         let _ = conn.execute_batch("ROLLBACK");
     })?;
     Ok(())
+}
+
+/// `inspect`, then `create` if the database is empty.
+pub fn prepare(conn: &Connection) -> Result<()> {
+    match inspect(conn)? {
+        SchemaState::Empty => create(conn),
+        SchemaState::Current => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! write is one transaction; the ledgers change only when it commits.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
@@ -10,8 +11,10 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, Transa
 use crate::cache::{LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
 use crate::error::{Result, StorageError};
-use crate::options::StoragePath;
-use crate::schema;
+use crate::options::{Durability, StoragePath, StoreOptions};
+use crate::schema::{self, SchemaState};
+use crate::vfs::node_host::NodeHost;
+use crate::vfs::FileDatabase;
 
 /// Expired rows each write removes on the side, so they never pile up and no
 /// write pays for more than this many.
@@ -45,32 +48,56 @@ pub enum Scope<'a> {
 
 pub struct Store {
     conn: Connection,
+    /// The file behind a file store, released after `conn` closes.
+    file: Option<FileDatabase>,
     ledgers: Ledgers,
     recency: Recency,
     max_size_bytes: Option<u64>,
 }
 
 impl Store {
-    pub fn open(path: &StoragePath, max_size_bytes: Option<u64>) -> Result<Store> {
-        let conn = match path {
-            StoragePath::Memory => Connection::open_in_memory()?,
-            StoragePath::Temp | StoragePath::File(_) => {
+    /// Opens the store's database: in memory, or (with a Node host) a file
+    /// that this store then owns exclusively.
+    pub fn open(options: &StoreOptions, host: Option<Rc<NodeHost>>) -> Result<Store> {
+        let (conn, file) = match (&options.path, host) {
+            (StoragePath::Memory, _) => (Connection::open_in_memory()?, None),
+            (StoragePath::Temp, Some(host)) => FileDatabase::open(host, None).map(|(c, f)| (c, Some(f)))?,
+            (StoragePath::File(path), Some(host)) => {
+                FileDatabase::open(host, Some(path)).map(|(c, f)| (c, Some(f)))?
+            }
+            (_, None) => {
                 return Err(StorageError::Unsupported(
-                    "file storage is not available yet: use path \":memory:\"".into(),
+                    "file storage needs Node here: use path \":memory:\"".into(),
                 ))
             }
         };
-        schema::prepare(&conn)?;
-        let ledgers = Ledgers::from_counts(count_by_namespace(&conn)?);
-        let last_stamp: i64 =
-            conn.query_row("SELECT coalesce(max(last_used), 0) FROM entries", [], |row| row.get(0))?;
-        Ok(Store { conn, ledgers, recency: Recency::starting_after(last_stamp), max_size_bytes })
+        match prepare_connection(&conn, options.durability, file.is_some()) {
+            Ok((ledgers, last_stamp)) => Ok(Store {
+                conn,
+                file,
+                ledgers,
+                recency: Recency::starting_after(last_stamp),
+                max_size_bytes: options.max_size_bytes,
+            }),
+            Err(error) => {
+                let _ = conn.close();
+                if let Some(file) = file {
+                    file.close();
+                }
+                Err(error)
+            }
+        }
     }
 
-    /// Persists the recency of reads since the last write, then closes.
+    /// Persists the recency of reads since the last write, closes the
+    /// database, then releases its file.
     pub fn close(mut self) -> Result<()> {
-        self.write(|_| Ok(()))?;
-        self.conn.close().map_err(|(_, error)| error.into())
+        let persisted = self.write(|_| Ok(()));
+        let closed = self.conn.close().map_err(|(_, error)| StorageError::from(error));
+        if let Some(file) = self.file {
+            file.close();
+        }
+        persisted.and(closed)
     }
 
     pub fn set(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>, now_ms: i64) -> Result<()> {
@@ -263,7 +290,7 @@ impl Store {
     /// recency of recent reads; moves the ledgers by what it changed only if
     /// it commits. On failure the reads' recency is kept for the next write.
     fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
-        let Store { conn, ledgers, recency, max_size_bytes } = self;
+        let Store { conn, ledgers, recency, max_size_bytes, .. } = self;
         let dirty = recency.take_dirty();
         let outcome = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -310,6 +337,35 @@ impl Store {
     pub fn ledgers(&self) -> &Ledgers {
         &self.ledgers
     }
+}
+
+/// Readies a freshly opened connection: checks (reading only) that the
+/// database is larder's or empty, leaving any other file untouched; for a
+/// file, sets exclusive WAL mode with the durability's sync level; creates the
+/// schema if empty. Returns the recounted ledgers and the last recency stamp.
+fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) -> Result<(Ledgers, i64)> {
+    if is_file {
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    }
+    let state = schema::inspect(conn)?;
+    if is_file {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StorageError::Internal(format!("SQLite refused WAL mode (kept {mode})")));
+        }
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
+    }
+    if state == SchemaState::Empty {
+        schema::create(conn)?;
+    }
+    let ledgers = Ledgers::from_counts(count_by_namespace(conn)?);
+    let last_stamp =
+        conn.query_row("SELECT coalesce(max(last_used), 0) FROM entries", [], |row| row.get(0))?;
+    Ok((ledgers, last_stamp))
 }
 
 /// One write transaction in progress.
@@ -501,7 +557,7 @@ mod tests {
     }
 
     fn open(budget: Option<u64>) -> Store {
-        Store::open(&StoragePath::Memory, budget).unwrap()
+        Store::open(&StoreOptions { max_size_bytes: budget, ..StoreOptions::default() }, None).unwrap()
     }
 
     fn put(store: &mut Store, key: &str, size: u64) {

@@ -116,7 +116,7 @@ fn assert_storage_error(error: &JsValue, expected: &str) {
 }
 
 async fn open(options: JsValue) -> NativeStore {
-    let store = resolved(open_store(options)).await;
+    let store = resolved(open_store(options, JsValue::UNDEFINED)).await;
     NativeStore::try_from_js_value(store).expect("openStore resolves to a NativeStore")
 }
 
@@ -319,7 +319,7 @@ async fn invalid_and_unknown_options_reject_with_invalid_argument() {
     ];
     for options in invalid {
         console_log!("options: {options}");
-        rejected(open_store(js(options)), "INVALID_ARGUMENT").await;
+        rejected(open_store(js(options), JsValue::UNDEFINED), "INVALID_ARGUMENT").await;
     }
 }
 
@@ -822,7 +822,7 @@ async fn operations_that_wait_too_long_time_out_without_effect() {
 
 #[wasm_bindgen_test]
 async fn errors_are_error_instances_named_storage_error() {
-    let from_open = call(open_store(js("{ bogus: 1 }"))).await.unwrap_err();
+    let from_open = call(open_store(js("{ bogus: 1 }"), JsValue::UNDEFINED)).await.unwrap_err();
     let store = open(JsValue::UNDEFINED).await;
     let from_validation = call(store.get(ROOT, "".into())).await.unwrap_err();
     let from_queue = store.count(ROOT);
@@ -854,7 +854,7 @@ fn guarded(make: impl FnOnce() -> Promise + 'static) -> Promise {
 #[wasm_bindgen_test]
 async fn throwing_getters_and_proxies_reject_instead_of_throwing() {
     let options = js("new Proxy({}, { ownKeys() { throw new Error('boom'); } })");
-    rejected(guarded(|| open_store(options)), "INVALID_ARGUMENT").await;
+    rejected(guarded(|| open_store(options, JsValue::UNDEFINED)), "INVALID_ARGUMENT").await;
     let store = open(JsValue::UNDEFINED).await;
     let value = js("Object.defineProperty([], 0, \
         { get() { throw new Error('boom'); }, enumerable: true })");
@@ -864,7 +864,7 @@ async fn throwing_getters_and_proxies_reject_instead_of_throwing() {
 
 #[wasm_bindgen_test]
 async fn class_instances_are_not_taken_for_plain_objects() {
-    rejected(open_store(js("new Map([['bogus', 1]])")), "INVALID_ARGUMENT").await;
+    rejected(open_store(js("new Map([['bogus', 1]])"), JsValue::UNDEFINED), "INVALID_ARGUMENT").await;
     let store = open(JsValue::UNDEFINED).await;
     for entries in ["new Set([['a', 1]])", "new Date(0)"] {
         let mset = store.mset(ROOT, js(entries), NO_OPTIONS);

@@ -38,6 +38,7 @@ pub fn error_to_js(error: &StorageError) -> JsValue {
 }
 
 /// The `clock` option: a JS function returning milliseconds.
+#[derive(Clone)]
 pub struct FunctionClock(pub Function);
 
 impl Clock for FunctionClock {

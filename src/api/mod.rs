@@ -16,6 +16,8 @@ use crate::codec;
 use crate::engine::{Engine, Operation, Output, Reply};
 use crate::error::{Result, StorageError};
 use crate::flight::SingleFlight;
+use crate::retry;
+use crate::vfs::node_host::NodeHost;
 
 pub use convert::error_to_js;
 
@@ -23,18 +25,49 @@ pub use convert::error_to_js;
 type Settle = (Function, Function);
 
 /// Opens a store. Resolves to a `NativeStore`; rejects with a StorageError.
+/// `host` is the Node facade's file host (absent in browsers). An open that
+/// fails with a retryable error (another store holds the file) is retried
+/// under the `retry` option.
 #[wasm_bindgen(js_name = openStore)]
-pub fn open_store(options: JsValue) -> Promise {
-    settle_now(open(&options).map(JsValue::from))
+pub fn open_store(options: JsValue, host: JsValue) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        open(&options, &host).await.map(JsValue::from).map_err(|error| error_to_js(&error))
+    })
 }
 
-fn open(options: &JsValue) -> Result<NativeStore> {
+async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
     let (options, clock) = convert::store_options(options)?;
-    let clock: Box<dyn Clock> = match clock {
-        Some(clock) => Box::new(clock),
-        None => Box::new(SystemClock),
+    let host = match host.is_undefined() {
+        true => None,
+        false => Some(Rc::new(NodeHost::from_js(host)?)),
     };
-    Ok(NativeStore { engine: Rc::new(Engine::open(options, clock)?), flights: Rc::default() })
+    let mut attempt = 1;
+    loop {
+        let clock: Box<dyn Clock> = match &clock {
+            Some(clock) => Box::new(clock.clone()),
+            None => Box::new(SystemClock),
+        };
+        match Engine::open(options.clone(), clock, host.clone()) {
+            Ok(engine) => return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() }),
+            Err(error) => match retry::delay_after(&options.retry, attempt, &error, js_sys::Math::random()) {
+                Some(delay_ms) => sleep(delay_ms).await,
+                None => return Err(error),
+            },
+        }
+        attempt += 1;
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &Function, delay_ms: f64);
+}
+
+/// Waits `delay_ms` on the event loop.
+async fn sleep(delay_ms: f64) {
+    let timer = Promise::new(&mut |resolve, _| set_timeout(&resolve, delay_ms));
+    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
 }
 
 /// One open store, as seen from JS. `ns` arguments name the namespace a call

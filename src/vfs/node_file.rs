@@ -1,0 +1,240 @@
+//! `NodeFileVfs`: SQLite files on disk in Node, through the host's `fs`
+//! functions. Positional reads and writes, `fsync` when SQLite syncs,
+//! truncate, size and delete, so the database is a standard SQLite file that
+//! the `sqlite3` CLI and better-sqlite3 can open. Files SQLite opens without a
+//! name (temporary tables, sorter spills) stay in memory.
+//!
+//! SQLite's own file locks are no-ops here: larder opens every file database
+//! in `locking_mode=EXCLUSIVE` behind its ownership lock (`ownership.rs`), so
+//! no other connection ever shares the file.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use sqlite_wasm_rs::vfs::{
+    AccessMode, LockLevel, MemChunksFile, OpenAccess, OpenOptions, OpenRequest, OpenedFile, OsCallback,
+    RegisterVfsError, SQLiteIoMethods, SQLiteVfs, SyncOptions, VfsError, VfsErrorCode, VfsFile,
+    VfsRegistration, VfsResult, VfsStore,
+};
+use sqlite_wasm_rs::WasmOsCallback;
+
+use super::node_host::{Fd, FsError, NodeHost};
+
+/// What the callbacks of one registered VFS share.
+pub struct NodeVfsData {
+    host: Rc<NodeHost>,
+    os: WasmOsCallback,
+    last_error: RefCell<Option<VfsError>>,
+}
+
+/// Turns a host failure into the SQLite error for the operation that failed;
+/// a full disk is always `SQLITE_FULL`, whatever the operation.
+fn vfs_error(operation: VfsErrorCode, what: &str, error: FsError) -> VfsError {
+    let code = if error.is_full() { VfsErrorCode::Full } else { operation };
+    VfsError::new(code, format!("{what}: {} {error}", error.code).into())
+}
+
+pub enum NodeFile {
+    Disk { host: Rc<NodeHost>, fd: Fd, path: String },
+    Memory(MemChunksFile),
+}
+
+impl VfsFile for NodeFile {
+    fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
+        match self {
+            NodeFile::Disk { host, fd, path } => {
+                host.read_at(*fd, buf, offset).map_err(|error| vfs_error(VfsErrorCode::IoRead, path, error))
+            }
+            NodeFile::Memory(file) => file.read(buf, offset),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
+        match self {
+            NodeFile::Disk { host, fd, path } => {
+                host.write_at(*fd, buf, offset).map_err(|error| vfs_error(VfsErrorCode::IoWrite, path, error))
+            }
+            NodeFile::Memory(file) => file.write(buf, offset),
+        }
+    }
+
+    fn truncate(&mut self, size: u64) -> VfsResult<()> {
+        match self {
+            NodeFile::Disk { host, fd, path } => {
+                host.truncate(*fd, size).map_err(|error| vfs_error(VfsErrorCode::IoTruncate, path, error))
+            }
+            NodeFile::Memory(file) => file.truncate(size),
+        }
+    }
+
+    fn sync(&mut self, options: SyncOptions) -> VfsResult<()> {
+        match self {
+            NodeFile::Disk { host, fd, path } => {
+                host.fsync(*fd).map_err(|error| vfs_error(VfsErrorCode::IoSync, path, error))
+            }
+            NodeFile::Memory(file) => file.sync(options),
+        }
+    }
+
+    fn size(&self) -> VfsResult<u64> {
+        match self {
+            NodeFile::Disk { host, fd, path } => {
+                host.size(*fd).map_err(|error| vfs_error(VfsErrorCode::IoStat, path, error))
+            }
+            NodeFile::Memory(file) => file.size(),
+        }
+    }
+
+    // Exclusive ownership is larder's lock file; SQLite runs in exclusive
+    // locking mode, so these never guard against another connection.
+    fn lock(&mut self, _level: LockLevel) -> VfsResult<()> {
+        Ok(())
+    }
+
+    fn unlock(&mut self, _level: LockLevel) -> VfsResult<()> {
+        Ok(())
+    }
+
+    fn check_reserved_lock(&self) -> VfsResult<bool> {
+        Ok(false)
+    }
+}
+
+pub struct NodeStore;
+
+impl VfsStore for NodeStore {
+    type File = NodeFile;
+    type AppData = NodeVfsData;
+
+    fn record_error(data: &NodeVfsData, error: VfsError) {
+        data.last_error.replace(Some(error));
+    }
+
+    fn last_error(data: &NodeVfsData) -> Option<VfsError> {
+        data.last_error.borrow().clone()
+    }
+
+    fn open_file(data: &NodeVfsData, request: OpenRequest<'_>) -> VfsResult<OpenedFile<NodeFile>> {
+        let options = request.options;
+        let Some(filename) = request.filename else {
+            return Ok(OpenedFile {
+                file: NodeFile::Memory(MemChunksFile::default()),
+                access: options.access(),
+            });
+        };
+        let path = filename.path();
+        let host = &data.host;
+        let flags = match options.access() {
+            OpenAccess::ReadOnly => host.flags.read_only,
+            OpenAccess::ReadWrite => {
+                let mut flags = host.flags.read_write;
+                if options.create() {
+                    flags |= host.flags.create;
+                }
+                if options.exclusive() {
+                    flags |= host.flags.exclusive;
+                }
+                flags
+            }
+        };
+        let fd = host.open(path, flags).map_err(|error| vfs_error(VfsErrorCode::CantOpen, path, error))?;
+        let file = NodeFile::Disk { host: host.clone(), fd, path: path.to_owned() };
+        Ok(OpenedFile { file, access: options.access() })
+    }
+
+    fn close_file(
+        data: &NodeVfsData,
+        name: Option<&str>,
+        file: NodeFile,
+        options: OpenOptions,
+    ) -> VfsResult<()> {
+        let NodeFile::Disk { host, fd, path } = file else { return Ok(()) };
+        let closed = host.close(fd).map_err(|error| vfs_error(VfsErrorCode::IoClose, &path, error));
+        if options.delete_on_close() {
+            if let Some(name) = name {
+                data.host.unlink(name).map_err(|error| vfs_error(VfsErrorCode::IoDelete, name, error))?;
+            }
+        }
+        closed
+    }
+
+    fn access(data: &NodeVfsData, name: &str, _mode: AccessMode) -> VfsResult<bool> {
+        data.host.exists(name).map_err(|error| vfs_error(VfsErrorCode::IoAccess, name, error))
+    }
+
+    fn full_pathname(data: &NodeVfsData, name: &str) -> VfsResult<String> {
+        Ok(data.host.resolve_path(name))
+    }
+
+    fn delete_file(data: &NodeVfsData, name: &str, sync_dir: bool) -> VfsResult<()> {
+        let host = &data.host;
+        host.unlink(name).map_err(|error| {
+            let code =
+                if error.is("ENOENT") { VfsErrorCode::IoDeleteNoEntry } else { VfsErrorCode::IoDelete };
+            vfs_error(code, name, error)
+        })?;
+        if sync_dir {
+            let dir = host.dirname(name);
+            host.sync_dir(&dir).map_err(|error| vfs_error(VfsErrorCode::IoDirectorySync, &dir, error))?;
+        }
+        Ok(())
+    }
+}
+
+pub struct NodeIoMethods;
+
+impl SQLiteIoMethods for NodeIoMethods {
+    type Store = NodeStore;
+}
+
+pub struct NodeVfs;
+
+impl SQLiteVfs<NodeIoMethods> for NodeVfs {
+    type Os = dyn OsCallback;
+
+    fn os(data: &NodeVfsData) -> &Self::Os {
+        &data.os
+    }
+}
+
+/// A registered instance of the VFS, bound to one store's host; unregistered
+/// when dropped, after the store's connection has closed.
+pub struct NodeFileVfs {
+    name: String,
+    registration: Option<VfsRegistration<NodeVfsData>>,
+}
+
+thread_local! {
+    static NEXT_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl NodeFileVfs {
+    pub fn register(host: Rc<NodeHost>) -> Result<NodeFileVfs, RegisterVfsError> {
+        let id = NEXT_ID.with(|next| next.replace(next.get() + 1));
+        let name = format!("larder-node-{id}");
+        let data = NodeVfsData { host, os: WasmOsCallback, last_error: RefCell::new(None) };
+        // SAFETY: NodeVfs and NodeIoMethods use rsqlite-vfs's default raw
+        // callbacks and layouts, which agree by construction; the name is
+        // unique; SQLite and this VFS are only used from this one thread.
+        let registration =
+            unsafe { sqlite_wasm_rs::vfs::register_vfs::<NodeIoMethods, NodeVfs>(&name, data, false)? };
+        Ok(NodeFileVfs { name, registration: Some(registration) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for NodeFileVfs {
+    fn drop(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            // SAFETY: the store drops its connection (closing every file of
+            // this VFS) before its NodeFileVfs; nothing else holds the pointer.
+            if let Err((registration, _)) = unsafe { registration.unregister() } {
+                // Still registered: keep the allocations alive rather than free them under SQLite.
+                let _ = registration.into_raw();
+            }
+        }
+    }
+}
