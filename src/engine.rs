@@ -6,7 +6,6 @@
 //! schedules `drain` on the event loop, and turns `Output`s back into values.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use crate::cache::{check_fits_budget, entry_size};
 use crate::clock::Clock;
@@ -15,7 +14,7 @@ use crate::error::{Result, StorageError};
 use crate::options::{StoreOptions, Ttl};
 use crate::queue::{Next, OperationKind, OperationQueue, Queued, Refused};
 use crate::store::{Entry, KeyQuery, Scope, Store};
-use crate::vfs::node_host::NodeHost;
+use crate::vfs::Database;
 
 /// A validated call, ready to run. `ns` is the namespace ('' for the root);
 /// `scope` is `None` for the whole store, or one namespace.
@@ -92,8 +91,9 @@ fn scope_of(scope: &Option<String>) -> Scope<'_> {
 }
 
 impl Engine {
-    pub fn open(options: StoreOptions, clock: Box<dyn Clock>, host: Option<Rc<NodeHost>>) -> Result<Engine> {
-        let store = Store::open(&options, host)?;
+    /// An engine for an opened database; the database is closed on failure.
+    pub fn open(options: StoreOptions, clock: Box<dyn Clock>, db: Database) -> Result<Engine> {
+        let store = Store::open(db, &options)?;
         Ok(Engine {
             queue: RefCell::new(OperationQueue::new(options.max_queue_length)),
             store: RefCell::new(Some(store)),
@@ -242,12 +242,13 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::codec::ValueKind;
     use crate::error::ErrorCode;
+    use std::rc::Rc;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     type Log = Rc<RefCell<Vec<(usize, Result<Output>)>>>;
 
     fn engine(options: StoreOptions, clock: &ManualClock) -> Engine {
-        Engine::open(options, Box::new(clock.clone()), None).unwrap()
+        Engine::open(options, Box::new(clock.clone()), Database::in_memory().unwrap()).unwrap()
     }
 
     fn recorder(log: &Log, id: usize) -> Reply {
@@ -318,8 +319,8 @@ mod tests {
     #[wasm_bindgen_test]
     fn operations_that_waited_too_long_are_rejected_unrun() {
         let options = StoreOptions { operation_timeout_ms: Some(25.0), ..StoreOptions::default() };
-        let engine =
-            Engine::open(options, Box::new(SlowClock { now: Cell::new(0), step: 10 }), None).unwrap();
+        let db = Database::in_memory().unwrap();
+        let engine = Engine::open(options, Box::new(SlowClock { now: Cell::new(0), step: 10 }), db).unwrap();
         let log: Log = Log::default();
         // Submitted at t=10, 20, 30; started at t=40, 50, 60: waits of 30, 30, 30.
         engine.submit(set("a", "1"), recorder(&log, 0));

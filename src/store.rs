@@ -3,7 +3,6 @@
 //! write is one transaction; the ledgers change only when it commits.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
@@ -11,10 +10,9 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, Transa
 use crate::cache::{LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
 use crate::error::{Result, StorageError};
-use crate::options::{Durability, StoragePath, StoreOptions};
+use crate::options::{Durability, StoreOptions};
 use crate::schema::{self, SchemaState};
-use crate::vfs::node_host::NodeHost;
-use crate::vfs::FileDatabase;
+use crate::vfs::Database;
 
 /// Expired rows each write removes on the side, so they never pile up and no
 /// write pays for more than this many.
@@ -47,43 +45,26 @@ pub enum Scope<'a> {
 }
 
 pub struct Store {
-    conn: Connection,
-    /// The file behind a file store, released after `conn` closes.
-    file: Option<FileDatabase>,
+    /// `None` only while closing.
+    db: Option<Database>,
     ledgers: Ledgers,
     recency: Recency,
     max_size_bytes: Option<u64>,
 }
 
 impl Store {
-    /// Opens the store's database: in memory, or (with a Node host) a file
-    /// that this store then owns exclusively.
-    pub fn open(options: &StoreOptions, host: Option<Rc<NodeHost>>) -> Result<Store> {
-        let (conn, file) = match (&options.path, host) {
-            (StoragePath::Memory, _) => (Connection::open_in_memory()?, None),
-            (StoragePath::Temp, Some(host)) => FileDatabase::open(host, None).map(|(c, f)| (c, Some(f)))?,
-            (StoragePath::File(path), Some(host)) => {
-                FileDatabase::open(host, Some(path)).map(|(c, f)| (c, Some(f)))?
-            }
-            (_, None) => {
-                return Err(StorageError::Unsupported(
-                    "file storage needs Node here: use path \":memory:\"".into(),
-                ))
-            }
-        };
-        match prepare_connection(&conn, options.durability, file.is_some()) {
+    /// Readies an opened database (see `prepare_connection`); on failure the
+    /// database is closed and released, unchanged.
+    pub fn open(db: Database, options: &StoreOptions) -> Result<Store> {
+        match prepare_connection(&db.conn, options.durability, db.is_file()) {
             Ok((ledgers, last_stamp)) => Ok(Store {
-                conn,
-                file,
+                db: Some(db),
                 ledgers,
                 recency: Recency::starting_after(last_stamp),
                 max_size_bytes: options.max_size_bytes,
             }),
             Err(error) => {
-                let _ = conn.close();
-                if let Some(file) = file {
-                    file.close();
-                }
+                let _ = db.close();
                 Err(error)
             }
         }
@@ -93,11 +74,16 @@ impl Store {
     /// database, then releases its file.
     pub fn close(mut self) -> Result<()> {
         let persisted = self.write(|_| Ok(()));
-        let closed = self.conn.close().map_err(|(_, error)| StorageError::from(error));
-        if let Some(file) = self.file {
-            file.close();
-        }
+        let closed = self.db.take().map_or(Ok(()), Database::close);
         persisted.and(closed)
+    }
+
+    fn db_mut(&mut self) -> &mut Connection {
+        &mut self.db.as_mut().expect("the database is open until close").conn
+    }
+
+    fn conn(&self) -> &Connection {
+        &self.db.as_ref().expect("the database is open until close").conn
     }
 
     pub fn set(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>, now_ms: i64) -> Result<()> {
@@ -119,7 +105,7 @@ impl Store {
     }
 
     pub fn get(&mut self, ns: &str, key: &str, now_ms: i64) -> Result<Option<EncodedValue>> {
-        let value = read_live(&self.conn, ns, key, now_ms)?;
+        let value = read_live(self.conn(), ns, key, now_ms)?;
         if value.is_some() {
             self.recency.touch(ns, key);
         }
@@ -128,7 +114,7 @@ impl Store {
 
     /// Every value from one snapshot, in the order of `keys`.
     pub fn mget(&mut self, ns: &str, keys: &[String], now_ms: i64) -> Result<Vec<Option<EncodedValue>>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let tx = self.db_mut().transaction_with_behavior(TransactionBehavior::Deferred)?;
         let values = keys.iter().map(|key| read_live(&tx, ns, key, now_ms)).collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         for (key, value) in keys.iter().zip(&values) {
@@ -142,7 +128,7 @@ impl Store {
     /// Whether a live entry exists; does not refresh its recency.
     pub fn has(&mut self, ns: &str, key: &str, now_ms: i64) -> Result<bool> {
         let expires_at: Option<Option<i64>> = self
-            .conn
+            .conn()
             .prepare_cached("SELECT expires_at FROM entries WHERE ns = ?1 AND key = ?2")?
             .query_row(params![ns, key], |row| row.get(0))
             .optional()?;
@@ -257,7 +243,7 @@ impl Store {
             sql.push_str(" AND key > ?5");
         }
         sql.push_str(" ORDER BY key LIMIT ?6");
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn().prepare_cached(&sql)?;
         let limit = query.limit.map_or(-1, |limit| limit.min(i64::MAX as u64) as i64);
         let upper = upper.as_deref().map(TextBytes);
         let mut rows = statement.query(params![ns, query.prefix, now_ms, upper, query.after, limit])?;
@@ -283,14 +269,15 @@ impl Store {
             Scope::Store => self.ledgers.total(),
             Scope::Namespace(ns) => self.ledgers.namespace(ns),
         };
-        Ok(stored.live(expired(&self.conn, scope, now_ms)?))
+        Ok(stored.live(expired(self.conn(), scope, now_ms)?))
     }
 
     /// Runs `body` in one immediate transaction that first persists the
     /// recency of recent reads; moves the ledgers by what it changed only if
     /// it commits. On failure the reads' recency is kept for the next write.
     fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
-        let Store { conn, ledgers, recency, max_size_bytes, .. } = self;
+        let Store { db, ledgers, recency, max_size_bytes } = self;
+        let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
         let outcome = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -321,13 +308,13 @@ impl Store {
 
     /// Recounts from the table: what the ledgers must always equal.
     pub fn recount(&self) -> Result<Ledgers> {
-        Ok(Ledgers::from_counts(count_by_namespace(&self.conn)?))
+        Ok(Ledgers::from_counts(count_by_namespace(self.conn())?))
     }
 
     /// Recounts the live entries from the table, as `SUM(size)`: what
     /// `count` and `total_size` of the whole store must always equal.
     pub fn recount_live(&self, now_ms: i64) -> Result<SizeLedger> {
-        Ok(self.conn.query_row(
+        Ok(self.conn().query_row(
             "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE expires_at IS NULL OR expires_at > ?1",
             [now_ms],
             |row| Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? }),
@@ -557,7 +544,8 @@ mod tests {
     }
 
     fn open(budget: Option<u64>) -> Store {
-        Store::open(&StoreOptions { max_size_bytes: budget, ..StoreOptions::default() }, None).unwrap()
+        let options = StoreOptions { max_size_bytes: budget, ..StoreOptions::default() };
+        Store::open(Database::in_memory().unwrap(), &options).unwrap()
     }
 
     fn put(store: &mut Store, key: &str, size: u64) {
@@ -594,7 +582,7 @@ mod tests {
         put(&mut store, "a", 10);
         // The third write of the batch fails inside the transaction.
         store
-            .conn
+            .conn()
             .execute_batch(
                 "CREATE TEMP TRIGGER refuse_c BEFORE INSERT ON entries WHEN NEW.key = 'c'
                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
@@ -673,7 +661,7 @@ mod tests {
         store.get("", "a", 0).unwrap();
         let stored_stamp = |store: &Store, key: &str| -> i64 {
             store
-                .conn
+                .conn()
                 .query_row("SELECT last_used FROM entries WHERE key = ?1", [key], |row| row.get(0))
                 .unwrap()
         };

@@ -10,6 +10,7 @@ use larder::codec::{EncodedValue, ValueKind};
 use larder::error::ErrorCode;
 use larder::options::StoreOptions;
 use larder::store::{Entry, KeyQuery, Scope, Store};
+use larder::vfs::Database;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const STEPS: usize = 10_000;
@@ -159,8 +160,11 @@ fn scope_of(ns: Option<&str>) -> Scope<'_> {
 #[wasm_bindgen_test]
 fn accounting_matches_the_model_through_every_kind_of_operation() {
     let mut rng = Rng(0x5eed_1a2d_e2c0_ffee);
-    let mut store =
-        Store::open(&StoreOptions { max_size_bytes: Some(BUDGET), ..StoreOptions::default() }, None).unwrap();
+    let mut store = Store::open(
+        Database::in_memory().unwrap(),
+        &StoreOptions { max_size_bytes: Some(BUDGET), ..StoreOptions::default() },
+    )
+    .unwrap();
     let mut model = Model::default();
     let mut now: i64 = 1_000;
     let mut rejected_batches = 0;

@@ -18,6 +18,7 @@ use crate::error::{Result, StorageError};
 use crate::flight::SingleFlight;
 use crate::retry;
 use crate::vfs::node_host::NodeHost;
+use crate::vfs::Database;
 
 pub use convert::error_to_js;
 
@@ -47,7 +48,8 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
             Some(clock) => Box::new(clock.clone()),
             None => Box::new(SystemClock),
         };
-        match Engine::open(options.clone(), clock, host.clone()) {
+        let opened = Database::open(&options.path, host.clone()).await;
+        match opened.and_then(|db| Engine::open(options.clone(), clock, db)) {
             Ok(engine) => return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() }),
             Err(error) => match retry::delay_after(&options.retry, attempt, &error, js_sys::Math::random()) {
                 Some(delay_ms) => sleep(delay_ms).await,

@@ -1,8 +1,11 @@
-//! Storage backends below SQLite. `":memory:"` uses sqlite-wasm-rs's memory
-//! VFS; files in Node use `NodeFileVfs` through the host's `fs` functions.
+//! Where a store's database lives. `":memory:"` uses sqlite-wasm-rs's memory
+//! VFS; in Node, files go through `NodeFileVfs` and the host's `fs`
+//! functions; in a browser worker, through OPFS. A `Database` is the open
+//! connection with whatever must be released after it closes.
 
 pub mod node_file;
 pub mod node_host;
+pub mod opfs;
 pub mod ownership;
 
 use std::rc::Rc;
@@ -10,60 +13,127 @@ use std::rc::Rc;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Result, StorageError};
+use crate::options::StoragePath;
 use node_file::NodeFileVfs;
 use node_host::NodeHost;
+use opfs::OpfsDatabase;
 use ownership::OwnershipLock;
 
-/// The files SQLite keeps beside a database in WAL mode or after a crash.
-const COMPANION_SUFFIXES: [&str; 2] = ["-wal", "-journal"];
-
-/// A database file a store has open: what must outlive its connection and be
-/// released after it closes.
-pub struct FileDatabase {
-    host: Rc<NodeHost>,
-    path: String,
-    /// Unregistered on drop, after the connection has closed.
-    _vfs: NodeFileVfs,
-    lock: OwnershipLock,
-    /// A `":temp:"` database, deleted with its companions on close.
-    temporary: bool,
+pub struct Database {
+    pub conn: Connection,
+    backing: Backing,
 }
 
-impl FileDatabase {
-    /// Takes ownership of the file at `path` (or a fresh temp path) and opens
-    /// a connection to it, creating the file and its directory if missing.
-    pub fn open(host: Rc<NodeHost>, path: Option<&str>) -> Result<(Connection, FileDatabase)> {
-        let temporary = path.is_none();
-        let path = host.resolve_path(&path.map_or_else(|| host.temp_path(), str::to_owned));
-        let dir = host.dirname(&path);
-        host.make_dirs(&dir).map_err(|error| match error.is_full() {
-            true => StorageError::QuotaExceeded(format!("cannot create the directory {dir}: {error}")),
-            false => StorageError::Io(format!("cannot create the directory {dir}: {error}")),
-        })?;
-        let lock = OwnershipLock::acquire(host.clone(), &path)?;
-        let vfs = match NodeFileVfs::register(host.clone()) {
-            Ok(vfs) => vfs,
-            Err(error) => {
-                lock.release();
-                return Err(StorageError::Internal(format!("cannot register the file VFS: {error}")));
-            }
+enum Backing {
+    Memory,
+    NodeFile(FileDatabase),
+    Opfs(OpfsDatabase),
+}
+
+impl Database {
+    pub fn in_memory() -> Result<Database> {
+        Ok(Database { conn: Connection::open_in_memory()?, backing: Backing::Memory })
+    }
+
+    /// Opens the database at `path`: a file in Node (given its host), OPFS
+    /// otherwise. A file database is owned exclusively until `close`.
+    pub async fn open(path: &StoragePath, host: Option<Rc<NodeHost>>) -> Result<Database> {
+        let name = match path {
+            StoragePath::Memory => return Database::in_memory(),
+            StoragePath::Temp => None,
+            StoragePath::File(path) => Some(path.as_str()),
         };
+        match host {
+            Some(host) => {
+                let file = FileDatabase::acquire(host, name)?;
+                Database::connect(&file.path.clone(), file.vfs.name().to_owned(), Backing::NodeFile(file))
+            }
+            None => {
+                let opfs = OpfsDatabase::open(name).await?;
+                let vfs_name = opfs.vfs_name().to_owned();
+                Database::connect(opfs::DB_FILE, vfs_name, Backing::Opfs(opfs))
+            }
+        }
+    }
+
+    fn connect(path: &str, vfs_name: String, backing: Backing) -> Result<Database> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let database = FileDatabase { host, path, _vfs: vfs, lock, temporary };
-        match Connection::open_with_flags_and_vfs(&database.path, flags, database._vfs.name()) {
-            Ok(conn) => Ok((conn, database)),
+        match Connection::open_with_flags_and_vfs(path, flags, vfs_name.as_str()) {
+            Ok(conn) => Ok(Database { conn, backing }),
             Err(error) => {
-                database.close();
+                backing.release();
                 Err(error.into())
             }
         }
     }
 
-    /// Releases the file: deletes it if temporary, then drops the lock.
-    /// Call after the connection has closed.
-    pub fn close(self) {
+    /// Whether the database is a file (on disk or in OPFS), not memory.
+    pub fn is_file(&self) -> bool {
+        !matches!(self.backing, Backing::Memory)
+    }
+
+    /// Closes the connection, then releases what backs it.
+    pub fn close(self) -> Result<()> {
+        let closed = self.conn.close().map_err(|(_, error)| StorageError::from(error));
+        self.backing.release();
+        closed
+    }
+}
+
+impl Backing {
+    fn release(self) {
+        match self {
+            Backing::Memory => {}
+            Backing::NodeFile(file) => file.release(),
+            Backing::Opfs(opfs) => opfs.close(),
+        }
+    }
+}
+
+/// The files SQLite keeps beside a database in WAL mode or after a crash.
+const COMPANION_SUFFIXES: [&str; 2] = ["-wal", "-journal"];
+
+/// A database file in Node, owned by one store.
+struct FileDatabase {
+    host: Rc<NodeHost>,
+    path: String,
+    /// Unregistered on drop, after the connection has closed.
+    vfs: NodeFileVfs,
+    lock: OwnershipLock,
+    /// A `":temp:"` database, deleted with its companions on release.
+    temporary: bool,
+}
+
+impl FileDatabase {
+    /// Takes ownership of the file at `path` (or a fresh temp path), creating
+    /// its directory if missing, and registers a VFS for it.
+    fn acquire(host: Rc<NodeHost>, path: Option<&str>) -> Result<FileDatabase> {
+        let temporary = path.is_none();
+        let path = host.resolve_path(&path.map_or_else(|| host.temp_path(), str::to_owned));
+        let dir = host.dirname(&path);
+        host.make_dirs(&dir).map_err(|error| {
+            let message = format!("cannot create the directory {dir}: {error}");
+            if error.is_full() {
+                StorageError::QuotaExceeded(message)
+            } else {
+                StorageError::Io(message)
+            }
+        })?;
+        let lock = OwnershipLock::acquire(host.clone(), &path)?;
+        match NodeFileVfs::register(host.clone()) {
+            Ok(vfs) => Ok(FileDatabase { host, path, vfs, lock, temporary }),
+            Err(error) => {
+                lock.release();
+                Err(StorageError::Internal(format!("cannot register the file VFS: {error}")))
+            }
+        }
+    }
+
+    /// Deletes a temporary file with its companions, then drops the lock and
+    /// the VFS. Call after the connection has closed.
+    fn release(self) {
         if self.temporary {
             for suffix in [""].into_iter().chain(COMPANION_SUFFIXES) {
                 let _ = self.host.unlink(&format!("{}{suffix}", self.path));
