@@ -1,10 +1,22 @@
-// larder demo: a cache of UI component records, as a component registry keeps.
-// Run with `make demo` (builds the package first).
+// larder demo: a cache of UI component records, as a component registry keeps,
+// in a local database file. Run with `make demo` (builds the package first);
+// run it again to see what the first run kept. LARDER_DEMO_PATH picks the file.
 import { openStorage, isStorageError } from "larder";
 
-const path = ":memory:";
+const path = process.env.LARDER_DEMO_PATH ?? "./larder-demo.sqlite";
 const store = await openStorage({ path, maxSizeBytes: 64 * 1024 * 1024 });
 console.log(`opened a larder store at ${path}`);
+
+const kept = await store.keys();
+if (kept.length > 0) {
+  const runs = ((await store.get("demo:runs")) ?? 0) + 1;
+  console.log(`kept from earlier runs: ${kept.length} entries, ${await store.getCurrentCacheSize()} bytes; this is run ${runs}`);
+  console.log("      ", kept.join(", "));
+  await store.set("demo:runs", runs);
+} else {
+  console.log("a new database: nothing kept yet (run `make demo` again to see the entries survive)");
+  await store.set("demo:runs", 1);
+}
 
 const records = [
   ["component:react:button", { framework: "react", name: "button", files: ["button.tsx"] }, 100],
