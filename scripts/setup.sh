@@ -18,6 +18,8 @@ fi
 
 apt_packages=()
 command -v clang >/dev/null || apt_packages+=(clang)
+# The persistence tests check database files with the sqlite3 CLI.
+command -v sqlite3 >/dev/null || apt_packages+=(sqlite3)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 if [ ${#apt_packages[@]} -gt 0 ]; then
