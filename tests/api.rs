@@ -82,7 +82,7 @@ async fn rejected(promise: Promise, expected: &str) -> JsValue {
 }
 
 /// API.md's classification of the codes this suite provokes.
-const CLASSIFICATION: [(&str, &str, bool, &str); 8] = [
+const CLASSIFICATION: [(&str, &str, bool, &str); 9] = [
     ("INVALID_ARGUMENT", "VALIDATION", false, "FIX_INPUT"),
     ("INVALID_KEY", "VALIDATION", false, "FIX_INPUT"),
     ("INVALID_VALUE", "VALIDATION", false, "FIX_INPUT"),
@@ -91,6 +91,7 @@ const CLASSIFICATION: [(&str, &str, bool, &str); 8] = [
     ("QUEUE_FULL", "CAPACITY", true, "WAIT"),
     ("DISPOSED", "LIFECYCLE", false, "REOPEN"),
     ("TIMEOUT", "TIMEOUT", true, "RETRY"),
+    ("UNSUPPORTED", "LIFECYCLE", false, "NONE"),
 ];
 
 /// Asserts that `error` is a JS `Error` named StorageError with code `expected`
@@ -882,4 +883,15 @@ async fn writes_beyond_max_size_bytes_evict_the_least_recently_used() {
     resolved(store.set(ROOT, "c".into(), 1.into(), js("{ size: 40 }"))).await;
     assert_same(&resolved(store.keys(ROOT, NO_OPTIONS)).await, "['a', 'c']");
     assert_eq!(number(store.current_cache_size(ROOT)).await, 80.0);
+}
+
+/// Here (Node without the facade's file host, or a page's main thread) there
+/// is neither a file host nor OPFS: a file or temp path is UNSUPPORTED,
+/// while ":memory:" works.
+#[wasm_bindgen_test]
+async fn file_paths_without_file_storage_are_unsupported() {
+    for path in ["{ path: 'cache.sqlite' }", "{ path: ':temp:' }"] {
+        rejected(open_store(js(path), JsValue::UNDEFINED), "UNSUPPORTED").await;
+    }
+    open(js("{ path: ':memory:' }")).await;
 }
