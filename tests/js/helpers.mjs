@@ -180,3 +180,6 @@ export function seededRandom(seed) {
     chance: (p) => next() < p,
   };
 }
+
+/** A backstop for whole suites (`describe(name, { timeout })`): nothing can hang the run. */
+export const SUITE_TIMEOUT_MS = 60_000;

@@ -5,7 +5,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { open, manualClock, totals, jsonSize, utf8, rejectsWith, seededRandom } from "./helpers.mjs";
+import { open, manualClock, totals, jsonSize, utf8, rejectsWith, seededRandom, SUITE_TIMEOUT_MS } from "./helpers.mjs";
 
 const T0 = 1_000_000;
 
@@ -52,7 +52,7 @@ async function snapshot(store) {
   return { keys, values: await store.mget(keys), ...(await totals(store)) };
 }
 
-describe("expiry at the exact boundary", () => {
+describe("expiry at the exact boundary", { timeout: SUITE_TIMEOUT_MS }, () => {
   test("ttlMs 100 written at T: every read sees it at T+99 and none at T+100", async (t) => {
     const { store, clock } = await timedStore(t);
     await store.set("k", "v", { ttlMs: 100 });
@@ -133,7 +133,7 @@ describe("expiry at the exact boundary", () => {
   });
 });
 
-describe("a clock that goes backwards", () => {
+describe("a clock that goes backwards", { timeout: SUITE_TIMEOUT_MS }, () => {
   test("never brings an expired entry back", async (t) => {
     const { store, clock } = await timedStore(t);
     await store.set("k", "v", { ttlMs: 100 });
@@ -205,7 +205,7 @@ describe("a clock that goes backwards", () => {
   });
 });
 
-describe("purgeExpired", () => {
+describe("purgeExpired", { timeout: SUITE_TIMEOUT_MS }, () => {
   test("removes exactly the expired entries and returns how many", async (t) => {
     const { store, clock } = await timedStore(t);
     await store.mset({ e1: 1, e2: 2 }, { ttlMs: 10 });
@@ -263,7 +263,7 @@ describe("purgeExpired", () => {
   });
 });
 
-describe("LRU eviction order", () => {
+describe("LRU eviction order", { timeout: SUITE_TIMEOUT_MS }, () => {
   // Four 25-byte entries fill a 100-byte budget; a fifth 25-byte write must
   // evict exactly one entry: the least recently used one.
   const four = [
@@ -390,7 +390,7 @@ describe("LRU eviction order", () => {
   });
 });
 
-describe("minimal eviction", () => {
+describe("minimal eviction", { timeout: SUITE_TIMEOUT_MS }, () => {
   test("evicts in LRU order only until the live total fits: exact survivors", async (t) => {
     const store = await open(t, { maxSizeBytes: 100 });
     await fill(store, [["a", 10], ["b", 50], ["c", 10], ["d", 20]]); // 90
@@ -471,7 +471,7 @@ describe("minimal eviction", () => {
   });
 });
 
-describe("VALUE_TOO_LARGE leaves everything unchanged", () => {
+describe("VALUE_TOO_LARGE leaves everything unchanged", { timeout: SUITE_TIMEOUT_MS }, () => {
   /** Four 25-byte entries a..d in a 100-byte budget, written in that order. */
   async function fullStore(t) {
     const store = await open(t, { maxSizeBytes: 100 });
@@ -525,7 +525,7 @@ describe("VALUE_TOO_LARGE leaves everything unchanged", () => {
   });
 });
 
-describe("eviction across namespaces", () => {
+describe("eviction across namespaces", { timeout: SUITE_TIMEOUT_MS }, () => {
   test("a write in one namespace evicts the least recently used entry of any other", async (t) => {
     const store = await open(t, { maxSizeBytes: 100 });
     const one = store.namespace("one");
