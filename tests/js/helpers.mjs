@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { openStorage, StorageError, isStorageError } from "larder";
 
-/** The fixed fields of every error code reachable today (API.md, "Errors"). */
+/** The fixed fields of every error code (API.md, "Errors"). */
 export const ERROR_FIELDS = {
   INVALID_ARGUMENT: { category: "VALIDATION", retryable: false, recoveryAction: "FIX_INPUT" },
   INVALID_KEY: { category: "VALIDATION", retryable: false, recoveryAction: "FIX_INPUT" },
@@ -15,6 +15,14 @@ export const ERROR_FIELDS = {
   DISPOSED: { category: "LIFECYCLE", retryable: false, recoveryAction: "REOPEN" },
   TIMEOUT: { category: "TIMEOUT", retryable: true, recoveryAction: "RETRY" },
   UNSUPPORTED: { category: "LIFECYCLE", retryable: false, recoveryAction: "NONE" },
+  QUOTA_EXCEEDED: { category: "CAPACITY", retryable: false, recoveryAction: "FREE_SPACE" },
+  CIRCUIT_OPEN: { category: "CONCURRENCY", retryable: true, recoveryAction: "WAIT" },
+  LOCKED: { category: "CONCURRENCY", retryable: true, recoveryAction: "WAIT" },
+  BUSY: { category: "CONCURRENCY", retryable: true, recoveryAction: "RETRY" },
+  IO: { category: "STORAGE", retryable: true, recoveryAction: "RETRY" },
+  CORRUPT: { category: "CORRUPTION", retryable: false, recoveryAction: "RESET_DATABASE" },
+  INCOMPATIBLE_SCHEMA: { category: "CORRUPTION", retryable: false, recoveryAction: "NONE" },
+  INTERNAL: { category: "INTERNAL", retryable: false, recoveryAction: "REOPEN" },
 };
 
 /**
