@@ -20,25 +20,69 @@ use crate::vfs::Database;
 /// `scope` is `None` for the whole store, or one namespace.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Set { ns: String, entry: Entry, ttl: Option<Ttl> },
-    Get { ns: String, key: String },
-    Has { ns: String, key: String },
-    Delete { ns: String, key: String },
-    MGet { ns: String, keys: Vec<String> },
-    MSet { ns: String, entries: Vec<Entry>, ttl: Option<Ttl> },
-    MDelete { ns: String, keys: Vec<String> },
-    Invalidate { ns: String, prefix: String },
-    Clear { scope: Option<String> },
-    PurgeExpired { scope: Option<String> },
-    Keys { ns: String, query: KeyQuery },
-    Count { scope: Option<String> },
-    CacheSize { scope: Option<String> },
+    Set {
+        ns: String,
+        entry: Entry,
+        ttl: Option<Ttl>,
+    },
+    /// `getOrSet`'s write: only if the key is still absent.
+    SetIfAbsent {
+        ns: String,
+        entry: Entry,
+        ttl: Option<Ttl>,
+    },
+    Get {
+        ns: String,
+        key: String,
+    },
+    Has {
+        ns: String,
+        key: String,
+    },
+    Delete {
+        ns: String,
+        key: String,
+    },
+    MGet {
+        ns: String,
+        keys: Vec<String>,
+    },
+    MSet {
+        ns: String,
+        entries: Vec<Entry>,
+        ttl: Option<Ttl>,
+    },
+    MDelete {
+        ns: String,
+        keys: Vec<String>,
+    },
+    Invalidate {
+        ns: String,
+        prefix: String,
+    },
+    Clear {
+        scope: Option<String>,
+    },
+    PurgeExpired {
+        scope: Option<String>,
+    },
+    Keys {
+        ns: String,
+        query: KeyQuery,
+    },
+    Count {
+        scope: Option<String>,
+    },
+    CacheSize {
+        scope: Option<String>,
+    },
 }
 
 impl Operation {
     pub fn kind(&self) -> OperationKind {
         match self {
             Operation::Set { .. } => OperationKind::Set,
+            Operation::SetIfAbsent { .. } => OperationKind::SetIfAbsent,
             Operation::Get { .. } => OperationKind::Get,
             Operation::Has { .. } => OperationKind::Has,
             Operation::Delete { .. } => OperationKind::Delete,
@@ -178,6 +222,9 @@ impl Engine {
             Operation::Set { ns, entry, ttl } => {
                 store.set(&ns, &entry, expiry(ttl), now_ms)?;
                 Output::Done
+            }
+            Operation::SetIfAbsent { ns, entry, ttl } => {
+                Output::Value(Some(store.insert_if_absent(&ns, &entry, expiry(ttl), now_ms)?))
             }
             Operation::Get { ns, key } => Output::Value(store.get(&ns, &key, now_ms)?),
             Operation::Has { ns, key } => Output::Flag(store.has(&ns, &key, now_ms)?),

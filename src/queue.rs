@@ -10,6 +10,7 @@ use crate::error::StorageError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperationKind {
     Set,
+    SetIfAbsent,
     Get,
     Has,
     Delete,
@@ -28,6 +29,7 @@ impl OperationKind {
     pub fn name(self) -> &'static str {
         match self {
             OperationKind::Set => "set",
+            OperationKind::SetIfAbsent => "getOrSet",
             OperationKind::Get => "get",
             OperationKind::Has => "has",
             OperationKind::Delete => "delete",

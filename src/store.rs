@@ -90,6 +90,29 @@ impl Store {
         self.mset(ns, std::slice::from_ref(entry), expires_at, now_ms)
     }
 
+    /// Writes `entry` unless a live entry already has its key (written
+    /// meanwhile by someone else); returns the value that is then stored.
+    pub fn insert_if_absent(
+        &mut self,
+        ns: &str,
+        entry: &Entry,
+        expires_at: Option<i64>,
+        now_ms: i64,
+    ) -> Result<EncodedValue> {
+        self.write(|write| {
+            write.purge_some_expired(now_ms)?;
+            if let Some(existing) = read_live(write.tx, ns, &entry.key, now_ms)? {
+                write.recency.touch(ns, &entry.key);
+                return Ok(existing);
+            }
+            let first_new_stamp = write.recency.next_stamp();
+            let stamp = write.recency.stamp();
+            upsert(write.tx, ns, entry, expires_at, stamp, &mut write.delta)?;
+            write.make_room(first_new_stamp, now_ms)?;
+            Ok(entry.value.clone())
+        })
+    }
+
     /// All entries or none: any failure, including a batch that cannot fit
     /// the budget even after evicting every other entry, rolls it all back.
     pub fn mset(&mut self, ns: &str, entries: &[Entry], expires_at: Option<i64>, now_ms: i64) -> Result<()> {
@@ -727,6 +750,25 @@ mod tests {
             "other namespace untouched"
         );
         assert_eq!(store.invalidate("", "", 0).unwrap(), 4);
+        check_ledgers(&store);
+    }
+
+    #[wasm_bindgen_test]
+    fn insert_if_absent_keeps_a_live_entry_and_replaces_an_expired_one() {
+        let mut store = open(None);
+        assert_eq!(store.insert_if_absent("", &entry("k", "1", 1), None, 0).unwrap().bytes, b"1");
+        assert_eq!(
+            store.insert_if_absent("", &entry("k", "2", 2), None, 0).unwrap().bytes,
+            b"1",
+            "live: kept"
+        );
+        store.set("", &entry("t", "1", 1), Some(10), 0).unwrap();
+        assert_eq!(
+            store.insert_if_absent("", &entry("t", "2", 2), None, 10).unwrap().bytes,
+            b"2",
+            "expired: replaced"
+        );
+        assert_eq!(store.total_size(ALL, 10).unwrap(), 3);
         check_ledgers(&store);
     }
 

@@ -48,8 +48,9 @@ pub fn join(engine: &Rc<Engine>, flights: &Flights, request: Request) -> Promise
     promise
 }
 
-/// The stored value, or the loader's, stored. Fails with the loader's own
-/// error if it throws, or with a StorageError.
+/// The stored value, or the loader's, stored (unless a value was set
+/// meanwhile, which is then the answer). Fails with the loader's own error if
+/// it throws, or with a StorageError.
 async fn fly(engine: &Rc<Engine>, request: Request) -> Result<EncodedValue, JsValue> {
     let Request { ns, key, loader, ttl } = request;
     let lookup = Operation::Get { ns: ns.clone(), key: key.clone() };
@@ -66,9 +67,12 @@ async fn fly(engine: &Rc<Engine>, request: Request) -> Result<EncodedValue, JsVa
                 )),
                 other => other,
             })?;
-        let entry = engine.entry(key, encoded.clone(), None)?;
-        run(engine, Operation::Set { ns, entry, ttl }).await?;
-        Ok(encoded)
+        let entry = engine.entry(key, encoded, None)?;
+        // A value set meanwhile by another caller wins over the loader's.
+        match run(engine, Operation::SetIfAbsent { ns, entry, ttl }).await? {
+            Output::Value(Some(stored)) => Ok(stored),
+            other => Err(StorageError::Internal(format!("getOrSet's write produced {other:?}"))),
+        }
     })
     .await;
     stored.map_err(|error| error_to_js(&error))

@@ -322,6 +322,18 @@ describe("the loader runs outside the queue", { timeout: SUITE_TIMEOUT_MS }, () 
     assert.equal(await store.get("slow"), "s");
   });
 
+  test("a value set while the loader runs wins: it is kept and returned, not overwritten", async (t) => {
+    const store = await open(t);
+    const loader = manualLoader();
+    const pending = store.getOrSet("z", loader);
+    await within(loader.called, "the loader call");
+    await within(store.set("z", "direct"), "set while the loader is pending");
+    loader.result.resolve("loaded");
+    assert.equal(await within(pending, "the getOrSet"), "direct");
+    assert.equal(await store.get("z"), "direct");
+    assert.deepEqual(await totals(store), { count: 1, size: jsonSize("z", "direct") });
+  });
+
   test("a loader may use the same store (other keys) without deadlocking", async (t) => {
     const store = await open(t);
     await store.set("base", 20);
