@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 WASM := target/wasm32-unknown-unknown/release/larder.wasm
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-browser lint clean
+.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-browser lint soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,10 @@ test-rust-chrome: setup
 # The built package through its public API.
 test-js: build
 	node --test --test-reporter=spec tests/js/
+
+# The crash test at length: 2000 rounds of SIGKILL during durable writes.
+soak: build
+	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
 
 test-browser: build
 	node tests/browser/run.mjs
