@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, Transa
 
 use crate::cache::{LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
-use crate::error::{Result, StorageError};
+use crate::error::{ErrorCode, Result, StorageError};
 use crate::options::{Durability, StoreOptions};
 use crate::schema::{self, SchemaState};
 use crate::vfs::Database;
@@ -302,7 +302,7 @@ impl Store {
         let Store { db, ledgers, recency, max_size_bytes } = self;
         let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
-        let outcome = (|| {
+        let outcome: Result<(T, LedgerDelta)> = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut write = Write {
                 tx: &tx,
@@ -324,8 +324,23 @@ impl Store {
             }
             Err(error) => {
                 self.recency.restore_dirty(dirty);
+                if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
+                    self.discard_failed_commit();
+                }
                 Err(error)
             }
+        }
+    }
+
+    /// After a write failed in I/O, its frames may sit in the WAL past the
+    /// last commit (an fsync failed after they were written). SQLite no
+    /// longer sees them, but crash recovery would, and would bring back a
+    /// write its caller was told failed. A truncating checkpoint keeps only
+    /// what committed. If the disk still fails, the next successful commit
+    /// overwrites those frames and breaks their checksum chain instead.
+    fn discard_failed_commit(&self) {
+        if self.db.as_ref().is_some_and(Database::is_file) {
+            let _ = self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
 
@@ -351,8 +366,10 @@ impl Store {
 
 /// Readies a freshly opened connection: checks (reading only) that the
 /// database is larder's or empty, leaving any other file untouched; for a
-/// file, sets exclusive WAL mode with the durability's sync level; creates the
-/// schema if empty. Returns the recounted ledgers and the last recency stamp.
+/// file, sets exclusive locking, WAL and the sync level the durability asks
+/// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
+/// only at checkpoints); creates the schema if empty. Returns the recounted
+/// ledgers and the last recency stamp.
 fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) -> Result<(Ledgers, i64)> {
     if is_file {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;

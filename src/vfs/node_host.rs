@@ -226,6 +226,17 @@ impl NodeHost {
         }
     }
 
+    /// Whether `path` was modified less than `ms` ago (true if it cannot
+    /// be told: then it is treated as fresh).
+    pub fn modified_within(&self, path: &str, ms: f64) -> bool {
+        let modified = self
+            .call(&self.stat, &[path.into()])
+            .ok()
+            .and_then(|stats| Reflect::get(&stats, &"mtimeMs".into()).ok())
+            .and_then(|mtime| mtime.as_f64());
+        modified.is_none_or(|modified| js_sys::Date::now() - modified < ms)
+    }
+
     pub fn unlink(&self, path: &str) -> FsResult<()> {
         self.call(&self.unlink, &[path.into()]).map(drop)
     }
