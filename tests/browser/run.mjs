@@ -1,6 +1,11 @@
-// Browser test of the demo page (www/): serves the repo root from 127.0.0.1,
-// opens www/index.html in Debian's Chromium through playwright-core, checks
-// what the page shows and saves a screenshot to test-output/browser-demo.png.
+// Browser tests: serves the repo root from 127.0.0.1 and drives Debian's
+// Chromium through playwright-core, in one persistent context with a fresh
+// user-data dir. Sections (all by default, or those named as arguments):
+//   demo         — www/index.html: what the page shows, and a screenshot to
+//                  test-output/browser-demo.png;
+//   persistence  — www/persist.html: OPFS stores in a worker survive a reload,
+//                  LOCKED for a second page, handover; worker-store checks
+//                  in a page (persistence.mjs, worker-store-checks.mjs).
 // Prints one line per check and ends with "N passed, N failed".
 import { createServer, request as httpRequest } from "node:http";
 import { createReadStream } from "node:fs";
@@ -10,10 +15,12 @@ import { dirname, extname, join, relative, resolve, sep, isAbsolute } from "node
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { chromium } from "playwright-core";
+import { persistenceSection } from "./persistence.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SCREENSHOT = join(ROOT, "test-output", "browser-demo.png");
 const CHROMIUM = "/usr/bin/chromium";
+const INSECURE_HOST = "insecure.test";
 const CHROMIUM_ARGS = [
   "--headless=new",
   "--no-sandbox",
@@ -24,10 +31,12 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
+  // An origin on 127.0.0.1 that is not a secure context (no OPFS, no Web Locks).
+  `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`,
 ];
 const STEP_TIMEOUT_MS = 15_000; // any single launch, navigation, wait or screenshot
 const CLOSE_TIMEOUT_MS = 5_000;
-const WATCHDOG_MS = 120_000; // the whole run
+const WATCHDOG_MS = 180_000; // the whole run
 
 const CONTENT_TYPES = {
   ".html": "text/html; charset=utf-8",
@@ -115,41 +124,10 @@ function closeServer(server) {
   return new Promise((resolvePromise) => server.close(() => resolvePromise()));
 }
 
-// ---- the run --------------------------------------------------------------
+// ---- sections -------------------------------------------------------------
 
-const watchdog = setTimeout(() => {
-  console.log(`FAIL whole run finished within ${WATCHDOG_MS} ms`);
-  console.log(`${passed} passed, ${failed + 1} failed`);
-  process.exit(1);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-let server;
-let context;
-let userDataDir;
-try {
-  server = await startServer();
-  const { port } = server.address();
-  const origin = `http://127.0.0.1:${port}`;
-  check(`static server listening on ${origin}`, true);
-
-  // The server refuses paths outside the root (raw request: URLs would normalise `..` away).
-  for (const path of ["/../../etc/passwd", "/www/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd"]) {
-    const status = await withTimeout(rawGet(port, path), STEP_TIMEOUT_MS, "escape request");
-    check(`server refuses ${path} (outside the repo root)`, status === 403, `status ${status}`);
-  }
-
-  userDataDir = await mkdtemp(join(tmpdir(), "larder-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: STEP_TIMEOUT_MS,
-    viewport: { width: 1000, height: 700 },
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  check("Chromium launched", true);
-
+/** The demo page: every step shown in order with its result, and a screenshot. */
+async function demoSection({ context, origin }) {
   const page = context.pages()[0] ?? (await context.newPage());
   const pageErrors = [];
   const consoleErrors = [];
@@ -229,6 +207,70 @@ try {
   await page.screenshot({ path: SCREENSHOT, fullPage: true, timeout: STEP_TIMEOUT_MS });
   const shot = await stat(SCREENSHOT).catch(() => undefined);
   check(`screenshot saved to ${relative(ROOT, SCREENSHOT)}`, (shot?.size ?? 0) > 0);
+}
+
+const SECTIONS = {
+  demo: demoSection,
+  persistence: ({ context, origin }) =>
+    persistenceSection({
+      context,
+      origin,
+      insecureOrigin: origin.replace("127.0.0.1", INSECURE_HOST),
+      check,
+      withTimeout,
+      stepTimeoutMs: STEP_TIMEOUT_MS,
+    }),
+};
+
+// ---- the run --------------------------------------------------------------
+
+const sections = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(SECTIONS);
+const unknown = sections.filter((name) => !Object.hasOwn(SECTIONS, name));
+if (unknown.length > 0) {
+  console.error(`unknown section ${unknown.join(", ")}; known: ${Object.keys(SECTIONS).join(", ")}`);
+  process.exit(2);
+}
+
+const watchdog = setTimeout(() => {
+  console.log(`FAIL whole run finished within ${WATCHDOG_MS} ms`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+let server;
+let context;
+let userDataDir;
+try {
+  server = await startServer();
+  const { port } = server.address();
+  const origin = `http://127.0.0.1:${port}`;
+  check(`static server listening on ${origin}`, true);
+
+  // The server refuses paths outside the root (raw request: URLs would normalise `..` away).
+  for (const path of ["/../../etc/passwd", "/www/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd"]) {
+    const status = await withTimeout(rawGet(port, path), STEP_TIMEOUT_MS, "escape request");
+    check(`server refuses ${path} (outside the repo root)`, status === 403, `status ${status}`);
+  }
+
+  userDataDir = await mkdtemp(join(tmpdir(), "larder-chromium-"));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: STEP_TIMEOUT_MS,
+    viewport: { width: 1000, height: 700 },
+  });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  check("Chromium launched", true);
+
+  for (const name of sections) {
+    try {
+      await SECTIONS[name]({ context, origin });
+    } catch (error) {
+      check(`section ${name} completes without an exception`, false, error?.stack ?? String(error));
+    }
+  }
 } catch (error) {
   check("run completes without an exception", false, error?.stack ?? String(error));
 } finally {

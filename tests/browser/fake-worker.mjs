@@ -1,0 +1,21 @@
+// A stand-in for pkg/worker.js that misbehaves on purpose, for the checks
+// that a RemoteStore settles every promise when its worker goes wrong. It
+// answers `open` as the real worker does (holding the life lock), then, by
+// its ?mode=:
+//   close   — ends itself (self.close()) on the first call, answering nothing;
+//   throw   — throws an uncaught error on the first call, answering nothing;
+//   silent  — never answers anything after open (not even dispose).
+const mode = new URL(import.meta.url).searchParams.get("mode");
+
+self.addEventListener("message", ({ data: { id, method, args } }) => {
+  if (method === "open") {
+    const lifeLock = args[1];
+    const held = typeof lifeLock === "string"
+      ? new Promise((granted) => navigator.locks.request(lifeLock, () => (granted(), new Promise(() => {}))))
+      : Promise.resolve();
+    held.then(() => self.postMessage({ id, ok: true, value: typeof lifeLock === "string" }));
+    return;
+  }
+  if (mode === "close") self.close();
+  if (mode === "throw") throw new Error("the fake worker fails on purpose");
+});
