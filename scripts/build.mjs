@@ -41,7 +41,8 @@ copyFileSync(`${root}README.md`, `${root}pkg/README.md`);
 rmSync(`${root}node_modules/larder`, { recursive: true, force: true });
 symlinkSync("../pkg", `${root}node_modules/larder`, "dir");
 
-const sizes = ["wasm/larder_bg.wasm", "wasm/larder.js", "node.js", "browser.js", "storage.js", "errors.js"].map(
+const runtimeFiles = ["wasm/larder_bg.wasm", "wasm/larder.js", "node.js", "browser.js", "worker.js", "remote.js", "storage.js", "errors.js"];
+const sizes = runtimeFiles.map(
   (file) => {
     const bytes = readFileSync(`${root}pkg/${file}`);
     return { file, raw: statSync(`${root}pkg/${file}`).size, gzip: gzipSync(bytes, { level: 9 }).length };

@@ -18,7 +18,7 @@ use crate::error::{Result, StorageError};
 use crate::flight::SingleFlight;
 use crate::retry;
 use crate::vfs::node_host::NodeHost;
-use crate::vfs::Database;
+use crate::vfs::{opfs, Database};
 
 pub use convert::error_to_js;
 
@@ -239,7 +239,13 @@ impl NativeStore {
         for (resolve, reject) in abandoned {
             answer(&resolve, &reject, Err(StorageError::Disposed));
         }
-        Promise::resolve(&JsValue::UNDEFINED)
+        // A temporary OPFS database is removed once its pool has let go;
+        // dispose resolves after that, and only resolves.
+        let cleanups: js_sys::Array = opfs::take_pending_cleanups().into_iter().collect();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(Promise::all_settled(&cleanups)).await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     #[wasm_bindgen(js_name = isDisposed)]

@@ -13,6 +13,7 @@ use sqlite_wasm_rs::WasmOsCallback;
 use sqlite_wasm_vfs::sahpool::{self, OpfsSAHError, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{Result, StorageError};
 
@@ -22,8 +23,21 @@ const COMPANIONS: [&str; 3] = [DB_FILE, "/larder.sqlite-wal", "/larder.sqlite-jo
 /// Longest OPFS name larder accepts (its hex form names a directory).
 const MAX_NAME_BYTES: usize = 100;
 
+thread_local! {
+    /// Removals of disposed temporary pools still under way; `dispose()`
+    /// waits for them (see `take_pending_cleanups`).
+    static PENDING_CLEANUPS: RefCell<Vec<Promise>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The cleanups started by closing temporary databases, handed over once.
+pub fn take_pending_cleanups() -> Vec<Promise> {
+    PENDING_CLEANUPS.with(|pending| pending.take())
+}
+
 pub struct OpfsDatabase {
     pool: OpfsSAHPoolUtil,
+    /// The pool's directory under `.larder/`.
+    id: String,
     vfs_name: String,
     /// Resolving it ends the Web Lock held since open.
     release_lock: Option<Function>,
@@ -48,7 +62,7 @@ impl OpfsDatabase {
         let config =
             OpfsSAHPoolCfgBuilder::new().vfs_name(&vfs_name).directory(&format!(".larder/{id}")).build();
         match sahpool::install::<WasmOsCallback>(&config, false).await {
-            Ok(pool) => Ok(OpfsDatabase { pool, vfs_name, release_lock, temporary }),
+            Ok(pool) => Ok(OpfsDatabase { pool, id, vfs_name, release_lock, temporary }),
             Err(error) => {
                 release(release_lock);
                 Err(classify(error))
@@ -60,8 +74,9 @@ impl OpfsDatabase {
         &self.vfs_name
     }
 
-    /// Deletes a temporary database, gives the pool's handles back and ends
-    /// the Web Lock. Call after the connection has closed.
+    /// Gives the pool's handles back and ends the Web Lock; a temporary
+    /// database is then removed with its whole pool directory. Call after the
+    /// connection has closed.
     pub fn close(mut self) {
         if self.temporary {
             for file in COMPANIONS {
@@ -70,8 +85,15 @@ impl OpfsDatabase {
         }
         // SAFETY: the store closed this pool's only connection before calling
         // close; nothing else uses the VFS or keeps pointers to it.
-        let _ = unsafe { self.pool.uninstall() };
+        let uninstalled = unsafe { self.pool.uninstall() };
         release(self.release_lock.take());
+        if self.temporary && uninstalled.is_ok() {
+            let id = std::mem::take(&mut self.id);
+            let removal = wasm_bindgen_futures::future_to_promise(async move {
+                remove_pool_directory(&id).await.map(|()| JsValue::UNDEFINED)
+            });
+            PENDING_CLEANUPS.with(|pending| pending.borrow_mut().push(removal));
+        }
     }
 }
 
@@ -126,6 +148,24 @@ async fn web_lock(name: &str) -> Result<Option<Function>> {
         Ok(true) => Ok(Some(release_lock)),
         _ => Err(StorageError::Locked(format!("{name} is held by another tab or worker"))),
     }
+}
+
+/// Deletes `.larder/<id>` from the origin private file system.
+async fn remove_pool_directory(id: &str) -> std::result::Result<(), JsValue> {
+    let storage = Reflect::get(&Reflect::get(&js_sys::global(), &"navigator".into())?, &"storage".into())?;
+    let root = JsFuture::from(call_method(&storage, "getDirectory", &[])?).await?;
+    let parent = JsFuture::from(call_method(&root, "getDirectoryHandle", &[".larder".into()])?).await?;
+    let options = Object::new();
+    Reflect::set(&options, &"recursive".into(), &true.into())?;
+    JsFuture::from(call_method(&parent, "removeEntry", &[id.into(), options.into()])?).await?;
+    Ok(())
+}
+
+/// `target[name](...args)`, expecting a promise back.
+fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> std::result::Result<Promise, JsValue> {
+    let method: Function = Reflect::get(target, &name.into())?.dyn_into()?;
+    let args: js_sys::Array = args.iter().collect();
+    method.apply(target, &args)?.dyn_into()
 }
 
 fn release(release_lock: Option<Function>) {

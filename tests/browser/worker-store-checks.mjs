@@ -11,6 +11,18 @@ const FIELDS = ["code", "category", "retryable", "recoveryAction", "userMessage"
 
 let results;
 
+/** The pool directories larder keeps under `.larder/` in this origin's OPFS. */
+async function larderPools() {
+  const root = await navigator.storage.getDirectory();
+  try {
+    const names = [];
+    for await (const name of (await root.getDirectoryHandle(".larder")).keys()) names.push(name);
+    return names;
+  } catch {
+    return [];
+  }
+}
+
 function check(name, ok, detail = "") {
   results.push({ name, ok: Boolean(ok), detail: ok ? "" : String(detail) });
   return Boolean(ok);
@@ -293,9 +305,15 @@ async function options() {
     check(`openStorage with ${label} → ${code}`, rejectedWith(outcome, code), show(outcome));
     if (outcome.status === "fulfilled") await outcome.value.dispose();
   }
+  const poolsBefore = await larderPools();
   const temps = await Promise.all([settle(() => openStorage({ path: ":temp:" })), settle(() => openStorage({ path: ":temp:" }))]);
   check("two \":temp:\" stores open side by side", temps.every((t) => t.status === "fulfilled"), temps.map(show).join("; "));
+  for (const t of temps) if (t.status === "fulfilled") await t.value.set("k", new Uint8Array(4096));
+  check("... each with its own OPFS pool", (await larderPools()).length === poolsBefore.length + 2);
   for (const t of temps) if (t.status === "fulfilled") await t.value.dispose();
+  const poolsAfter = await larderPools();
+  check("disposed \":temp:\" stores leave nothing in OPFS", poolsAfter.every((name) => poolsBefore.includes(name)),
+    `before ${poolsBefore.length}, after ${poolsAfter.length}`);
 }
 
 async function getOrSetOnThisThread() {
