@@ -7,7 +7,8 @@
 
 import { openStore, type NativeStore } from "./wasm/larder.js";
 import { storageOpener } from "./storage.js";
-import { RemoteStore, loadWasm, ownError } from "./remote.js";
+import { ownError } from "./errors.js";
+import { RemoteStore, loadWasm } from "./remote.js";
 import type { StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";

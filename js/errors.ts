@@ -68,6 +68,33 @@ export class StorageError extends Error {
   }
 }
 
+/** The fields of the codes the facade raises itself, as src/error.rs defines them. */
+const OWN_CODES = {
+  INVALID_ARGUMENT: ["VALIDATION", false, "FIX_INPUT", "The request was not valid."],
+  INVALID_KEY: ["VALIDATION", false, "FIX_INPUT", "The item's name is not valid."],
+  INVALID_VALUE: [
+    "VALIDATION",
+    false,
+    "FIX_INPUT",
+    "The data could not be saved because it is not in a storable form.",
+  ],
+  DISPOSED: ["LIFECYCLE", false, "REOPEN", "The storage has been closed. Reload to continue."],
+  UNSUPPORTED: [
+    "LIFECYCLE",
+    false,
+    "NONE",
+    "This browser or environment does not support the required storage.",
+  ],
+} as const satisfies Partial<Record<ErrorCode, readonly [ErrorCategory, boolean, RecoveryAction, string]>>;
+
+export type OwnCode = keyof typeof OWN_CODES;
+
+/** A StorageError raised by the facade itself (before or without the core). */
+export function ownError(code: OwnCode, message: string): StorageError {
+  const [category, retryable, recoveryAction, userMessage] = OWN_CODES[code];
+  return new StorageError({ code, category, retryable, recoveryAction, userMessage, message });
+}
+
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof StorageError;
 }

@@ -10,8 +10,8 @@
  */
 
 import init from "./wasm/larder.js";
-import { StorageError, toStorageError } from "./errors.js";
-import type { ErrorCategory, ErrorCode, RecoveryAction, StorageErrorFields } from "./errors.js";
+import { StorageError, ownError, toStorageError } from "./errors.js";
+import type { OwnCode, StorageErrorFields } from "./errors.js";
 import type { StorageOptions } from "./types.js";
 
 // ---- shared by both ends ----------------------------------------------------
@@ -57,7 +57,9 @@ export interface WorkerRequest {
 
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: StorageErrorFields };
+  | { id: number; ok: false; error: StorageErrorFields }
+  /** Not a reply: a circuit breaker transition, pushed as it happens. */
+  | { id: 0; state: string; previous: string };
 
 /**
  * The loader the worker hands the core's getOrSet, as functions cannot cross:
@@ -78,32 +80,6 @@ export function errorFields(error: StorageError): StorageErrorFields {
 }
 
 // ---- errors raised on this side ----------------------------------------------
-
-/** The fields of the codes this side raises itself, as src/error.rs defines them. */
-const OWN_CODES = {
-  INVALID_ARGUMENT: ["VALIDATION", false, "FIX_INPUT", "The request was not valid."],
-  INVALID_KEY: ["VALIDATION", false, "FIX_INPUT", "The item's name is not valid."],
-  INVALID_VALUE: [
-    "VALIDATION",
-    false,
-    "FIX_INPUT",
-    "The data could not be saved because it is not in a storable form.",
-  ],
-  DISPOSED: ["LIFECYCLE", false, "REOPEN", "The storage has been closed. Reload to continue."],
-  UNSUPPORTED: [
-    "LIFECYCLE",
-    false,
-    "NONE",
-    "This browser or environment does not support the required storage.",
-  ],
-} as const satisfies Partial<Record<ErrorCode, readonly [ErrorCategory, boolean, RecoveryAction, string]>>;
-
-type OwnCode = keyof typeof OWN_CODES;
-
-export function ownError(code: OwnCode, message: string): StorageError {
-  const [category, retryable, recoveryAction, userMessage] = OWN_CODES[code];
-  return new StorageError({ code, category, retryable, recoveryAction, userMessage, message });
-}
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
 
@@ -296,6 +272,9 @@ export class RemoteStore {
   #disposal: Promise<void> | undefined;
   /** Why the worker is gone, once it is (it stopped or failed). */
   #lost: string | undefined;
+  /** The breaker's state as the worker last reported it. */
+  #breakerState = "CLOSED";
+  #stateListener: ((state: string, previous: string) => void) | undefined;
 
   private constructor(worker: Worker, disposeWaitMs: number) {
     this.#worker = worker;
@@ -416,6 +395,14 @@ export class RemoteStore {
     return this.#disposal !== undefined;
   }
 
+  breakerState(): string {
+    return this.#breakerState;
+  }
+
+  onStateChange(listener: (state: string, previous: string) => void): void {
+    this.#stateListener = listener;
+  }
+
   /** NativeStore's: releases this handle, which here means disposing. */
   free(): void {
     void this.dispose();
@@ -507,6 +494,11 @@ export class RemoteStore {
   }
 
   #answer(reply: WorkerReply): void {
+    if ("state" in reply) {
+      this.#breakerState = reply.state;
+      this.#stateListener?.(reply.state, reply.previous);
+      return;
+    }
     const call = this.#pending.get(reply.id);
     if (!call) return;
     this.#pending.delete(reply.id);

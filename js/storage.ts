@@ -3,9 +3,10 @@
  * turns every failure into a rejected promise carrying a StorageError.
  */
 
-import { toStorageError } from "./errors.js";
+import { ownError, toStorageError } from "./errors.js";
 import type { NativeStore } from "./wasm/larder.js";
 import type {
+  BreakerState,
   Entries,
   GetOrSetOptions,
   InvalidateOptions,
@@ -14,6 +15,7 @@ import type {
   SetOptions,
   StorageOptions,
   StorageValue,
+  StateListener,
 } from "./types.js";
 
 /** Loads the wasm module once and opens a native store. */
@@ -126,11 +128,36 @@ export class StorageNamespace {
 
 export class Storage extends StorageNamespace {
   readonly #native: NativeStore;
+  readonly #listeners = new Set<StateListener>();
 
   /** @internal Use `openStorage`. */
   constructor(native: NativeStore) {
     super(native, undefined);
     this.#native = native;
+    native.onStateChange((state: BreakerState, previous: BreakerState) => {
+      for (const listener of [...this.#listeners]) {
+        try {
+          listener(state, previous);
+        } catch {
+          // A listener's own failure must not reach the store or the others.
+        }
+      }
+    });
+  }
+
+  /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
+  get breakerState(): BreakerState {
+    return this.#native.breakerState() as BreakerState;
+  }
+
+  /** Calls `listener(state, previousState)` once per breaker transition, in
+   *  order, until the returned handle is disposed. */
+  onStateChange(listener: StateListener): { dispose(): void } {
+    if (typeof listener !== "function") {
+      throw ownError("INVALID_ARGUMENT", "onStateChange needs a listener function");
+    }
+    this.#listeners.add(listener);
+    return { dispose: () => void this.#listeners.delete(listener) };
   }
 
   /** A view of every key/value operation scoped to namespace `name`; an

@@ -80,3 +80,8 @@ export interface InvalidateOptions {
   /** Literal prefix; "" matches every key of the namespace. */
   prefix: string;
 }
+
+export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
+
+/** Told of each circuit breaker transition. */
+export type StateListener = (state: BreakerState, previousState: BreakerState) => void;

@@ -41,6 +41,7 @@ const methods = {
     }
     await loadWasm();
     store = (await openStore(options, undefined)) as NativeStore;
+    store.onStateChange((state: string, previous: string) => scope.postMessage({ id: 0, state, previous }));
     return holdsLifeLock;
   },
 

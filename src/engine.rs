@@ -6,7 +6,9 @@
 //! schedules `drain` on the event loop, and turns `Output`s back into values.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
+use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::cache::{check_fits_budget, entry_size};
 use crate::clock::Clock;
 use crate::codec::EncodedValue;
@@ -113,6 +115,9 @@ pub enum Output {
 /// Answers one caller; called exactly once per submitted operation.
 pub type Reply = Box<dyn FnOnce(Result<Output>)>;
 
+/// Told of every breaker transition, `(state, previous)`, in order.
+pub type TransitionListener = Box<dyn Fn(BreakerState, BreakerState)>;
+
 struct Pending {
     operation: Operation,
     reply: Reply,
@@ -128,6 +133,8 @@ pub struct Engine {
     latest_ms: Cell<i64>,
     options: StoreOptions,
     drain_scheduled: Cell<bool>,
+    breaker: RefCell<CircuitBreaker>,
+    transition_listener: RefCell<Option<Rc<TransitionListener>>>,
 }
 
 fn scope_of(scope: &Option<String>) -> Scope<'_> {
@@ -143,6 +150,8 @@ impl Engine {
             store: RefCell::new(Some(store)),
             clock,
             latest_ms: Cell::new(i64::MIN),
+            breaker: RefCell::new(CircuitBreaker::new(options.breaker.clone())),
+            transition_listener: RefCell::new(None),
             options,
             drain_scheduled: Cell::new(false),
         })
@@ -199,14 +208,48 @@ impl Engine {
                     (payload.reply, Err(error))
                 }
                 Some(Next::Run(Queued { payload, .. })) => {
-                    (payload.reply, now.and_then(|now_ms| self.run(payload.operation, now_ms)))
+                    (payload.reply, now.and_then(|now_ms| self.run_through_breaker(payload.operation, now_ms)))
                 }
             };
             reply(result);
+            self.announce_transitions();
         }
         self.drain_scheduled.set(false);
         if self.queue.borrow().is_closed() {
             self.close_store();
+        }
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.borrow().state()
+    }
+
+    /// Sets the one listener told of breaker transitions (the boundary fans
+    /// them out to the store's `onStateChange` listeners).
+    pub fn on_transition(&self, listener: TransitionListener) {
+        self.transition_listener.replace(Some(Rc::new(listener)));
+    }
+
+    /// Runs an operation if the breaker lets it through, and tells the
+    /// breaker how it went.
+    fn run_through_breaker(&self, operation: Operation, now_ms: i64) -> Result<Output> {
+        let admission = self.breaker.borrow_mut().admit(now_ms)?;
+        let result = self.run(operation, now_ms);
+        self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), now_ms);
+        result
+    }
+
+    /// Tells the listener of the breaker's transitions, with no borrow held.
+    fn announce_transitions(&self) {
+        let transitions = self.breaker.borrow_mut().take_transitions();
+        if transitions.is_empty() {
+            return;
+        }
+        let listener = self.transition_listener.borrow().clone();
+        if let Some(listener) = listener {
+            for (state, previous) in transitions {
+                listener(state, previous);
+            }
         }
     }
 
@@ -289,7 +332,6 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::codec::ValueKind;
     use crate::error::ErrorCode;
-    use std::rc::Rc;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     type Log = Rc<RefCell<Vec<(usize, Result<Output>)>>>;

@@ -8,6 +8,7 @@
 #![warn(clippy::all)]
 
 pub mod api;
+pub mod breaker;
 pub mod cache;
 pub mod clock;
 pub mod codec;

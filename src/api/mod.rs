@@ -252,6 +252,22 @@ impl NativeStore {
     pub fn is_disposed(&self) -> bool {
         self.engine.is_disposed()
     }
+
+    /// `"CLOSED"`, `"OPEN"` or `"HALF_OPEN"`.
+    #[wasm_bindgen(js_name = breakerState)]
+    pub fn breaker_state(&self) -> String {
+        self.engine.breaker_state().as_str().to_owned()
+    }
+
+    /// Sets the function called as `listener(state, previous)` on every
+    /// breaker transition, in order. What it throws is ignored: a listener
+    /// cannot break the store.
+    #[wasm_bindgen(js_name = onStateChange)]
+    pub fn on_state_change(&self, listener: Function) {
+        self.engine.on_transition(Box::new(move |state, previous| {
+            let _ = listener.call2(&JsValue::UNDEFINED, &state.as_str().into(), &previous.as_str().into());
+        }));
+    }
 }
 
 impl NativeStore {

@@ -1,0 +1,225 @@
+//! The circuit breaker between the queue and the store. After
+//! `failureThreshold` consecutive storage failures it opens: operations fail
+//! fast with CIRCUIT_OPEN, without touching storage, until
+//! `recoveryTimeoutMs` has passed on the store's clock; then exactly one
+//! operation runs as a probe, whose success closes the breaker and whose
+//! failure opens it again for another full timeout.
+
+use crate::error::{Category, ErrorCode, StorageError};
+use crate::options::BreakerOptions;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "CLOSED",
+            BreakerState::Open => "OPEN",
+            BreakerState::HalfOpen => "HALF_OPEN",
+        }
+    }
+}
+
+/// How an operation was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Normal,
+    /// The one operation that tests storage while HALF_OPEN.
+    Probe,
+}
+
+/// A state change, for `onStateChange` listeners: `(state, previous)`.
+pub type Transition = (BreakerState, BreakerState);
+
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    options: BreakerOptions,
+    state: BreakerState,
+    consecutive_failures: u32,
+    opened_at_ms: i64,
+    probe_running: bool,
+    transitions: Vec<Transition>,
+}
+
+/// Failures that say storage is in trouble. Invalid input, capacity limits
+/// of larder's own, lifecycle and concurrency errors say nothing about it.
+fn counts_as_failure(error: &StorageError) -> bool {
+    let code = error.code();
+    code == ErrorCode::QuotaExceeded
+        || matches!(code.category(), Category::Storage | Category::Corruption | Category::Timeout | Category::Internal)
+}
+
+impl CircuitBreaker {
+    pub fn new(options: BreakerOptions) -> Self {
+        CircuitBreaker {
+            options,
+            state: BreakerState::Closed,
+            consecutive_failures: 0,
+            opened_at_ms: 0,
+            probe_running: false,
+            transitions: Vec::new(),
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        self.state
+    }
+
+    /// Lets an operation through, or refuses it with CIRCUIT_OPEN.
+    pub fn admit(&mut self, now_ms: i64) -> Result<Admission, StorageError> {
+        match self.state {
+            BreakerState::Closed => Ok(Admission::Normal),
+            BreakerState::Open if (now_ms - self.opened_at_ms) as f64 >= self.options.recovery_timeout_ms => {
+                self.move_to(BreakerState::HalfOpen);
+                self.probe_running = true;
+                Ok(Admission::Probe)
+            }
+            BreakerState::HalfOpen if !self.probe_running => {
+                self.probe_running = true;
+                Ok(Admission::Probe)
+            }
+            BreakerState::Open | BreakerState::HalfOpen => Err(StorageError::CircuitOpen(format!(
+                "the circuit breaker is {} after {} consecutive storage failures; operations fail fast until a probe succeeds",
+                self.state.as_str(),
+                self.consecutive_failures
+            ))),
+        }
+    }
+
+    /// Takes an admitted operation's outcome into account.
+    pub fn record(&mut self, admission: Admission, outcome: Result<(), &StorageError>, now_ms: i64) {
+        if admission == Admission::Probe {
+            self.probe_running = false;
+        }
+        match outcome {
+            Ok(()) => {
+                self.consecutive_failures = 0;
+                if admission == Admission::Probe {
+                    self.move_to(BreakerState::Closed);
+                }
+            }
+            Err(error) if counts_as_failure(error) => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                let tripped = self.consecutive_failures >= self.options.failure_threshold;
+                if admission == Admission::Probe || (self.state == BreakerState::Closed && tripped) {
+                    self.opened_at_ms = now_ms;
+                    self.move_to(BreakerState::Open);
+                }
+            }
+            // Neither a failure nor a success: a probe that ended so proved
+            // nothing, and the next operation probes instead.
+            Err(_) => {}
+        }
+    }
+
+    /// The transitions since the last call, oldest first.
+    pub fn take_transitions(&mut self) -> Vec<Transition> {
+        std::mem::take(&mut self.transitions)
+    }
+
+    fn move_to(&mut self, state: BreakerState) {
+        if state != self.state {
+            self.transitions.push((state, self.state));
+            self.state = state;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use BreakerState::{Closed, HalfOpen, Open};
+
+    fn breaker() -> CircuitBreaker {
+        CircuitBreaker::new(BreakerOptions { failure_threshold: 3, recovery_timeout_ms: 1000.0 })
+    }
+
+    fn io() -> StorageError {
+        StorageError::Io("disk".into())
+    }
+
+    /// Admits one operation at `now` and records `outcome` for it.
+    fn run(breaker: &mut CircuitBreaker, now: i64, outcome: Result<(), StorageError>) -> Result<Admission, ErrorCode> {
+        let admission = breaker.admit(now).map_err(|error| error.code())?;
+        breaker.record(admission, outcome.as_ref().map(|_| ()), now);
+        Ok(admission)
+    }
+
+    #[wasm_bindgen_test]
+    fn opens_after_the_threshold_of_consecutive_failures_and_fails_fast() {
+        let mut breaker = breaker();
+        run(&mut breaker, 0, Err(io())).unwrap();
+        run(&mut breaker, 0, Err(io())).unwrap();
+        assert_eq!(breaker.state(), Closed);
+        run(&mut breaker, 5, Err(io())).unwrap();
+        assert_eq!(breaker.state(), Open);
+        assert_eq!(breaker.take_transitions(), vec![(Open, Closed)]);
+        assert_eq!(run(&mut breaker, 1004, Ok(())), Err(ErrorCode::CircuitOpen), "still within the timeout");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_success_resets_the_count_and_invalid_input_neither_counts_nor_resets() {
+        let mut breaker = breaker();
+        run(&mut breaker, 0, Err(io())).unwrap();
+        run(&mut breaker, 0, Err(io())).unwrap();
+        run(&mut breaker, 0, Err(StorageError::InvalidValue("bad".into()))).unwrap();
+        run(&mut breaker, 0, Err(StorageError::Locked("held".into()))).unwrap();
+        assert_eq!(breaker.state(), Closed);
+        run(&mut breaker, 0, Err(StorageError::Timeout("slow".into()))).unwrap();
+        assert_eq!(breaker.state(), Open, "two IO, then a timeout: three in a row");
+
+        let mut breaker = CircuitBreaker::new(BreakerOptions { failure_threshold: 2, recovery_timeout_ms: 10.0 });
+        run(&mut breaker, 0, Err(io())).unwrap();
+        run(&mut breaker, 0, Ok(())).unwrap();
+        run(&mut breaker, 0, Err(StorageError::QuotaExceeded("full".into()))).unwrap();
+        assert_eq!(breaker.state(), Closed, "the success reset the count");
+    }
+
+    #[wasm_bindgen_test]
+    fn after_the_timeout_exactly_one_probe_runs_and_its_success_closes() {
+        let mut breaker = breaker();
+        for _ in 0..3 {
+            run(&mut breaker, 0, Err(io())).unwrap();
+        }
+        let probe = breaker.admit(1000).unwrap();
+        assert_eq!((probe, breaker.state()), (Admission::Probe, HalfOpen));
+        assert_eq!(breaker.admit(1000).unwrap_err().code(), ErrorCode::CircuitOpen, "one probe at a time");
+        breaker.record(probe, Ok(()), 1000);
+        assert_eq!(breaker.state(), Closed);
+        assert_eq!(breaker.take_transitions(), vec![(Open, Closed), (HalfOpen, Open), (Closed, HalfOpen)]);
+        assert_eq!(run(&mut breaker, 1000, Ok(())), Ok(Admission::Normal));
+    }
+
+    #[wasm_bindgen_test]
+    fn a_failed_probe_reopens_for_a_full_timeout() {
+        let mut breaker = breaker();
+        for _ in 0..3 {
+            run(&mut breaker, 0, Err(io())).unwrap();
+        }
+        assert_eq!(run(&mut breaker, 1500, Err(io())), Ok(Admission::Probe));
+        assert_eq!(breaker.state(), Open);
+        assert_eq!(run(&mut breaker, 2499, Ok(())), Err(ErrorCode::CircuitOpen), "timed from the probe's failure");
+        assert_eq!(run(&mut breaker, 2500, Ok(())), Ok(Admission::Probe));
+        assert_eq!(breaker.state(), Closed);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_probe_that_proves_nothing_hands_the_probe_to_the_next_operation() {
+        let mut breaker = breaker();
+        for _ in 0..3 {
+            run(&mut breaker, 0, Err(io())).unwrap();
+        }
+        let busy = StorageError::from_sqlite_code(rusqlite::ffi::SQLITE_BUSY, "contention");
+        assert_eq!(run(&mut breaker, 1000, Err(busy)), Ok(Admission::Probe));
+        assert_eq!(breaker.state(), HalfOpen);
+        assert_eq!(run(&mut breaker, 1000, Ok(())), Ok(Admission::Probe));
+        assert_eq!(breaker.state(), Closed);
+    }
+}
