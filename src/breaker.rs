@@ -51,7 +51,10 @@ pub struct CircuitBreaker {
 fn counts_as_failure(error: &StorageError) -> bool {
     let code = error.code();
     code == ErrorCode::QuotaExceeded
-        || matches!(code.category(), Category::Storage | Category::Corruption | Category::Timeout | Category::Internal)
+        || matches!(
+            code.category(),
+            Category::Storage | Category::Corruption | Category::Timeout | Category::Internal
+        )
 }
 
 impl CircuitBreaker {
@@ -146,7 +149,11 @@ mod tests {
     }
 
     /// Admits one operation at `now` and records `outcome` for it.
-    fn run(breaker: &mut CircuitBreaker, now: i64, outcome: Result<(), StorageError>) -> Result<Admission, ErrorCode> {
+    fn run(
+        breaker: &mut CircuitBreaker,
+        now: i64,
+        outcome: Result<(), StorageError>,
+    ) -> Result<Admission, ErrorCode> {
         let admission = breaker.admit(now).map_err(|error| error.code())?;
         breaker.record(admission, outcome.as_ref().map(|_| ()), now);
         Ok(admission)
@@ -175,7 +182,8 @@ mod tests {
         run(&mut breaker, 0, Err(StorageError::Timeout("slow".into()))).unwrap();
         assert_eq!(breaker.state(), Open, "two IO, then a timeout: three in a row");
 
-        let mut breaker = CircuitBreaker::new(BreakerOptions { failure_threshold: 2, recovery_timeout_ms: 10.0 });
+        let mut breaker =
+            CircuitBreaker::new(BreakerOptions { failure_threshold: 2, recovery_timeout_ms: 10.0 });
         run(&mut breaker, 0, Err(io())).unwrap();
         run(&mut breaker, 0, Ok(())).unwrap();
         run(&mut breaker, 0, Err(StorageError::QuotaExceeded("full".into()))).unwrap();
@@ -205,7 +213,11 @@ mod tests {
         }
         assert_eq!(run(&mut breaker, 1500, Err(io())), Ok(Admission::Probe));
         assert_eq!(breaker.state(), Open);
-        assert_eq!(run(&mut breaker, 2499, Ok(())), Err(ErrorCode::CircuitOpen), "timed from the probe's failure");
+        assert_eq!(
+            run(&mut breaker, 2499, Ok(())),
+            Err(ErrorCode::CircuitOpen),
+            "timed from the probe's failure"
+        );
         assert_eq!(run(&mut breaker, 2500, Ok(())), Ok(Admission::Probe));
         assert_eq!(breaker.state(), Closed);
     }

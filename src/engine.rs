@@ -12,6 +12,7 @@ use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::cache::{check_fits_budget, entry_size};
 use crate::clock::Clock;
 use crate::codec::EncodedValue;
+use crate::deadline;
 use crate::error::{Result, StorageError};
 use crate::options::{StoreOptions, Ttl};
 use crate::queue::{Next, OperationKind, OperationQueue, Queued, Refused};
@@ -127,7 +128,7 @@ pub struct Engine {
     queue: RefCell<OperationQueue<Pending>>,
     /// `None` once closed.
     store: RefCell<Option<Store>>,
-    clock: Box<dyn Clock>,
+    clock: Rc<dyn Clock>,
     /// The latest time the clock has shown: time never runs backwards for
     /// the store, so an entry once expired stays expired.
     latest_ms: Cell<i64>,
@@ -148,7 +149,7 @@ impl Engine {
         Ok(Engine {
             queue: RefCell::new(OperationQueue::new(options.max_queue_length)),
             store: RefCell::new(Some(store)),
-            clock,
+            clock: Rc::from(clock),
             latest_ms: Cell::new(i64::MIN),
             breaker: RefCell::new(CircuitBreaker::new(options.breaker.clone())),
             transition_listener: RefCell::new(None),
@@ -207,8 +208,11 @@ impl Engine {
                     ));
                     (payload.reply, Err(error))
                 }
-                Some(Next::Run(Queued { payload, .. })) => {
-                    (payload.reply, now.and_then(|now_ms| self.run_through_breaker(payload.operation, now_ms)))
+                Some(Next::Run(Queued { payload, enqueued_at_ms, .. })) => {
+                    let result = now.and_then(|now_ms| {
+                        self.run_through_breaker(payload.operation, now_ms, enqueued_at_ms)
+                    });
+                    (payload.reply, result)
                 }
             };
             reply(result);
@@ -230,12 +234,19 @@ impl Engine {
         self.transition_listener.replace(Some(Rc::new(listener)));
     }
 
-    /// Runs an operation if the breaker lets it through, and tells the
-    /// breaker how it went.
-    fn run_through_breaker(&self, operation: Operation, now_ms: i64) -> Result<Output> {
+    /// Runs an operation if the breaker lets it through, until its deadline
+    /// (`operationTimeoutMs` after it was called), and tells the breaker how
+    /// it went.
+    fn run_through_breaker(&self, operation: Operation, now_ms: i64, enqueued_at_ms: i64) -> Result<Output> {
         let admission = self.breaker.borrow_mut().admit(now_ms)?;
-        let result = self.run(operation, now_ms);
-        self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), now_ms);
+        let deadline_ms = self
+            .options
+            .operation_timeout_ms
+            .map(|timeout| enqueued_at_ms.saturating_add(timeout.ceil() as i64));
+        let result = deadline::run_until(self.clock.clone(), deadline_ms, || self.run(operation, now_ms));
+        // The open period runs from when the operation failed, not started.
+        let finished_ms = self.now_ms().unwrap_or(now_ms);
+        self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), finished_ms);
         result
     }
 

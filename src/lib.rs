@@ -12,6 +12,7 @@ pub mod breaker;
 pub mod cache;
 pub mod clock;
 pub mod codec;
+pub mod deadline;
 pub mod engine;
 pub mod error;
 pub mod flight;

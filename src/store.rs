@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, Transa
 
 use crate::cache::{LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
+use crate::deadline;
 use crate::error::{ErrorCode, Result, StorageError};
 use crate::options::{Durability, StoreOptions};
 use crate::schema::{self, SchemaState};
@@ -55,8 +56,10 @@ pub struct Store {
 impl Store {
     /// Readies an opened database (see `prepare_connection`); on failure the
     /// database is closed and released, unchanged.
-    pub fn open(db: Database, options: &StoreOptions) -> Result<Store> {
-        match prepare_connection(&db.conn, options.durability, db.is_file()) {
+    pub fn open(mut db: Database, options: &StoreOptions) -> Result<Store> {
+        let prepared = deadline::install(&mut db.conn)
+            .and_then(|()| prepare_connection(&db.conn, options.durability, db.is_file()));
+        match prepared {
             Ok((ledgers, last_stamp)) => Ok(Store {
                 db: Some(db),
                 ledgers,
@@ -120,6 +123,7 @@ impl Store {
             write.purge_some_expired(now_ms)?;
             let first_new_stamp = write.recency.next_stamp();
             for entry in entries {
+                deadline::check()?;
                 let stamp = write.recency.stamp();
                 upsert(write.tx, ns, entry, expires_at, stamp, &mut write.delta)?;
             }
@@ -172,6 +176,7 @@ impl Store {
             )?;
             let mut deleted = 0;
             for key in keys {
+                deadline::check()?;
                 let removed: Option<(u64, Option<i64>)> =
                     statement.query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
                 if let Some((size, expires_at)) = removed {
