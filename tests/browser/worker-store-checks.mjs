@@ -238,6 +238,11 @@ async function errorsKeepTheirFields() {
   const memory = await openStorage();
   const worker = await openStorage({ path: ":temp:" });
   try {
+    check("a worker store reports its breaker state like a main-thread one",
+      worker.breakerState === "CLOSED" && memory.breakerState === "CLOSED", `${worker.breakerState} / ${memory.breakerState}`);
+    const subscription = worker.onStateChange(() => {});
+    check("... and onStateChange gives a disposable subscription", typeof subscription?.dispose === "function");
+    subscription.dispose();
     const fromWorker = await settle(() => worker.get(""));
     const fromCore = await settle(() => memory.get(""));
     const error = fromWorker.reason;
