@@ -9,21 +9,6 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{Result, StorageError};
 
-/// The `fs` functions larder calls, as API.md lists them.
-pub const FS_FUNCTIONS: [&str; 11] = [
-    "openSync",
-    "closeSync",
-    "readSync",
-    "writeSync",
-    "fsyncSync",
-    "ftruncateSync",
-    "fstatSync",
-    "statSync",
-    "unlinkSync",
-    "readFileSync",
-    "mkdirSync",
-];
-
 /// A failed host call: the errno code Node reports, and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsError {
