@@ -3,7 +3,6 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-WASM := target/wasm32-unknown-unknown/release/larder.wasm
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
 .PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-browser lint soak clean
