@@ -189,5 +189,22 @@ export function seededRandom(seed) {
   };
 }
 
+/**
+ * Runs a model-based test: `steps` times, generates an operation, applies it
+ * to the store and the model, and checks them; a mismatch fails with the step
+ * number and the operation.
+ */
+export async function runModelSteps(steps, { generate, apply, check, describe }) {
+  for (let step = 0; step < steps; step += 1) {
+    const op = generate();
+    try {
+      await apply(op);
+      await check();
+    } catch (error) {
+      assert.fail(`step ${step}: ${describe(op)}: ${error.message}`);
+    }
+  }
+}
+
 /** A backstop for whole suites (`describe(name, { timeout })`): nothing can hang the run. */
 export const SUITE_TIMEOUT_MS = 60_000;

@@ -11,7 +11,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { open, manualClock, utf8, byUtf8, assertStorageError, seededRandom, SUITE_TIMEOUT_MS } from "./helpers.mjs";
+import { open, manualClock, utf8, byUtf8, assertStorageError, seededRandom, SUITE_TIMEOUT_MS, runModelSteps } from "./helpers.mjs";
 
 // LARDER_MODEL_SEED replays another sequence; the default is fixed.
 const SEED = Number(process.env.LARDER_MODEL_SEED ?? 20240611);
@@ -329,15 +329,7 @@ test(`model: ${STEPS} random operations with a ${BUDGET}-byte LRU budget`, { tim
     }
   }
 
-  for (let step = 0; step < STEPS; step += 1) {
-    const op = generate();
-    try {
-      await apply(op);
-      await check();
-    } catch (error) {
-      assert.fail(`step ${step}: ${describeOp(op)}: ${error.message}`);
-    }
-  }
+  await runModelSteps(STEPS, { generate, apply, check, describe: describeOp });
 
   // Every value at the end (order of reads no longer matters).
   for (const [ns, view] of views.entries()) {

@@ -17,6 +17,7 @@ import {
   settleAll,
   seededRandom,
   SUITE_TIMEOUT_MS,
+  runModelSteps,
 } from "./helpers.mjs";
 
 /** Names chosen to break a namespace kept as a key prefix or matched with LIKE. */
@@ -499,15 +500,7 @@ describe("isolation, model-based", { timeout: SUITE_TIMEOUT_MS }, () => {
       }
     }
 
-    for (let step = 0; step < STEPS; step += 1) {
-      const op = generate();
-      try {
-        await apply(op);
-        await check();
-      } catch (error) {
-        assert.fail(`step ${step}: ${describeOp(op)}: ${error.message}`);
-      }
-    }
+    await runModelSteps(STEPS, { generate, apply, check, describe: describeOp });
     // The sequence must have exercised what it claims to.
     assert.ok(widest >= 8, `entries were never spread over more than ${widest} namespaces at once`);
     for (const [what, n] of Object.entries(seen)) assert.ok(n >= 5, `too few ${what} (${n}) to mean anything`);
