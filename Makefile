@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-browser lint soak clean
+.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-hooks test-browser lint soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,8 +27,14 @@ test-rust-node: setup
 test-rust-chrome: setup
 	$(CHROME_TEST)
 
+# The package over a debug wasm built with the test-only panic trigger
+# (feature `test-hooks`), in target/pkg-test-hooks, for panic.test.mjs.
+test-hooks: build
+	cargo build --target wasm32-unknown-unknown --features test-hooks
+	node scripts/build.mjs --test-hooks
+
 # The built package through its public API.
-test-js: build
+test-js: build test-hooks
 	node --test --test-reporter=spec tests/js/
 
 # The crash test at length: 2000 rounds of SIGKILL during durable writes.
@@ -41,6 +47,7 @@ test-browser: build
 lint: setup
 	cargo fmt --check
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --all-targets --features test-hooks -- -D warnings
 	node_modules/.bin/tsc -p js --noEmit
 
 clean:

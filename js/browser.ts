@@ -5,10 +5,9 @@
  * RemoteStore.
  */
 
-import { openStore, type NativeStore } from "./wasm/larder.js";
 import { storageOpener } from "./storage.js";
 import { ownError } from "./errors.js";
-import { RemoteStore, loadWasm } from "./remote.js";
+import { RemoteStore, startRuntime } from "./remote.js";
 import type { StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";
@@ -16,12 +15,15 @@ export type { ErrorCode, ErrorCategory, RecoveryAction } from "./errors.js";
 export { Storage, StorageNamespace } from "./storage.js";
 export type * from "./types.js";
 
-export const openStorage = storageOpener(async (options): Promise<NativeStore> => {
+// A trapped worker is ended by the RemoteStore itself: nothing else to release.
+const nothingHeld = () => {};
+
+export const openStorage = storageOpener(async (options, trapped) => {
   if (!inWorker(options)) {
-    await loadWasm();
-    return openStore(options, undefined);
+    const runtime = await startRuntime(trapped);
+    return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
-  return RemoteStore.open(startWorker, options);
+  return { native: await RemoteStore.open(startWorker, options, trapped), releaseAfterTrap: nothingHeld };
 });
 
 /** Whether `options` name a path other than ":memory:". Anything unreadable

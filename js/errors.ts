@@ -85,14 +85,15 @@ const OWN_CODES = {
     "NONE",
     "This browser or environment does not support the required storage.",
   ],
+  INTERNAL: ["INTERNAL", false, "REOPEN", "Something went wrong. Please reload and try again."],
 } as const satisfies Partial<Record<ErrorCode, readonly [ErrorCategory, boolean, RecoveryAction, string]>>;
 
 export type OwnCode = keyof typeof OWN_CODES;
 
 /** A StorageError raised by the facade itself (before or without the core). */
-export function ownError(code: OwnCode, message: string): StorageError {
+export function ownError(code: OwnCode, message: string, options?: { cause?: unknown }): StorageError {
   const [category, retryable, recoveryAction, userMessage] = OWN_CODES[code];
-  return new StorageError({ code, category, retryable, recoveryAction, userMessage, message });
+  return new StorageError({ code, category, retryable, recoveryAction, userMessage, message }, options);
 }
 
 export function isStorageError(value: unknown): value is StorageError {

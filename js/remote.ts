@@ -9,19 +9,24 @@
  * loader.
  */
 
-import init from "./wasm/larder.js";
+import { createRuntime, type Runtime } from "./wasm/larder.js";
 import { StorageError, ownError, toStorageError } from "./errors.js";
 import type { OwnCode, StorageErrorFields } from "./errors.js";
 import type { StorageOptions } from "./types.js";
 
 // ---- shared by both ends ----------------------------------------------------
 
-let loading: Promise<unknown> | undefined;
+let compiling: Promise<WebAssembly.Module> | undefined;
 
-/** Loads the wasm module (next to this file) once per thread. */
-export function loadWasm(): Promise<unknown> {
-  loading ??= init({ module_or_path: new URL("./wasm/larder_bg.wasm", import.meta.url) });
-  return loading;
+/** A fresh wasm instance, for one store; the module (next to this file) is
+ *  compiled once per thread. `trapped` hears of a trap in a task it ran. */
+export async function startRuntime(trapped: (error: unknown) => void): Promise<Runtime> {
+  compiling ??= fetch(new URL("./wasm/larder_bg.wasm", import.meta.url))
+    .then((response) => response.arrayBuffer())
+    .then((bytes) => WebAssembly.compile(bytes));
+  const runtime = createRuntime(trapped);
+  await runtime.init({ module_or_path: await compiling });
+  return runtime;
 }
 
 /** The NativeStore calls the worker runs as they are. */
@@ -275,10 +280,13 @@ export class RemoteStore {
   /** The breaker's state as the worker last reported it. */
   #breakerState = "CLOSED";
   #stateListener: ((state: string, previous: string) => void) | undefined;
+  /** Told when the worker is lost without a dispose (its core trapped). */
+  readonly #trapped: (error: unknown) => void;
 
-  private constructor(worker: Worker, disposeWaitMs: number) {
+  private constructor(worker: Worker, disposeWaitMs: number, trapped: (error: unknown) => void) {
     this.#worker = worker;
     this.#disposeWaitMs = disposeWaitMs;
+    this.#trapped = trapped;
     worker.addEventListener("message", (event: MessageEvent<WorkerReply>) => this.#answer(event.data));
     worker.addEventListener("error", (event) => {
       event.preventDefault();
@@ -289,9 +297,14 @@ export class RemoteStore {
 
   /**
    * Starts a worker with `startWorker` and opens the store in it. Options
-   * cross by structured clone, so a `clock` function is refused.
+   * cross by structured clone, so a `clock` function is refused. `trapped`
+   * is told if the worker is later lost without a dispose.
    */
-  static async open(startWorker: () => Worker, options: StorageOptions | undefined): Promise<RemoteStore> {
+  static async open(
+    startWorker: () => Worker,
+    options: StorageOptions | undefined,
+    trapped: (error: unknown) => void,
+  ): Promise<RemoteStore> {
     const refused = refuseUnfaithful(["option", options]);
     if (refused) throw refused;
     if (typeof readOption(options, "clock") === "function") {
@@ -299,7 +312,7 @@ export class RemoteStore {
     }
     const timeout = readOption(options, "operationTimeoutMs");
     const operationMs = typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_OPERATION_TIMEOUT_MS;
-    const store = new RemoteStore(startWorker(), operationMs + DISPOSE_MARGIN_MS);
+    const store = new RemoteStore(startWorker(), operationMs + DISPOSE_MARGIN_MS, trapped);
     const lifeLock = `larder-worker-${crypto.randomUUID?.() ?? Math.random()}`;
     let holdsLifeLock: unknown;
     try {
@@ -512,6 +525,7 @@ export class RemoteStore {
     if (this.#lost) return;
     this.#lost = reason;
     this.#worker.terminate();
+    if (!this.#disposal) this.#trapped(new Error(reason));
     this.#rejectPending(this.#disposal ? disposed : () => internal(reason));
   }
 

@@ -1,9 +1,11 @@
 /**
- * The store object users hold: a thin shell over the wasm NativeStore that
- * turns every failure into a rejected promise carrying a StorageError.
+ * The store object users hold: a thin shell over the native store (through
+ * its Session, which outlives a trap) that turns every failure into a
+ * rejected promise carrying a StorageError.
  */
 
 import { ownError, toStorageError } from "./errors.js";
+import { Session, type NativeOpener } from "./session.js";
 import type { NativeStore } from "./wasm/larder.js";
 import type {
   BreakerState,
@@ -18,9 +20,6 @@ import type {
   StateListener,
 } from "./types.js";
 
-/** Loads the wasm module once and opens a native store. */
-export type NativeOpener = (options: StorageOptions | undefined) => Promise<NativeStore>;
-
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
@@ -29,7 +28,7 @@ class LoaderFailure {
   constructor(readonly error: unknown) {}
 }
 
-/** Runs a native call; whatever it throws or rejects with becomes a StorageError
+/** Runs a call; whatever it throws or rejects with becomes a StorageError
  *  (except a loader's own error, which callers get as it was thrown). */
 async function call<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -46,45 +45,50 @@ async function call<T>(run: () => Promise<T>): Promise<T> {
  * `count`, `getCurrentCacheSize`, `purgeExpired` and `clear` the whole store.
  */
 export class StorageNamespace {
-  readonly #native: NativeStore;
+  readonly #session: Session;
   readonly #ns: string | null | undefined;
 
   /** @internal Use `openStorage` and `namespace`. */
-  constructor(native: NativeStore, ns: string | null | undefined) {
-    this.#native = native;
+  constructor(session: Session, ns: string | null | undefined) {
+    this.#session = session;
     this.#ns = ns;
   }
 
+  /** Runs `invoke` on the native store, with this view's namespace. */
+  #run<T>(invoke: (native: NativeStore, ns: string | null | undefined) => Promise<T>): Promise<T> {
+    return call(() => this.#session.call((native) => invoke(native, this.#ns)));
+  }
+
   set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
-    return call(() => this.#native.set(this.#ns, key, value, options));
+    return this.#run((native, ns) => native.set(ns, key, value, options));
   }
 
   get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
-    return call(() => this.#native.get(this.#ns, key));
+    return this.#run((native, ns) => native.get(ns, key));
   }
 
   has(key: string): Promise<boolean> {
-    return call(() => this.#native.has(this.#ns, key));
+    return this.#run((native, ns) => native.has(ns, key));
   }
 
   delete(key: string): Promise<boolean> {
-    return call(() => this.#native.delete(this.#ns, key));
+    return this.#run((native, ns) => native.delete(ns, key));
   }
 
   mget<T extends StorageValue = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
-    return call(() => this.#native.mget(this.#ns, keys));
+    return this.#run((native, ns) => native.mget(ns, keys));
   }
 
   mset(entries: Entries, options?: MsetOptions): Promise<void> {
-    return call(() => this.#native.mset(this.#ns, entries, options));
+    return this.#run((native, ns) => native.mset(ns, entries, options));
   }
 
   mdelete(keys: readonly string[]): Promise<number> {
-    return call(() => this.#native.mdelete(this.#ns, keys));
+    return this.#run((native, ns) => native.mdelete(ns, keys));
   }
 
   keys(options?: KeysOptions): Promise<string[]> {
-    return call(() => this.#native.keys(this.#ns, options));
+    return this.#run((native, ns) => native.keys(ns, options));
   }
 
   getOrSet<T extends StorageValue = StorageValue>(
@@ -102,52 +106,44 @@ export class StorageNamespace {
             }
           }
         : loader;
-    return call(() => this.#native.getOrSet(this.#ns, key, tagged, options));
+    return this.#run((native, ns) => native.getOrSet(ns, key, tagged, options));
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
-    return call(() => this.#native.invalidate(this.#ns, options));
+    return this.#run((native, ns) => native.invalidate(ns, options));
   }
 
   purgeExpired(): Promise<number> {
-    return call(() => this.#native.purgeExpired(this.#ns));
+    return this.#run((native, ns) => native.purgeExpired(ns));
   }
 
   count(): Promise<number> {
-    return call(() => this.#native.count(this.#ns));
+    return this.#run((native, ns) => native.count(ns));
   }
 
   getCurrentCacheSize(): Promise<number> {
-    return call(() => this.#native.getCurrentCacheSize(this.#ns));
+    return this.#run((native, ns) => native.getCurrentCacheSize(ns));
   }
 
   clear(): Promise<void> {
-    return call(() => this.#native.clear(this.#ns));
+    return this.#run((native, ns) => native.clear(ns));
   }
 }
 
 export class Storage extends StorageNamespace {
-  readonly #native: NativeStore;
-  readonly #listeners = new Set<StateListener>();
+  readonly #session: Session;
+  readonly #listeners: Set<StateListener>;
 
   /** @internal Use `openStorage`. */
-  constructor(native: NativeStore) {
-    super(native, undefined);
-    this.#native = native;
-    native.onStateChange((state: BreakerState, previous: BreakerState) => {
-      for (const listener of [...this.#listeners]) {
-        try {
-          listener(state, previous);
-        } catch {
-          // A listener's own failure must not reach the store or the others.
-        }
-      }
-    });
+  constructor(session: Session, listeners: Set<StateListener>) {
+    super(session, undefined);
+    this.#session = session;
+    this.#listeners = listeners;
   }
 
   /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
   get breakerState(): BreakerState {
-    return this.#native.breakerState() as BreakerState;
+    return this.#session.breakerState;
   }
 
   /** Calls `listener(state, previousState)` once per breaker transition, in
@@ -164,15 +160,15 @@ export class Storage extends StorageNamespace {
    *  invalid name makes the view's calls reject with INVALID_KEY. */
   namespace(name: string): StorageNamespace {
     // null, unlike undefined, never means the root: it is an invalid name.
-    return new StorageNamespace(this.#native, name === undefined ? null : name);
+    return new StorageNamespace(this.#session, name === undefined ? null : name);
   }
 
   dispose(): Promise<void> {
-    return call(() => this.#native.dispose());
+    return call(() => this.#session.dispose());
   }
 
   isDisposed(): boolean {
-    return this.#native.isDisposed();
+    return this.#session.isDisposed();
   }
 
   [asyncDispose](): Promise<void> {
@@ -180,7 +176,20 @@ export class Storage extends StorageNamespace {
   }
 }
 
-/** `openStorage` for an environment, given how that environment opens the native store. */
+/** `openStorage` for an environment, given how that environment opens a native store. */
 export function storageOpener(openNative: NativeOpener): (options?: StorageOptions) => Promise<Storage> {
-  return (options) => call(async () => new Storage(await openNative(options)));
+  return (options) =>
+    call(async () => {
+      const listeners = new Set<StateListener>();
+      const fanOut = (state: BreakerState, previous: BreakerState) => {
+        for (const listener of [...listeners]) {
+          try {
+            listener(state, previous);
+          } catch {
+            // A listener's own failure must not reach the store or the others.
+          }
+        }
+      };
+      return new Storage(await Session.open(openNative, options, fanOut), listeners);
+    });
 }

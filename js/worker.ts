@@ -5,9 +5,9 @@
  * arrived, so the store's queue keeps the caller's order.
  */
 
-import { openStore, type NativeStore } from "./wasm/larder.js";
+import type { NativeStore } from "./wasm/larder.js";
 import { toStorageError } from "./errors.js";
-import { errorFields, loadWasm } from "./remote.js";
+import { errorFields, startRuntime } from "./remote.js";
 import type { ForwardedMethod, LoaderStandIn, Lookup, WorkerReply, WorkerRequest } from "./remote.js";
 
 /** What this file uses of a dedicated worker's global scope (the DOM lib types `self` as a window). */
@@ -39,8 +39,8 @@ const methods = {
         });
       });
     }
-    await loadWasm();
-    store = (await openStore(options, undefined)) as NativeStore;
+    const runtime = await startRuntime(stop);
+    store = (await runtime.openStore(options, undefined)) as NativeStore;
     store.onStateChange((state: string, previous: string) => scope.postMessage({ id: 0, state, previous }));
     return holdsLifeLock;
   },
@@ -91,12 +91,24 @@ function reply(message: WorkerReply): void {
   }
 }
 
+/**
+ * The core trapped (a Rust panic): its instance can never run again. The
+ * worker fails on purpose; the calling thread sees it fail, rejects what was
+ * waiting with INTERNAL and reopens the store in a new worker.
+ */
+function stop(error: unknown): void {
+  setTimeout(() => {
+    throw error;
+  });
+}
+
 scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => {
   const { id } = event.data;
   try {
     reply({ id, ok: true, value: await run(event.data) });
   } catch (error) {
     reply({ id, ok: false, error: errorFields(toStorageError(error)) });
+    if (error instanceof WebAssembly.RuntimeError) stop(error);
   }
 });
 

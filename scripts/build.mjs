@@ -1,18 +1,44 @@
-// Assembles pkg/ from the release wasm: wasm-bindgen glue, the optimised wasm,
-// the compiled facade and the package manifest; then prints the sizes.
-// Run by `make build` after `cargo build --release`.
+// Assembles pkg/ from the release wasm: wasm-bindgen glue (made a factory,
+// see wasm-factory.mjs), the optimised wasm, the compiled facade and the
+// package manifest; then prints the sizes. Run by `make build` after
+// `cargo build --release`.
+//
+// With --test-hooks it assembles target/pkg-test-hooks/ instead: the same
+// facade over the debug wasm built with the `test-hooks` feature (the
+// panic trigger of tests/js/panic.test.mjs). It needs pkg/ built first.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { glueFactory, glueFactoryTypes } from "./wasm-factory.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: "inherit" });
 const bin = (name) => `${root}node_modules/.bin/${name}`;
 
+/** wasm-bindgen's glue for `wasm` in `dir`, rewritten as a factory. */
+function glue(wasm, dir) {
+  run("wasm-bindgen", ["--target", "web", "--out-dir", dir, "--out-name", "larder", wasm]);
+  const js = `${root}${dir}/larder.js`;
+  const dts = `${root}${dir}/larder.d.ts`;
+  writeFileSync(js, glueFactory(readFileSync(js, "utf8")));
+  writeFileSync(dts, glueFactoryTypes(readFileSync(dts, "utf8")));
+}
+
+if (process.argv.includes("--test-hooks")) {
+  const dir = "target/test-hooks-glue";
+  glue("target/wasm32-unknown-unknown/debug/larder.wasm", dir);
+  const out = `${root}target/pkg-test-hooks`;
+  rmSync(out, { recursive: true, force: true });
+  cpSync(`${root}pkg`, out, { recursive: true });
+  for (const file of ["larder.js", "larder.d.ts", "larder_bg.wasm"]) copyFileSync(`${root}${dir}/${file}`, `${out}/wasm/${file}`);
+  console.log(`test-hooks package: ${out}`);
+  process.exit(0);
+}
+
 const releaseWasm = "target/wasm32-unknown-unknown/release/larder.wasm";
 const glueDir = "js/wasm"; // generated, git-ignored: lets tsc see the glue's types
 
-run("wasm-bindgen", ["--target", "web", "--out-dir", glueDir, "--out-name", "larder", releaseWasm]);
+glue(releaseWasm, glueDir);
 
 rmSync(`${root}pkg`, { recursive: true, force: true });
 mkdirSync(`${root}pkg/wasm`, { recursive: true });

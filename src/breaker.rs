@@ -5,7 +5,7 @@
 //! operation runs as a probe, whose success closes the breaker and whose
 //! failure opens it again for another full timeout.
 
-use crate::error::{Category, ErrorCode, StorageError};
+use crate::error::StorageError;
 use crate::options::BreakerOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,17 +44,6 @@ pub struct CircuitBreaker {
     opened_at_ms: i64,
     probe_running: bool,
     transitions: Vec<Transition>,
-}
-
-/// Failures that say storage is in trouble. Invalid input, capacity limits
-/// of larder's own, lifecycle and concurrency errors say nothing about it.
-fn counts_as_failure(error: &StorageError) -> bool {
-    let code = error.code();
-    code == ErrorCode::QuotaExceeded
-        || matches!(
-            code.category(),
-            Category::Storage | Category::Corruption | Category::Timeout | Category::Internal
-        )
 }
 
 impl CircuitBreaker {
@@ -106,7 +95,7 @@ impl CircuitBreaker {
                     self.move_to(BreakerState::Closed);
                 }
             }
-            Err(error) if counts_as_failure(error) => {
+            Err(error) if error.is_storage_failure() => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 let tripped = self.consecutive_failures >= self.options.failure_threshold;
                 if admission == Admission::Probe || (self.state == BreakerState::Closed && tripped) {
@@ -136,6 +125,7 @@ impl CircuitBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use BreakerState::{Closed, HalfOpen, Open};

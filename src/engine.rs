@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use crate::breaker::{BreakerState, CircuitBreaker};
+use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::cache::{check_fits_budget, entry_size};
 use crate::clock::Clock;
 use crate::codec::EncodedValue;
@@ -16,7 +16,8 @@ use crate::deadline;
 use crate::error::{Result, StorageError};
 use crate::options::{StoreOptions, Ttl};
 use crate::queue::{Next, OperationKind, OperationQueue, Queued, Refused};
-use crate::store::{Entry, KeyQuery, Scope, Store};
+use crate::retry::{self, FailedAttempt};
+use crate::store::{Entry, GroupedSet, KeyQuery, Scope, Store};
 use crate::vfs::Database;
 
 /// A validated call, ready to run. `ns` is the namespace ('' for the root);
@@ -124,6 +125,27 @@ struct Pending {
     reply: Reply,
 }
 
+/// Sets joined into one group commit at most.
+const GROUP_COMMIT_LIMIT: usize = 1024;
+
+/// What runs as one attempt: one operation, or consecutive sets committed
+/// together. A job set aside for a retry keeps its breaker admission.
+struct Job {
+    members: Vec<Queued<Pending>>,
+    admission: Option<Admission>,
+    attempts: u32,
+    /// When the next attempt may start, on the store's clock.
+    due_ms: f64,
+}
+
+impl Job {
+    fn answer_all(self, result: Result<Output>) {
+        for member in self.members {
+            (member.payload.reply)(result.clone());
+        }
+    }
+}
+
 pub struct Engine {
     queue: RefCell<OperationQueue<Pending>>,
     /// `None` once closed.
@@ -135,6 +157,8 @@ pub struct Engine {
     options: StoreOptions,
     drain_scheduled: Cell<bool>,
     breaker: RefCell<CircuitBreaker>,
+    /// The job waiting for its next attempt; the queue waits behind it.
+    retry_waiting: RefCell<Option<Job>>,
     transition_listener: RefCell<Option<Rc<TransitionListener>>>,
 }
 
@@ -152,6 +176,7 @@ impl Engine {
             clock: Rc::from(clock),
             latest_ms: Cell::new(i64::MIN),
             breaker: RefCell::new(CircuitBreaker::new(options.breaker.clone())),
+            retry_waiting: RefCell::new(None),
             transition_listener: RefCell::new(None),
             options,
             drain_scheduled: Cell::new(false),
@@ -190,38 +215,149 @@ impl Engine {
         }
     }
 
-    /// Runs every queued operation, one at a time, and answers each caller.
-    /// No borrow is held while a caller is answered.
-    pub fn drain(&self) {
-        let timeout_ms = self.options.operation_timeout_ms;
+    /// Runs queued operations, one at a time, and answers each caller; sets
+    /// waiting together run as one group commit. No borrow is held while a
+    /// caller is answered. Returns `Some(wait_ms)` when an operation waits to
+    /// be retried: the boundary calls `drain` again after that long, and the
+    /// operations behind it wait too, so call order holds.
+    pub fn drain(&self) -> Option<f64> {
         loop {
             let now = self.now_ms();
-            // With no time to measure by, nothing counts as expired.
-            let next = self.queue.borrow_mut().next(*now.as_ref().unwrap_or(&i64::MIN), timeout_ms);
-            let (reply, result) = match next {
-                None => break,
-                Some(Next::Expired(Queued { kind, payload, .. })) => {
-                    let error = StorageError::Timeout(format!(
-                        "{} waited in the queue longer than operationTimeoutMs ({} ms) and did not run",
-                        kind.name(),
-                        timeout_ms.unwrap_or(f64::INFINITY)
-                    ));
-                    (payload.reply, Err(error))
-                }
-                Some(Next::Run(Queued { payload, enqueued_at_ms, .. })) => {
-                    let result = now.and_then(|now_ms| {
-                        self.run_through_breaker(payload.operation, now_ms, enqueued_at_ms)
-                    });
-                    (payload.reply, result)
+            let retry = self.retry_waiting.borrow_mut().take();
+            let job = match retry {
+                Some(job) => job,
+                None => match self.take_job(&now) {
+                    None => break,
+                    Some(Err((reply, error))) => {
+                        reply(Err(error));
+                        continue;
+                    }
+                    Some(Ok(job)) => job,
+                },
+            };
+            let now_ms = match now {
+                Ok(now_ms) => now_ms,
+                Err(error) => {
+                    job.answer_all(Err(error));
+                    continue;
                 }
             };
-            reply(result);
+            if (now_ms as f64) < job.due_ms {
+                let wait_ms = job.due_ms - now_ms as f64;
+                self.retry_waiting.replace(Some(job));
+                return Some(wait_ms);
+            }
+            self.run_job(job, now_ms);
             self.announce_transitions();
         }
         self.drain_scheduled.set(false);
         if self.queue.borrow().is_closed() {
             self.close_store();
         }
+        None
+    }
+
+    /// The next job from the queue: its head, joined by the sets right behind
+    /// it if it is a set and the breaker is closed; or the head's caller with
+    /// the error of having waited too long.
+    fn take_job(&self, now: &Result<i64>) -> Option<std::result::Result<Job, (Reply, StorageError)>> {
+        let timeout_ms = self.options.operation_timeout_ms;
+        // With no time to measure by, nothing counts as expired.
+        let now_ms = *now.as_ref().unwrap_or(&i64::MIN);
+        let mut queue = self.queue.borrow_mut();
+        let head = match queue.next(now_ms, timeout_ms)? {
+            Next::Run(head) => head,
+            Next::Expired(Queued { kind, payload, .. }) => {
+                let error = StorageError::Timeout(format!(
+                    "{} waited in the queue longer than operationTimeoutMs ({} ms) and did not run",
+                    kind.name(),
+                    timeout_ms.unwrap_or(f64::INFINITY)
+                ));
+                return Some(Err((payload.reply, error)));
+            }
+        };
+        let is_set = |pending: &Pending| matches!(pending.operation, Operation::Set { .. });
+        let mut members = vec![head];
+        // Only a closed breaker groups: a half-open probe is one operation.
+        let may_group = self.breaker.borrow().state() == BreakerState::Closed;
+        if may_group && is_set(&members[0].payload) {
+            while members.len() < GROUP_COMMIT_LIMIT {
+                match queue.next_if(now_ms, timeout_ms, is_set) {
+                    Some(next) => members.push(next),
+                    None => break,
+                }
+            }
+        }
+        Some(Ok(Job { members, admission: None, attempts: 0, due_ms: f64::NEG_INFINITY }))
+    }
+
+    /// Runs one attempt of a job if the breaker lets it through, until its
+    /// deadline (`operationTimeoutMs` after its oldest member was called).
+    /// Answers its callers, or, after a transient failure with attempts left
+    /// and no possible effect, sets it aside to be retried.
+    fn run_job(&self, mut job: Job, now_ms: i64) {
+        let admission = match job.admission {
+            Some(admission) => admission,
+            None => match self.breaker.borrow_mut().admit(now_ms) {
+                Ok(admission) => admission,
+                Err(error) => return job.answer_all(Err(error)),
+            },
+        };
+        job.attempts += 1;
+        let deadline_ms = self
+            .options
+            .operation_timeout_ms
+            .map(|timeout| job.members[0].enqueued_at_ms.saturating_add(timeout.ceil() as i64));
+        let result =
+            deadline::run_until(self.clock.clone(), deadline_ms, || self.run_members(&job.members, now_ms));
+        // Waits and the open period run from when the attempt failed.
+        let finished_ms = self.now_ms().unwrap_or(now_ms);
+        if let Err(error) = &result {
+            let failed = FailedAttempt {
+                attempt: job.attempts,
+                error,
+                effect_possible: self.failed_write_may_persist(),
+                failed_at_ms: finished_ms,
+                deadline_ms,
+            };
+            if let Some(due_ms) = retry::next_attempt_at(&self.options.retry, &failed, retry::jitter()) {
+                job.admission = Some(admission);
+                job.due_ms = due_ms;
+                self.retry_waiting.replace(Some(job));
+                return;
+            }
+        }
+        self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), finished_ms);
+        match result {
+            Ok(outputs) => {
+                for (member, output) in job.members.into_iter().zip(outputs) {
+                    (member.payload.reply)(output);
+                }
+            }
+            Err(error) => job.answer_all(Err(error)),
+        }
+    }
+
+    /// One output per member: a group commit's members may fail alone.
+    fn run_members(&self, members: &[Queued<Pending>], now_ms: i64) -> Result<Vec<Result<Output>>> {
+        if let [single] = members {
+            return self.run(&single.payload.operation, now_ms).map(|output| vec![Ok(output)]);
+        }
+        let sets: Vec<GroupedSet> = members
+            .iter()
+            .map(|member| match &member.payload.operation {
+                Operation::Set { ns, entry, ttl } => {
+                    Ok(GroupedSet { ns, entry, expires_at: self.expiry(*ttl, now_ms) })
+                }
+                other => Err(StorageError::Internal(format!("a {:?} joined a group of sets", other.kind()))),
+            })
+            .collect::<Result<_>>()?;
+        let outcomes = self.with_store(|store| store.set_group(&sets, now_ms))?;
+        Ok(outcomes.into_iter().map(|outcome| outcome.map(|()| Output::Done)).collect())
+    }
+
+    fn failed_write_may_persist(&self) -> bool {
+        self.with_store(|store| Ok(store.failed_write_may_persist())).unwrap_or(true)
     }
 
     pub fn breaker_state(&self) -> BreakerState {
@@ -232,22 +368,6 @@ impl Engine {
     /// them out to the store's `onStateChange` listeners).
     pub fn on_transition(&self, listener: TransitionListener) {
         self.transition_listener.replace(Some(Rc::new(listener)));
-    }
-
-    /// Runs an operation if the breaker lets it through, until its deadline
-    /// (`operationTimeoutMs` after it was called), and tells the breaker how
-    /// it went.
-    fn run_through_breaker(&self, operation: Operation, now_ms: i64, enqueued_at_ms: i64) -> Result<Output> {
-        let admission = self.breaker.borrow_mut().admit(now_ms)?;
-        let deadline_ms = self
-            .options
-            .operation_timeout_ms
-            .map(|timeout| enqueued_at_ms.saturating_add(timeout.ceil() as i64));
-        let result = deadline::run_until(self.clock.clone(), deadline_ms, || self.run(operation, now_ms));
-        // The open period runs from when the operation failed, not started.
-        let finished_ms = self.now_ms().unwrap_or(now_ms);
-        self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), finished_ms);
-        result
     }
 
     /// Tells the listener of the breaker's transitions, with no borrow held.
@@ -264,42 +384,58 @@ impl Engine {
         }
     }
 
-    fn run(&self, operation: Operation, now_ms: i64) -> Result<Output> {
+    /// Runs `body` on the open store.
+    fn with_store<T>(&self, body: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         let mut slot = self
             .store
             .try_borrow_mut()
             .map_err(|_| StorageError::Internal("an operation started while another was running".into()))?;
-        let store = slot.as_mut().ok_or(StorageError::Disposed)?;
-        let expiry =
-            |ttl: Option<Ttl>| ttl.or(self.options.default_ttl).and_then(|ttl| ttl.expires_at(now_ms));
-        Ok(match operation {
-            Operation::Set { ns, entry, ttl } => {
-                store.set(&ns, &entry, expiry(ttl), now_ms)?;
-                Output::Done
-            }
-            Operation::SetIfAbsent { ns, entry, ttl } => {
-                Output::Value(Some(store.insert_if_absent(&ns, &entry, expiry(ttl), now_ms)?))
-            }
-            Operation::Get { ns, key } => Output::Value(store.get(&ns, &key, now_ms)?),
-            Operation::Has { ns, key } => Output::Flag(store.has(&ns, &key, now_ms)?),
-            Operation::Delete { ns, key } => Output::Flag(store.delete(&ns, &key, now_ms)?),
-            Operation::MGet { ns, keys } => Output::Values(store.mget(&ns, &keys, now_ms)?),
-            Operation::MSet { ns, entries, ttl } => {
-                store.mset(&ns, &entries, expiry(ttl), now_ms)?;
-                Output::Done
-            }
-            Operation::MDelete { ns, keys } => Output::Number(store.mdelete(&ns, &keys, now_ms)?),
-            Operation::Invalidate { ns, prefix } => Output::Number(store.invalidate(&ns, &prefix, now_ms)?),
-            Operation::Clear { scope } => {
-                store.clear(scope_of(&scope))?;
-                Output::Done
-            }
-            Operation::PurgeExpired { scope } => {
-                Output::Number(store.purge_expired(scope_of(&scope), now_ms)?)
-            }
-            Operation::Keys { ns, query } => Output::Keys(store.keys(&ns, &query, now_ms)?),
-            Operation::Count { scope } => Output::Number(store.count(scope_of(&scope), now_ms)?),
-            Operation::CacheSize { scope } => Output::Number(store.total_size(scope_of(&scope), now_ms)?),
+        body(slot.as_mut().ok_or(StorageError::Disposed)?)
+    }
+
+    /// When an entry written now with `ttl` (or the default TTL) expires.
+    fn expiry(&self, ttl: Option<Ttl>, now_ms: i64) -> Option<i64> {
+        ttl.or(self.options.default_ttl).and_then(|ttl| ttl.expires_at(now_ms))
+    }
+
+    fn run(&self, operation: &Operation, now_ms: i64) -> Result<Output> {
+        #[cfg(feature = "test-hooks")]
+        if matches!(operation, Operation::Get { key, .. } if key == crate::PANIC_IN_OPERATION) {
+            panic!("test-hooks: a panic inside an operation");
+        }
+        self.with_store(|store| {
+            Ok(match operation {
+                Operation::Set { ns, entry, ttl } => {
+                    store.set(ns, entry, self.expiry(*ttl, now_ms), now_ms)?;
+                    Output::Done
+                }
+                Operation::SetIfAbsent { ns, entry, ttl } => Output::Value(Some(store.insert_if_absent(
+                    ns,
+                    entry,
+                    self.expiry(*ttl, now_ms),
+                    now_ms,
+                )?)),
+                Operation::Get { ns, key } => Output::Value(store.get(ns, key, now_ms)?),
+                Operation::Has { ns, key } => Output::Flag(store.has(ns, key, now_ms)?),
+                Operation::Delete { ns, key } => Output::Flag(store.delete(ns, key, now_ms)?),
+                Operation::MGet { ns, keys } => Output::Values(store.mget(ns, keys, now_ms)?),
+                Operation::MSet { ns, entries, ttl } => {
+                    store.mset(ns, entries, self.expiry(*ttl, now_ms), now_ms)?;
+                    Output::Done
+                }
+                Operation::MDelete { ns, keys } => Output::Number(store.mdelete(ns, keys, now_ms)?),
+                Operation::Invalidate { ns, prefix } => Output::Number(store.invalidate(ns, prefix, now_ms)?),
+                Operation::Clear { scope } => {
+                    store.clear(scope_of(scope))?;
+                    Output::Done
+                }
+                Operation::PurgeExpired { scope } => {
+                    Output::Number(store.purge_expired(scope_of(scope), now_ms)?)
+                }
+                Operation::Keys { ns, query } => Output::Keys(store.keys(ns, query, now_ms)?),
+                Operation::Count { scope } => Output::Number(store.count(scope_of(scope), now_ms)?),
+                Operation::CacheSize { scope } => Output::Number(store.total_size(scope_of(scope), now_ms)?),
+            })
         })
     }
 
@@ -310,11 +446,15 @@ impl Engine {
         Ok(now_ms)
     }
 
-    /// Stops intake, rejects every waiting operation with `DISPOSED` and closes
+    /// Stops intake, rejects every waiting operation (a retry waiting too) with `DISPOSED` and closes
     /// the database, or, if an operation is running, leaves the closing to the
     /// drain once it has finished. Idempotent.
     pub fn dispose(&self) {
         let waiting = self.queue.borrow_mut().close();
+        let retry = self.retry_waiting.borrow_mut().take();
+        if let Some(job) = retry {
+            job.answer_all(Err(StorageError::Disposed));
+        }
         for queued in waiting {
             (queued.payload.reply)(Err(StorageError::Disposed));
         }
@@ -386,6 +526,30 @@ mod tests {
         };
         assert_eq!((value(1), value(3)), (b"1".to_vec(), b"2".to_vec()));
         assert!(engine.submit(get("k"), Box::new(|_| {})), "an idle engine schedules again");
+    }
+
+    #[wasm_bindgen_test]
+    fn sets_waiting_together_commit_as_one_group_in_call_order() {
+        let clock = ManualClock::new(0);
+        let engine = engine(StoreOptions::default(), &clock);
+        let log: Log = Log::default();
+        for (id, operation) in
+            [set("a", "1"), set("a", "2"), set("b", "1"), get("a"), set("c", "1")].into_iter().enumerate()
+        {
+            engine.submit(operation, recorder(&log, id));
+        }
+        let commits = engine.with_store(|store| Ok(store.count_commits())).unwrap();
+        assert_eq!(engine.drain(), None);
+        assert_eq!(
+            commits.load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "the three sets before the get commit together, then the last set"
+        );
+        let log = log.borrow();
+        let ids: Vec<usize> = log.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+        assert!(log.iter().all(|(_, result)| result.is_ok()));
+        assert!(matches!(&log[3].1, Ok(Output::Value(Some(value))) if value.bytes == b"2"));
     }
 
     #[wasm_bindgen_test]

@@ -236,6 +236,18 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 impl StorageError {
+    /// Whether the error says storage itself is in trouble (what the breaker
+    /// counts). Invalid input, larder's own capacity limits, lifecycle and
+    /// concurrency errors say nothing about it.
+    pub fn is_storage_failure(&self) -> bool {
+        let code = self.code();
+        code == ErrorCode::QuotaExceeded
+            || matches!(
+                code.category(),
+                Category::Storage | Category::Corruption | Category::Timeout | Category::Internal
+            )
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             StorageError::InvalidArgument(_) => ErrorCode::InvalidArgument,

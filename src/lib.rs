@@ -25,3 +25,10 @@ pub mod store;
 pub mod vfs;
 
 pub use error::{Category, ErrorCode, RecoveryAction, StorageError};
+
+/// Test builds only: a key whose `get` panics while validating the call.
+#[cfg(feature = "test-hooks")]
+pub const PANIC_IN_CALL: &str = "larder:test-hooks:panic-in-call";
+/// Test builds only: a key whose `get` panics when the queue runs it.
+#[cfg(feature = "test-hooks")]
+pub const PANIC_IN_OPERATION: &str = "larder:test-hooks:panic-in-operation";

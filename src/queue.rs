@@ -54,6 +54,12 @@ pub struct Queued<T> {
     pub payload: T,
 }
 
+impl<T> Queued<T> {
+    fn has_expired(&self, now_ms: i64, timeout_ms: Option<f64>) -> bool {
+        timeout_ms.is_some_and(|limit| now_ms.saturating_sub(self.enqueued_at_ms) as f64 > limit)
+    }
+}
+
 /// Why `push` refused an operation; hands the payload back so that its caller
 /// can still be answered.
 #[derive(Debug)]
@@ -114,11 +120,25 @@ impl<T> OperationQueue<T> {
     /// waited longer than it comes back as `Expired`.
     pub fn next(&mut self, now_ms: i64, timeout_ms: Option<f64>) -> Option<Next<T>> {
         let head = self.waiting.pop_front()?;
-        let waited = now_ms.saturating_sub(head.enqueued_at_ms) as f64;
-        Some(match timeout_ms {
-            Some(limit) if waited > limit => Next::Expired(head),
-            _ => Next::Run(head),
+        Some(match head.has_expired(now_ms, timeout_ms) {
+            true => Next::Expired(head),
+            false => Next::Run(head),
         })
+    }
+
+    /// Takes the head only if `wanted(payload)` and it has not waited too
+    /// long: for operations that may join the one about to run.
+    pub fn next_if(
+        &mut self,
+        now_ms: i64,
+        timeout_ms: Option<f64>,
+        wanted: impl Fn(&T) -> bool,
+    ) -> Option<Queued<T>> {
+        let head = self.waiting.front()?;
+        if head.has_expired(now_ms, timeout_ms) || !wanted(&head.payload) {
+            return None;
+        }
+        self.waiting.pop_front()
     }
 
     /// Stops intake for good and hands back everything still waiting.
@@ -178,6 +198,22 @@ mod tests {
         assert_eq!(run_payload(queue.next(60, Some(60.0))), 3);
         queue.push(OperationKind::Get, 0, 4).unwrap();
         assert_eq!(run_payload(queue.next(i64::MAX, None)), 4);
+    }
+
+    #[wasm_bindgen_test]
+    fn next_if_takes_only_a_wanted_head_still_in_time() {
+        let mut queue = OperationQueue::new(10);
+        for (at, payload) in [(0, 1), (0, 2), (0, 3), (100, 4)] {
+            queue.push(OperationKind::Set, at, payload).unwrap();
+        }
+        let odd = |payload: &u32| payload % 2 == 1;
+        assert_eq!(queue.next_if(10, None, odd).map(|queued| queued.payload), Some(1));
+        assert!(queue.next_if(10, None, odd).is_none(), "2 is not wanted and stays");
+        assert_eq!(run_payload(queue.next(10, None)), 2);
+        assert!(queue.next_if(100, Some(60.0), odd).is_none(), "3 has waited too long and stays");
+        assert!(matches!(queue.next(100, Some(60.0)), Some(Next::Expired(Queued { payload: 3, .. }))));
+        assert!(queue.next_if(100, Some(60.0), |_| true).is_some());
+        assert!(queue.next_if(100, None, |_| true).is_none(), "empty");
     }
 
     #[wasm_bindgen_test]

@@ -29,6 +29,13 @@ pub struct Entry {
     pub size: u64,
 }
 
+/// One caller's set in a group commit.
+pub struct GroupedSet<'a> {
+    pub ns: &'a str,
+    pub entry: &'a Entry,
+    pub expires_at: Option<i64>,
+}
+
 /// `keys()` arguments, already validated.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyQuery {
@@ -51,6 +58,9 @@ pub struct Store {
     ledgers: Ledgers,
     recency: Recency,
     max_size_bytes: Option<u64>,
+    /// The last write failed in its commit and what it wrote could not be
+    /// discarded: it may still come back after a crash.
+    commit_unsettled: bool,
 }
 
 impl Store {
@@ -65,6 +75,7 @@ impl Store {
                 ledgers,
                 recency: Recency::starting_after(last_stamp),
                 max_size_bytes: options.max_size_bytes,
+                commit_unsettled: false,
             }),
             Err(error) => {
                 let _ = db.close();
@@ -93,6 +104,22 @@ impl Store {
         self.mset(ns, std::slice::from_ref(entry), expires_at, now_ms)
     }
 
+    /// Sets from several callers, committed in one transaction (group
+    /// commit), in order. Each runs under its own savepoint: a set that fails
+    /// on its own is rolled back alone and its error returned in its place; a
+    /// failure of storage itself fails the whole group.
+    pub fn set_group(&mut self, sets: &[GroupedSet<'_>], now_ms: i64) -> Result<Vec<Result<()>>> {
+        self.write(|write| {
+            write.purge_some_expired(now_ms)?;
+            sets.iter()
+                .map(|set| {
+                    deadline::check()?;
+                    write.isolated(|write| write.put(set.ns, set.entry, set.expires_at, now_ms))
+                })
+                .collect()
+        })
+    }
+
     /// Writes `entry` unless a live entry already has its key (written
     /// meanwhile by someone else); returns the value that is then stored.
     pub fn insert_if_absent(
@@ -108,10 +135,7 @@ impl Store {
                 write.recency.touch(ns, &entry.key);
                 return Ok(existing);
             }
-            let first_new_stamp = write.recency.next_stamp();
-            let stamp = write.recency.stamp();
-            upsert(write.tx, ns, entry, expires_at, stamp, &mut write.delta)?;
-            write.make_room(first_new_stamp, now_ms)?;
+            write.put(ns, entry, expires_at, now_ms)?;
             Ok(entry.value.clone())
         })
     }
@@ -304,7 +328,8 @@ impl Store {
     /// recency of recent reads; moves the ledgers by what it changed only if
     /// it commits. On failure the reads' recency is kept for the next write.
     fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
-        let Store { db, ledgers, recency, max_size_bytes } = self;
+        self.commit_unsettled = false;
+        let Store { db, ledgers, recency, max_size_bytes, .. } = self;
         let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
         let outcome: Result<(T, LedgerDelta)> = (|| {
@@ -330,7 +355,7 @@ impl Store {
             Err(error) => {
                 self.recency.restore_dirty(dirty);
                 if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
-                    self.discard_failed_commit();
+                    self.commit_unsettled = !self.discard_failed_commit();
                 }
                 Err(error)
             }
@@ -343,10 +368,31 @@ impl Store {
     /// write its caller was told failed. A truncating checkpoint keeps only
     /// what committed. If the disk still fails, the next successful commit
     /// overwrites those frames and breaks their checksum chain instead.
-    fn discard_failed_commit(&self) {
-        if self.db.as_ref().is_some_and(Database::is_file) {
-            let _ = self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    /// Returns whether the failed write is surely gone.
+    fn discard_failed_commit(&self) -> bool {
+        if !self.db.as_ref().is_some_and(Database::is_file) {
+            return true;
         }
+        self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).is_ok()
+    }
+
+    /// Whether the last write failed in a way that may still have an effect
+    /// (see `discard_failed_commit`): such a write must not be retried.
+    pub fn failed_write_may_persist(&self) -> bool {
+        self.commit_unsettled
+    }
+
+    /// Counts the commits from now on (for tests that count transactions).
+    #[cfg(test)]
+    pub fn count_commits(&mut self) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+        let commits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = commits.clone();
+        let hook = move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            false
+        };
+        self.db_mut().commit_hook(Some(hook)).expect("a commit hook can be set");
+        commits
     }
 
     /// Recounts from the table: what the ledgers must always equal.
@@ -410,6 +456,36 @@ struct Write<'a> {
 }
 
 impl Write<'_> {
+    /// Writes one entry, evicting what it takes to fit it.
+    fn put(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>, now_ms: i64) -> Result<()> {
+        let first_new_stamp = self.recency.next_stamp();
+        let stamp = self.recency.stamp();
+        upsert(self.tx, ns, entry, expires_at, stamp, &mut self.delta)?;
+        self.make_room(first_new_stamp, now_ms)
+    }
+
+    /// Runs `body` under a savepoint. If it fails on its own (not storage
+    /// itself), only its changes are rolled back and its error is returned
+    /// inside `Ok`; a storage failure is returned as is, for the whole
+    /// transaction to fail.
+    fn isolated(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<Result<()>> {
+        self.tx.prepare_cached("SAVEPOINT grouped")?.execute([])?;
+        let delta = self.delta.clone();
+        match body(self) {
+            Ok(()) => {
+                self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
+                Ok(Ok(()))
+            }
+            Err(error) if error.is_storage_failure() => Err(error),
+            Err(error) => {
+                self.tx.prepare_cached("ROLLBACK TO grouped")?.execute([])?;
+                self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
+                self.delta = delta;
+                Ok(Err(error))
+            }
+        }
+    }
+
     /// Removes up to `LAZY_PURGE_LIMIT` expired rows, oldest expiry first:
     /// every data write does this on the side.
     fn purge_some_expired(&mut self, now_ms: i64) -> Result<()> {
@@ -694,6 +770,27 @@ mod tests {
         let error = store.mset("", &batch, None, 0).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ValueTooLarge);
         assert_eq!(live_keys(&mut store), vec!["a"]);
+        check_ledgers(&store);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_group_commit_writes_in_order_and_a_failing_member_fails_alone() {
+        let mut store = open(Some(100));
+        put(&mut store, "old", 30);
+        let (a, too_big, b, a_again) =
+            (entry("a", "1", 40), entry("huge", "1", 101), entry("b", "2", 40), entry("a", "3", 20));
+        let group: Vec<GroupedSet> = [&a, &too_big, &b, &a_again]
+            .into_iter()
+            .map(|entry| GroupedSet { ns: "", entry, expires_at: None })
+            .collect();
+        let outcomes = store.set_group(&group, 0).unwrap();
+        let codes: Vec<Option<ErrorCode>> =
+            outcomes.iter().map(|outcome| outcome.as_ref().err().map(StorageError::code)).collect();
+        assert_eq!(codes, vec![None, Some(ErrorCode::ValueTooLarge), None, None]);
+        // As if set one by one: "old" was evicted to fit "b"; the later "a" won.
+        assert_eq!(live_keys(&mut store), vec!["a", "b"]);
+        assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"3");
+        assert_eq!(store.total_size(ALL, 0).unwrap(), 60);
         check_ledgers(&store);
     }
 

@@ -281,7 +281,12 @@ impl NativeStore {
 
     fn ns_and_key(&self, ns: &JsValue, key: &JsValue) -> Result<(String, String)> {
         let options = self.engine.options();
-        Ok((convert::namespace(ns, options)?, convert::key(key, options)?))
+        let (ns, key) = (convert::namespace(ns, options)?, convert::key(key, options)?);
+        #[cfg(feature = "test-hooks")]
+        if key == crate::PANIC_IN_CALL {
+            panic!("test-hooks: a panic inside a call");
+        }
+        Ok((ns, key))
     }
 
     /// Validates a call into an operation and queues it; the promise settles
@@ -309,11 +314,16 @@ impl NativeStore {
 }
 
 /// Queues an operation, scheduling a drain if none is. The drain is a
-/// microtask, so every call made in this turn joins the same drain.
+/// microtask, so every call made in this turn joins the same drain; while a
+/// retry waits, the drain sleeps on the event loop and goes on after it.
 fn enqueue(engine: &Rc<Engine>, operation: Operation, reply: Reply) {
     if engine.submit(operation, reply) {
         let engine = engine.clone();
-        wasm_bindgen_futures::spawn_local(async move { engine.drain() });
+        wasm_bindgen_futures::spawn_local(async move {
+            while let Some(wait_ms) = engine.drain() {
+                sleep(wait_ms).await;
+            }
+        });
     }
 }
 

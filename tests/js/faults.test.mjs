@@ -18,11 +18,18 @@ const sizeOf = (pairs) => pairs.reduce((sum, [key, value]) => sum + jsonSize(key
 const SEED_TOTALS = { count: SEED.length, size: sizeOf(SEED) };
 const FAULTS = { EIO: "IO", ENOSPC: "QUOTA_EXCEEDED" };
 
-/** A file store with the instrumented `fs`, already holding SEED. */
+/**
+ * A file store with the instrumented `fs`, already holding SEED. Without
+ * retries, so that each fault reaches the caller (retry.test.mjs covers
+ * the retries).
+ */
 async function seededStore(t, fs, options = {}) {
   const dir = tempDir(t, "faults");
   const file = path.join(dir, "faults.sqlite");
-  const store = await within(openStorage({ path: file, fs, durability: "full", ...options }), "openStorage");
+  const store = await within(
+    openStorage({ path: file, fs, durability: "full", retry: { maxAttempts: 1 }, ...options }),
+    "openStorage",
+  );
   t.after(() => store.dispose());
   await store.mset(SEED);
   return { dir, file, store };

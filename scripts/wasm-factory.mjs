@@ -1,0 +1,74 @@
+// Turns wasm-bindgen's `--target web` glue, which holds one wasm instance in
+// module-level variables, into a factory: `createRuntime(trapped)` returns a
+// fresh runtime (`init`, `initSync`, `openStore`, `NativeStore`) with its own
+// instance each time. This is what lets a store replace an instance that
+// trapped on a Rust panic. Inside the factory, `queueMicrotask` and
+// `setTimeout` are shadowed so that a trap in a task the runtime scheduled
+// (its futures, its retry timers) reaches `trapped` instead of the event
+// loop, where Node would end the process.
+
+const EXPORTS = [
+  [/^export class NativeStore /m, "class NativeStore "],
+  [/^export function openStore\(/m, "function openStore("],
+  [/^export \{ initSync, __wbg_init as default \};\n?/m, ""],
+];
+
+const PROLOGUE = `export function createRuntime(trapped) {
+  const guard = (task) => (...args) => {
+    try {
+      return task(...args);
+    } catch (error) {
+      trapped(error);
+    }
+  };
+  const queueMicrotask = (task) => globalThis.queueMicrotask(guard(task));
+  const setTimeout = (task, delayMs) => globalThis.setTimeout(guard(task), delayMs);
+`;
+
+const EPILOGUE = `
+  return { NativeStore, openStore, init: __wbg_init, initSync };
+}
+`;
+
+/** The factory module made of the glue `source`. */
+export function glueFactory(source) {
+  const [header, ...rest] = source.split("\n");
+  if (!header.startsWith("/* @ts-self-types=")) throw new Error(`unexpected first line of the glue: ${header}`);
+  let body = rest.join("\n");
+  for (const [pattern, replacement] of EXPORTS) {
+    if (!pattern.test(body)) throw new Error(`the glue no longer has ${pattern}: update scripts/wasm-factory.mjs`);
+    body = body.replace(pattern, replacement);
+  }
+  if (/^export /m.test(body)) throw new Error("the glue has an export the factory does not know");
+  return `${header}\n${PROLOGUE}${body}${EPILOGUE}`;
+}
+
+const TYPE_EXPORTS = [
+  [/^export class NativeStore /m, "declare class NativeStore "],
+  [/^export function openStore\(/m, "declare function openStore("],
+  [/^export function initSync\(/m, "declare function initSync("],
+  [/^export default function __wbg_init /m, "declare function __wbg_init "],
+];
+
+/** The glue's declarations `dts`, rewritten to match `glueFactory`. */
+export function glueFactoryTypes(dts) {
+  let types = dts;
+  for (const [pattern, replacement] of TYPE_EXPORTS) {
+    if (!pattern.test(types)) throw new Error(`the glue's types no longer have ${pattern}`);
+    types = types.replace(pattern, replacement);
+  }
+  return `${types}
+export type { NativeStore };
+
+/** One wasm instance and the calls into it. */
+export interface Runtime {
+  NativeStore: typeof NativeStore;
+  openStore: typeof openStore;
+  init: typeof __wbg_init;
+  initSync: typeof initSync;
+}
+
+/** A fresh runtime; \`trapped\` hears of a trap in a task it scheduled. */
+export function createRuntime(trapped: (error: unknown) => void): Runtime;
+`;
+}
