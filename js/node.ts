@@ -21,8 +21,7 @@ let loading: Promise<unknown> | undefined;
 function fileHost(options: StorageOptions | undefined) {
   const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL } = nodeFs.constants;
   return {
-    // Read at open time: a non-object `options` is the core's to reject.
-    fs: (options as { fs?: unknown } | undefined)?.fs ?? nodeFs,
+    fs: fsOption(options),
     flags: { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL },
     pid: process.pid,
     resolvePath: (file: string) => path.resolve(file),
@@ -38,6 +37,16 @@ function fileHost(options: StorageOptions | undefined) {
       }
     },
   };
+}
+
+/** The `fs` option, or node:fs. Anything unreadable (a throwing getter, a
+ *  revoked Proxy) or invalid stays for the core to refuse, naming the option. */
+function fsOption(options: StorageOptions | undefined): unknown {
+  try {
+    return (options as { fs?: unknown } | undefined)?.fs ?? nodeFs;
+  } catch {
+    return nodeFs;
+  }
 }
 
 export const openStorage = storageOpener(async (options) => {
