@@ -22,9 +22,7 @@ let compiling: Promise<WebAssembly.Module> | undefined;
  *  way to release what it held if its instance traps. */
 function fileHost(options: StorageOptions | undefined) {
   const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL } = nodeFs.constants;
-  // Read at open time: a non-object `options` is the core's to reject.
-  const fs: unknown = (options as { fs?: unknown } | undefined)?.fs ?? nodeFs;
-  const held = heldFiles(fs);
+  const held = heldFiles(fsOption(options));
   const host = {
     fs: held.fs,
     flags: { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL },
@@ -45,6 +43,16 @@ function fileHost(options: StorageOptions | undefined) {
   return { host, release: held.release };
 }
 
+/** The `fs` option, or node:fs. Anything unreadable (a throwing getter, a
+ *  revoked Proxy) or invalid stays for the core to refuse, naming the option. */
+function fsOption(options: StorageOptions | undefined): unknown {
+  try {
+    return (options as { fs?: unknown } | undefined)?.fs ?? nodeFs;
+  } catch {
+    return nodeFs;
+  }
+}
+
 type FsFunction = (...args: unknown[]) => unknown;
 
 /**
@@ -57,7 +65,13 @@ function heldFiles(fs: unknown) {
   const open = new Map<number, string>();
   const temporary = new Set<string>();
   const real = fs as Record<string, FsFunction>;
-  const has = (name: string) => typeof fs === "object" && fs !== null && typeof real[name] === "function";
+  const has = (name: string) => {
+    try {
+      return typeof fs === "object" && fs !== null && typeof real[name] === "function";
+    } catch {
+      return false; // a throwing getter: the core reports it
+    }
+  };
   const watched: Record<string, unknown> =
     typeof fs === "object" && fs !== null ? Object.create(fs) : {};
   if (has("openSync")) {

@@ -5,7 +5,7 @@
 //! `JSON.parse`, so every read returns a fresh copy) or a top-level
 //! `Uint8Array` (stored as its bytes). Keys are validated here too.
 
-use js_sys::{Array, JsString, Uint8Array};
+use js_sys::{JsString, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -67,6 +67,14 @@ pub fn validate_key(value: &JsValue, max_bytes: usize, what: &str) -> Result<Str
     if js.length() == 0 {
         return Err(StorageError::InvalidKey(format!("{what} must not be empty")));
     }
+    // UTF-8 takes at least a byte per UTF-16 unit: refuse a huge key before
+    // copying it into the wasm memory.
+    if js.length() as usize > max_bytes {
+        return Err(StorageError::InvalidKey(format!(
+            "{what} is over {max_bytes} UTF-8 bytes ({} UTF-16 units), more than maxKeyBytes",
+            js.length()
+        )));
+    }
     if !is_well_formed(js) {
         return Err(StorageError::InvalidKey(format!(
             "{what} contains a lone surrogate (ill-formed UTF-16)"
@@ -98,7 +106,7 @@ pub fn encode(value: &JsValue, max_bytes: usize) -> Result<EncodedValue> {
     let mut encoder = JsonEncoder { out: Vec::new(), ancestors: Vec::new(), max_bytes };
     match encoder.value(value) {
         Ok(()) => Ok(EncodedValue { kind: ValueKind::Json, bytes: encoder.out }),
-        Err(Refusal::TooLarge) => Err(too_large(encoder.out.len(), max_bytes)),
+        Err(Refusal::TooLarge { at_least }) => Err(too_large(at_least, max_bytes)),
         Err(Refusal::Invalid { reason, path }) => {
             let mut at = String::from("value");
             for segment in path.iter().rev() {
@@ -129,10 +137,11 @@ fn too_large(length: usize, max_bytes: usize) -> StorageError {
     ))
 }
 
-/// Why encoding stopped. `path` is collected innermost first while unwinding.
+/// Why encoding stopped. `path` is collected innermost first while unwinding;
+/// `at_least` is a lower bound of the encoded length.
 enum Refusal {
     Invalid { reason: String, path: Vec<String> },
-    TooLarge,
+    TooLarge { at_least: usize },
 }
 
 fn invalid(reason: impl Into<String>) -> Refusal {
@@ -145,7 +154,7 @@ fn at(segment: impl FnOnce() -> String) -> impl FnOnce(Refusal) -> Refusal {
             path.push(segment());
             Refusal::Invalid { reason, path }
         }
-        Refusal::TooLarge => Refusal::TooLarge,
+        too_large @ Refusal::TooLarge { .. } => too_large,
     }
 }
 
@@ -172,7 +181,18 @@ impl JsonEncoder {
             return Err(invalid(format!("is {}, which JSON cannot store", type_name(value))));
         }
         if self.out.len() > self.max_bytes {
-            return Err(Refusal::TooLarge);
+            return Err(Refusal::TooLarge { at_least: self.out.len() });
+        }
+        Ok(())
+    }
+
+    /// Refuses a string that cannot fit before copying it out of JS: its JSON
+    /// form takes at least one byte per UTF-16 unit plus `extra`, and copying a
+    /// huge one would grow the wasm memory for good.
+    fn check_room(&self, text: &JsString, extra: usize) -> std::result::Result<(), Refusal> {
+        let at_least = self.out.len() + text.length() as usize + extra;
+        if at_least > self.max_bytes {
+            return Err(Refusal::TooLarge { at_least });
         }
         Ok(())
     }
@@ -206,6 +226,7 @@ impl JsonEncoder {
         if !is_well_formed(text) {
             return Err(invalid("is a string with a lone surrogate (ill-formed UTF-16)"));
         }
+        self.check_room(text, 2)?;
         let text = String::from(text);
         serde_json::to_writer(&mut self.out, &text).expect("strings serialise");
         Ok(())
@@ -258,6 +279,8 @@ impl JsonEncoder {
         self.out.push(b'{');
         for (index, key) in reflect::keys(object).map_err(threw)?.iter().enumerate() {
             let key: JsString = key.unchecked_into();
+            // Its quotes and the colon.
+            self.check_room(&key, 3)?;
             let name = String::from(&key);
             if !is_well_formed(&key) {
                 return Err(invalid(format!("has a property name with a lone surrogate ({name:?})")));
@@ -309,7 +332,8 @@ pub fn type_name(value: &JsValue) -> &'static str {
     if value.is_null() {
         return "null";
     }
-    if Array::is_array(value) {
+    // The catching binding: `Array.isArray` throws on a revoked Proxy.
+    if reflect::is_array(value).unwrap_or(false) {
         return "an array";
     }
     match value.js_typeof().as_string().as_deref() {
@@ -419,6 +443,12 @@ mod tests {
         assert!(encode(&eval("'abc'"), 5).is_ok()); // "abc" with quotes is 5 bytes
         assert_eq!(encode(&eval("'abcd'"), 5).unwrap_err().code(), ErrorCode::ValueTooLarge);
         assert_eq!(encode(&eval("new Uint8Array(6)"), 5).unwrap_err().code(), ErrorCode::ValueTooLarge);
+        // Refused before the string is copied out of JS, with a true lower
+        // bound: `["ab",` then the string and its quotes.
+        let error = encode(&eval("['ab', 'x'.repeat(2 ** 26)]"), 5).unwrap_err();
+        assert!(error.to_string().contains(&format!("over {} bytes", 6 + (1 << 26) + 2)), "{error}");
+        let error = encode(&eval("({ ['x'.repeat(2 ** 26)]: 1 })"), 5).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ValueTooLarge);
         let bytes = encode(&eval("new Uint8Array([1, 2, 255])"), 5).unwrap();
         assert_eq!(bytes, EncodedValue { kind: ValueKind::Bytes, bytes: vec![1, 2, 255] });
     }
@@ -441,9 +471,19 @@ mod tests {
         assert_eq!(validate_key(&eval("'k'"), 4, "key").unwrap(), "k");
         assert_eq!(validate_key(&eval("'a\\u0000b'"), 4, "key").unwrap(), "a\0b");
         assert_eq!(validate_key(&eval("'é'"), 2, "key").unwrap(), "é");
+        let huge = validate_key(&eval("'k'.repeat(2 ** 26)"), 4, "key").unwrap_err();
+        assert!(huge.to_string().contains("more than maxKeyBytes"), "{huge}");
         for source in ["''", "1", "null", "undefined", "'\\uD83D'", "'ééé'", "({})", "Symbol()"] {
             let error = validate_key(&eval(source), 4, "key").unwrap_err();
             assert_eq!(error.code(), ErrorCode::InvalidKey, "{source}");
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_revoked_proxy_is_named_without_throwing() {
+        let revoked = eval("(() => { const p = Proxy.revocable([], {}); p.revoke(); return p.proxy; })()");
+        assert_eq!(type_name(&revoked), "an object");
+        let error = validate_key(&revoked, 4, "key").unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidKey);
     }
 }

@@ -52,11 +52,18 @@ pub fn length(object: &JsValue) -> Result<u32, JsValue> {
     Ok(get(object, "length")?.as_f64().unwrap_or(0.0) as u32)
 }
 
-/// The entries of a real `Map`, in insertion order.
-pub fn map_entries(map: &Map) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
+/// The first `max` entries of a real `Map`, in insertion order, and how many
+/// it has: a batch over the limit is refused without being copied.
+pub fn map_entries(map: &Map, max: usize) -> Result<(Vec<(JsValue, JsValue)>, usize), JsValue> {
     let mut entries = Vec::new();
-    map_for_each(map, &mut |value, key| entries.push((key, value)))?;
-    Ok(entries)
+    let mut count = 0;
+    map_for_each(map, &mut |value, key| {
+        count += 1;
+        if count <= max {
+            entries.push((key, value));
+        }
+    })?;
+    Ok((entries, count))
 }
 
 /// Whether `value` is a `Uint8Array` (or a subclass such as Node's `Buffer`)

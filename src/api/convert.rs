@@ -194,8 +194,17 @@ pub fn store_options(value: &JsValue) -> Result<(StoreOptions, Option<FunctionCl
     Ok((options, clock))
 }
 
+/// A nested option object (`breaker`, `retry`): an option's value, so null is
+/// a wrong type here, not "no options" as for a call's options argument.
+fn nested_bag<'a>(value: &JsValue, allowed: &[&str], what: &'a str) -> Result<OptionBag<'a>> {
+    if value.is_null() {
+        return Err(StorageError::InvalidArgument(format!("{what} must be a plain object, got null")));
+    }
+    OptionBag::read(value, allowed, what)
+}
+
 fn breaker_options(value: &JsValue, defaults: BreakerOptions) -> Result<BreakerOptions> {
-    let bag = OptionBag::read(value, &BREAKER_OPTION_NAMES, "option breaker")?;
+    let bag = nested_bag(value, &BREAKER_OPTION_NAMES, "option breaker")?;
     Ok(BreakerOptions {
         failure_threshold: bag
             .positive_integer("failureThreshold", u32::MAX as f64)?
@@ -209,7 +218,7 @@ fn breaker_options(value: &JsValue, defaults: BreakerOptions) -> Result<BreakerO
 }
 
 fn retry_options(value: &JsValue, defaults: RetryOptions) -> Result<RetryOptions> {
-    let bag = OptionBag::read(value, &RETRY_OPTION_NAMES, "option retry")?;
+    let bag = nested_bag(value, &RETRY_OPTION_NAMES, "option retry")?;
     let delay = |name: &str, default: f64| -> Result<f64> {
         bag.number(name)?
             .map(|ms| options::non_negative_ms(&format!("option retry.{name}"), ms))
@@ -257,9 +266,9 @@ pub fn set_options(value: &JsValue) -> Result<(Option<Ttl>, Option<u64>)> {
     Ok((bag.ttl("ttlMs")?, size))
 }
 
-/// `mset` options: `{ ttlMs? }`.
-pub fn mset_options(value: &JsValue) -> Result<Option<Ttl>> {
-    OptionBag::read(value, &["ttlMs"], "mset option")?.ttl("ttlMs")
+/// `mset` and `getOrSet` options: `{ ttlMs? }`; `what` names them in messages.
+pub fn ttl_options(value: &JsValue, what: &str) -> Result<Option<Ttl>> {
+    OptionBag::read(value, &["ttlMs"], what)?.ttl("ttlMs")
 }
 
 /// `invalidate` options: `{ prefix }`, the prefix required.
@@ -309,25 +318,29 @@ fn threw(what: &str) -> impl FnOnce(JsValue) -> StorageError + '_ {
     }
 }
 
-/// The elements of an array argument (`None` if it is not an array).
-fn array_elements(value: &JsValue, what: &str) -> Result<Option<Vec<JsValue>>> {
+/// The length of an array argument (`None` if it is not an array). Callers
+/// check it before reading any element: `length` costs the caller nothing to
+/// set, and reading billions of holes would exhaust the wasm memory.
+fn array_length(value: &JsValue, what: &str) -> Result<Option<u32>> {
     if !reflect::is_array(value).map_err(threw(what))? {
         return Ok(None);
     }
-    let length = reflect::length(value).map_err(threw(what))?;
-    (0..length)
-        .map(|index| reflect::index(value, index).map_err(threw(what)))
-        .collect::<Result<_>>()
-        .map(Some)
+    reflect::length(value).map_err(threw(what)).map(Some)
+}
+
+/// The first `length` elements of an array.
+fn array_elements(value: &JsValue, length: u32, what: &str) -> Result<Vec<JsValue>> {
+    (0..length).map(|index| reflect::index(value, index).map_err(threw(what))).collect()
 }
 
 /// The keys of `mget`/`mdelete`: an array of valid keys, within the batch size.
 pub fn key_list(value: &JsValue, options: &StoreOptions) -> Result<Vec<String>> {
-    let keys = array_elements(value, "keys")?.ok_or_else(|| {
+    let length = array_length(value, "keys")?.ok_or_else(|| {
         StorageError::InvalidArgument(format!("keys must be an array of strings, got {}", type_name(value)))
     })?;
-    check_batch_size(keys.len(), options)?;
-    keys.iter()
+    check_batch_size(length as usize, options)?;
+    array_elements(value, length, "keys")?
+        .iter()
         .enumerate()
         .map(|(index, key)| codec::validate_key(key, options.max_key_bytes, &format!("keys[{index}]")))
         .collect()
@@ -337,9 +350,7 @@ pub fn key_list(value: &JsValue, options: &StoreOptions) -> Result<Vec<String>> 
 /// object; every key and value validated before anything is written.
 pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
     let options = engine.options();
-    let pairs = entry_pairs(value)?;
-    check_batch_size(pairs.len(), options)?;
-    pairs
+    entry_pairs(value, options)?
         .into_iter()
         .enumerate()
         .map(|(index, (key, value))| {
@@ -357,20 +368,30 @@ pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
         .collect()
 }
 
-/// The `[key, value]` pairs of `mset`'s argument, each value or what reading it threw.
-fn entry_pairs(value: &JsValue) -> Result<Vec<(JsValue, std::result::Result<JsValue, JsValue>)>> {
+/// The `[key, value]` pairs of `mset`'s argument, each value or what reading
+/// it threw. Their number is checked against `maxBatchSize` before they are
+/// read.
+fn entry_pairs(
+    value: &JsValue,
+    options: &StoreOptions,
+) -> Result<Vec<(JsValue, std::result::Result<JsValue, JsValue>)>> {
     if let Some(map) = value.dyn_ref::<Map>() {
-        let entries = reflect::map_entries(map).map_err(threw("entries"))?;
+        let (entries, count) = reflect::map_entries(map, options.max_batch_size).map_err(threw("entries"))?;
+        check_batch_size(count, options)?;
         return Ok(entries.into_iter().map(|(key, value)| (key, Ok(value))).collect());
     }
-    if let Some(pairs) = array_elements(value, "entries")? {
-        return pairs
+    if let Some(length) = array_length(value, "entries")? {
+        check_batch_size(length as usize, options)?;
+        return array_elements(value, length, "entries")?
             .iter()
             .enumerate()
             .map(|(index, pair)| {
                 let label = format!("entries[{index}]");
-                match array_elements(pair, &label)? {
-                    Some(pair) if pair.len() == 2 => Ok((pair[0].clone(), Ok(pair[1].clone()))),
+                match array_length(pair, &label)? {
+                    Some(2) => {
+                        let pair = array_elements(pair, 2, &label)?;
+                        Ok((pair[0].clone(), Ok(pair[1].clone())))
+                    }
                     _ => Err(StorageError::InvalidArgument(format!(
                         "{label} must be a [key, value] pair, got {}",
                         type_name(pair)
@@ -381,6 +402,7 @@ fn entry_pairs(value: &JsValue) -> Result<Vec<(JsValue, std::result::Result<JsVa
     }
     if value.is_object() && !value.is_function() && codec::is_plain_object(value).map_err(threw("entries"))? {
         let keys = reflect::keys(value).map_err(threw("entries"))?;
+        check_batch_size(keys.length() as usize, options)?;
         return Ok(keys
             .iter()
             .map(|key| (key.clone(), reflect::get(value, &key.as_string().unwrap_or_default())))
@@ -408,5 +430,58 @@ fn at_entry(error: StorageError, index: usize, key: &str) -> StorageError {
         StorageError::InvalidValue(_) => StorageError::InvalidValue(message),
         StorageError::ValueTooLarge(_) => StorageError::ValueTooLarge(message),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn options_error(source: &str) -> StorageError {
+        let value = js_sys::eval(source).expect("test source evaluates");
+        store_options(&value).err().expect(source)
+    }
+
+    #[wasm_bindgen_test]
+    fn null_breaker_and_retry_are_invalid_not_defaults() {
+        for name in ["breaker", "retry"] {
+            let error = options_error(&format!("({{ {name}: null }})"));
+            assert_eq!(error.code(), ErrorCode::InvalidArgument, "{name}");
+            assert!(error.to_string().contains(&format!("option {name}")), "{error}");
+        }
+        let (options, _) =
+            store_options(&js_sys::eval("({ breaker: undefined, retry: undefined })").unwrap())
+                .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(options, StoreOptions::default());
+    }
+
+    #[wasm_bindgen_test]
+    fn batch_sizes_are_checked_before_any_element_is_read() {
+        let options = StoreOptions { max_batch_size: 2, ..StoreOptions::default() };
+        // 2^32 - 1 holes: reading them would exhaust the wasm memory.
+        let huge = "(() => { const a = []; a.length = 2 ** 32 - 1; return a; })()";
+        let error = key_list(&js_sys::eval(huge).unwrap(), &options).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::BatchTooLarge, "{error}");
+        for (source, code) in [
+            (huge.to_owned(), ErrorCode::BatchTooLarge),
+            (format!("[{huge}]"), ErrorCode::InvalidArgument),
+            ("new Map([['a', 1], ['b', 2], ['c', 3]])".to_owned(), ErrorCode::BatchTooLarge),
+            ("({ a: 1, b: 2, c: 3 })".to_owned(), ErrorCode::BatchTooLarge),
+        ] {
+            let error = entry_pairs(&js_sys::eval(&source).unwrap(), &options).unwrap_err();
+            assert_eq!(error.code(), code, "{source}: {error}");
+        }
+        let pairs = entry_pairs(&js_sys::eval("new Map([['a', 1], ['b', 2]])").unwrap(), &options).unwrap();
+        assert_eq!(pairs.len(), 2);
+    }
+
+    #[wasm_bindgen_test]
+    fn ttl_options_name_the_call() {
+        let error = ttl_options(&js_sys::eval("({ size: 1 })").unwrap(), "getOrSet option").unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidArgument);
+        assert!(error.to_string().starts_with("getOrSet option: unknown option \"size\""), "{error}");
+        assert_eq!(ttl_options(&JsValue::NULL, "mset option").unwrap(), None);
     }
 }

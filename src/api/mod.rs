@@ -155,7 +155,7 @@ impl NativeStore {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
-                let ttl = convert::mset_options(&options)?;
+                let ttl = convert::ttl_options(&options, "mset option")?;
                 Ok(Operation::MSet { ns, entries: convert::entry_list(&entries, &self.engine)?, ttl })
             },
             done,
@@ -201,7 +201,12 @@ impl NativeStore {
         let request = (|| {
             let (ns, key) = self.ns_and_key(&ns, &key)?;
             let loader = convert::loader(loader)?;
-            Ok(get_or_set::Request { ns, key, loader, ttl: convert::mset_options(&options)? })
+            Ok(get_or_set::Request {
+                ns,
+                key,
+                loader,
+                ttl: convert::ttl_options(&options, "getOrSet option")?,
+            })
         })();
         match request {
             Ok(request) => get_or_set::join(&self.engine, &self.flights, request),
