@@ -41,7 +41,7 @@ test-js: build test-hooks
 soak: build
 	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
 
-test-browser: build
+test-browser: build test-hooks
 	node tests/browser/run.mjs
 
 lint: setup

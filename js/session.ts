@@ -118,9 +118,15 @@ export class Session {
     return this.#current.native.dispose();
   }
 
+  /** Opens a store in a fresh instance; a trap while it opens fails the open. */
   async #openInstance(): Promise<void> {
     const generation = this.#generation;
-    this.#current = await this.#openNative(this.#options, (error) => this.#trapped(generation, error));
+    let opening = true;
+    let failOpen: (error: unknown) => void = () => {};
+    const trappedWhileOpening = new Promise<never>((_, reject) => (failOpen = reject));
+    const trapped = (error: unknown) => (opening ? failOpen(error) : this.#trapped(generation, error));
+    this.#current = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
+    opening = false;
     this.#lastBreakerState = "CLOSED";
     this.#current.native.onStateChange((state: BreakerState, previous: BreakerState) => {
       this.#lastBreakerState = state;

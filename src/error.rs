@@ -377,24 +377,63 @@ mod tests {
         }
     }
 
+    /// One row per case of the README's table: every primary result code,
+    /// and the extended codes classified on their own.
     #[wasm_bindgen_test]
     fn sqlite_codes_are_classified_and_kept() {
+        use ErrorCode::*;
         let cases = [
-            (ffi::SQLITE_BUSY, ErrorCode::Busy),
-            (ffi::SQLITE_BUSY_SNAPSHOT, ErrorCode::Busy),
-            (ffi::SQLITE_LOCKED, ErrorCode::Busy),
-            (ffi::SQLITE_IOERR_WRITE, ErrorCode::Io),
-            (ffi::SQLITE_IOERR_FSYNC, ErrorCode::Io),
-            (ffi::SQLITE_IOERR_NOMEM, ErrorCode::Internal),
-            (ffi::SQLITE_CANTOPEN, ErrorCode::Io),
-            (ffi::SQLITE_READONLY, ErrorCode::Io),
-            (ffi::SQLITE_FULL, ErrorCode::QuotaExceeded),
-            (ffi::SQLITE_CORRUPT, ErrorCode::Corrupt),
-            (ffi::SQLITE_NOTADB, ErrorCode::Corrupt),
-            (ffi::SQLITE_TOOBIG, ErrorCode::ValueTooLarge),
-            (ffi::SQLITE_INTERRUPT, ErrorCode::Timeout),
-            (ffi::SQLITE_NOMEM, ErrorCode::Internal),
-            (ffi::SQLITE_CONSTRAINT_PRIMARYKEY, ErrorCode::Internal),
+            // SQLITE_BUSY*, SQLITE_LOCKED*: BUSY
+            (ffi::SQLITE_BUSY, Busy),
+            (ffi::SQLITE_BUSY_SNAPSHOT, Busy),
+            (ffi::SQLITE_BUSY_RECOVERY, Busy),
+            (ffi::SQLITE_LOCKED, Busy),
+            (ffi::SQLITE_LOCKED_SHAREDCACHE, Busy),
+            // SQLITE_IOERR_* (but IOERR_NOMEM), CANTOPEN*, READONLY*, PROTOCOL: IO
+            (ffi::SQLITE_IOERR, Io),
+            (ffi::SQLITE_IOERR_READ, Io),
+            (ffi::SQLITE_IOERR_SHORT_READ, Io),
+            (ffi::SQLITE_IOERR_WRITE, Io),
+            (ffi::SQLITE_IOERR_FSYNC, Io),
+            (ffi::SQLITE_IOERR_TRUNCATE, Io),
+            (ffi::SQLITE_IOERR_DELETE, Io),
+            (ffi::SQLITE_IOERR_LOCK, Io),
+            (ffi::SQLITE_CANTOPEN, Io),
+            (ffi::SQLITE_CANTOPEN_ISDIR, Io),
+            (ffi::SQLITE_CANTOPEN_FULLPATH, Io),
+            (ffi::SQLITE_READONLY, Io),
+            (ffi::SQLITE_READONLY_DBMOVED, Io),
+            (ffi::SQLITE_PROTOCOL, Io),
+            // SQLITE_IOERR_NOMEM, SQLITE_NOMEM: INTERNAL
+            (ffi::SQLITE_IOERR_NOMEM, Internal),
+            (ffi::SQLITE_NOMEM, Internal),
+            // SQLITE_FULL: QUOTA_EXCEEDED
+            (ffi::SQLITE_FULL, QuotaExceeded),
+            // SQLITE_CORRUPT*, SQLITE_NOTADB: CORRUPT
+            (ffi::SQLITE_CORRUPT, Corrupt),
+            (ffi::SQLITE_CORRUPT_INDEX, Corrupt),
+            (ffi::SQLITE_NOTADB, Corrupt),
+            // SQLITE_TOOBIG: VALUE_TOO_LARGE
+            (ffi::SQLITE_TOOBIG, ValueTooLarge),
+            // SQLITE_INTERRUPT: TIMEOUT
+            (ffi::SQLITE_INTERRUPT, Timeout),
+            // SQLITE_CONSTRAINT*, MISMATCH, MISUSE and every other code: INTERNAL
+            (ffi::SQLITE_CONSTRAINT, Internal),
+            (ffi::SQLITE_CONSTRAINT_PRIMARYKEY, Internal),
+            (ffi::SQLITE_CONSTRAINT_UNIQUE, Internal),
+            (ffi::SQLITE_MISMATCH, Internal),
+            (ffi::SQLITE_MISUSE, Internal),
+            (ffi::SQLITE_ERROR, Internal),
+            (ffi::SQLITE_INTERNAL, Internal),
+            (ffi::SQLITE_PERM, Internal),
+            (ffi::SQLITE_ABORT, Internal),
+            (ffi::SQLITE_NOTFOUND, Internal),
+            (ffi::SQLITE_EMPTY, Internal),
+            (ffi::SQLITE_SCHEMA, Internal),
+            (ffi::SQLITE_NOLFS, Internal),
+            (ffi::SQLITE_AUTH, Internal),
+            (ffi::SQLITE_FORMAT, Internal),
+            (ffi::SQLITE_RANGE, Internal),
         ];
         for (sqlite, expected) in cases {
             let error = StorageError::from_sqlite_code(sqlite, "detail");

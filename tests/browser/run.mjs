@@ -5,7 +5,9 @@
 //                  test-output/browser-demo.png;
 //   persistence  — www/persist.html: OPFS stores in a worker survive a reload,
 //                  LOCKED for a second page, handover; worker-store checks
-//                  in a page (persistence.mjs, worker-store-checks.mjs).
+//                  in a page (persistence.mjs, worker-store-checks.mjs);
+//   panic        — a Rust panic in a page's store and in a worker's, through
+//                  the test-hooks package (panic.mjs; needs `make test-hooks`).
 // Prints one line per check and ends with "N passed, N failed".
 import { createServer, request as httpRequest } from "node:http";
 import { createReadStream } from "node:fs";
@@ -15,6 +17,7 @@ import { dirname, extname, join, relative, resolve, sep, isAbsolute } from "node
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { chromium } from "playwright-core";
+import { panicSection } from "./panic.mjs";
 import { persistenceSection } from "./persistence.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -220,6 +223,7 @@ const SECTIONS = {
       withTimeout,
       stepTimeoutMs: STEP_TIMEOUT_MS,
     }),
+  panic: ({ context, origin }) => panicSection({ context, origin, check, withTimeout, stepTimeoutMs: STEP_TIMEOUT_MS }),
 };
 
 // ---- the run --------------------------------------------------------------

@@ -437,11 +437,18 @@ async function lifecycle() {
   check("DISPOSED from a worker store has every field of the core's", off.length === 0, `differ in ${off.join(", ")}`);
 }
 
-/** A RemoteStore over the misbehaving fake worker. */
+/** `openStorage` over RemoteStores of the worker script at `url`. */
+function remoteOpener(url) {
+  return storageOpener(async (opts, trapped) => ({
+    native: await RemoteStore.open(() => new Worker(url, { type: "module" }), opts, trapped),
+    releaseAfterTrap() {},
+  }));
+}
+
+/** A store over the misbehaving fake worker (a new one each time the store reopens). */
 function openFake(mode, options = {}) {
   const url = new URL(`/tests/browser/fake-worker.mjs?mode=${mode}`, location.href);
-  const open = storageOpener((opts) => RemoteStore.open(() => new Worker(url, { type: "module" }), opts));
-  return open({ path: "fake", ...options });
+  return remoteOpener(url)({ path: "fake", ...options });
 }
 
 async function workerFailures() {
@@ -449,8 +456,9 @@ async function workerFailures() {
     const store = await openFake(mode);
     const call = await settle(() => store.get("k"));
     check(`a worker that ${what} mid-call: the call rejects INTERNAL`, rejectedWith(call, "INTERNAL"), show(call));
+    // The store reopens in a new worker, which fails the same way.
     const later = await settle(() => store.set("k", 1));
-    check(`... later calls reject INTERNAL too (recoveryAction REOPEN)`,
+    check(`... a later call goes to a new worker, failing the same way: INTERNAL (recoveryAction REOPEN)`,
       rejectedWith(later, "INTERNAL") && later.reason.recoveryAction === "REOPEN", show(later));
     const disposed = await settle(() => store.dispose());
     check(`... and dispose() still resolves`, disposed.status === "fulfilled", show(disposed));
@@ -467,7 +475,7 @@ async function workerFailures() {
   check("... and the call it never answered rejects DISPOSED", rejectedWith(orphan, "DISPOSED"), show(orphan));
 
   const missing = await settle(() =>
-    storageOpener((opts) => RemoteStore.open(() => new Worker("/no/such/worker.js", { type: "module" }), opts))({ path: "x" }),
+    remoteOpener("/no/such/worker.js")({ path: "x" }),
   );
   check("a worker script that cannot load: openStorage rejects INTERNAL", rejectedWith(missing, "INTERNAL"), show(missing));
 }
