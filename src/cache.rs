@@ -185,6 +185,32 @@ impl Recency {
     }
 }
 
+/// A time before which no stored entry expires (`None`: no entry has an
+/// expiry), so that the common case, nothing expired yet, costs no query.
+/// It may be earlier than the true earliest expiry (a look then finds
+/// nothing, and it is recomputed), never later.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryFloor(Option<i64>);
+
+impl ExpiryFloor {
+    /// From the earliest expiry stored.
+    pub fn new(earliest: Option<i64>) -> ExpiryFloor {
+        ExpiryFloor(earliest)
+    }
+
+    /// Whether some entry may have expired at `now_ms`.
+    pub fn may_have_expired(self, now_ms: i64) -> bool {
+        self.0.is_some_and(|floor| floor <= now_ms)
+    }
+
+    /// Takes in an entry written to expire at `expires_at`.
+    pub fn note(&mut self, expires_at: Option<i64>) {
+        if let Some(at) = expires_at {
+            self.0 = Some(self.0.map_or(at, |floor| floor.min(at)));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +253,20 @@ mod tests {
         assert_eq!(ledgers.namespace("ns"), SizeLedger::default());
         assert_eq!(ledgers, Ledgers::from_counts([(String::new(), SizeLedger { rows: 1, bytes: 50 })]));
         assert_eq!(ledgers.total().live(SizeLedger { rows: 1, bytes: 50 }), SizeLedger::default());
+    }
+
+    #[wasm_bindgen_test]
+    fn the_expiry_floor_follows_the_earliest_expiry_written() {
+        let mut floor = ExpiryFloor::default();
+        assert!(!floor.may_have_expired(i64::MAX), "nothing expires");
+        floor.note(None);
+        floor.note(Some(100));
+        floor.note(Some(200));
+        assert!(!floor.may_have_expired(99));
+        assert!(floor.may_have_expired(100));
+        floor.note(Some(50));
+        assert!(floor.may_have_expired(50));
+        assert_eq!(ExpiryFloor::new(Some(50)), floor);
     }
 
     #[wasm_bindgen_test]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
 
-use crate::cache::{LedgerDelta, Ledgers, Recency, SizeLedger};
+use crate::cache::{ExpiryFloor, LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
 use crate::deadline;
 use crate::error::{ErrorCode, Result, StorageError};
@@ -15,11 +15,34 @@ use crate::options::{Durability, StoreOptions};
 use crate::schema::{self, SchemaState};
 use crate::vfs::Database;
 
+// The row limits are written into the SQL, not bound: SQLite prepares a
+// statement again every time a bound LIMIT is bound, even to the same value,
+// which cost a parse per write.
 /// Expired rows each write removes on the side, so they never pile up and no
 /// write pays for more than this many.
-const LAZY_PURGE_LIMIT: i64 = 32;
+macro_rules! lazy_purge_limit {
+    () => {
+        32
+    };
+}
 /// Eviction candidates read per query.
-const EVICTION_BATCH: i64 = 64;
+macro_rules! eviction_batch {
+    () => {
+        64
+    };
+}
+const PURGE_SOME_SQL: &str = concat!(
+    "DELETE FROM entries WHERE id IN
+       (SELECT id FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ",
+    lazy_purge_limit!(),
+    ") RETURNING ns, size"
+);
+const EVICTION_SQL: &str = concat!(
+    "SELECT id, ns, size FROM entries
+     WHERE last_used < ?1 AND (expires_at IS NULL OR expires_at > ?2)
+     ORDER BY last_used LIMIT ",
+    eviction_batch!()
+);
 
 /// One entry of a write: its key, encoded value and size (see `cache::entry_size`).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +81,7 @@ pub struct Store {
     ledgers: Ledgers,
     recency: Recency,
     max_size_bytes: Option<u64>,
+    expiry_floor: ExpiryFloor,
     /// The last write failed in its commit and what it wrote could not be
     /// discarded: it may still come back after a crash.
     commit_unsettled: bool,
@@ -68,13 +92,15 @@ impl Store {
     /// database is closed and released, unchanged.
     pub fn open(mut db: Database, options: &StoreOptions) -> Result<Store> {
         let prepared = deadline::install(&mut db.conn)
-            .and_then(|()| prepare_connection(&db.conn, options.durability, db.is_file()));
+            .and_then(|()| prepare_connection(&db.conn, options.durability, db.is_file()))
+            .and_then(|prepared| Ok((prepared, earliest_expiry(&db.conn)?)));
         match prepared {
-            Ok((ledgers, last_stamp)) => Ok(Store {
+            Ok(((ledgers, last_stamp), expiry_floor)) => Ok(Store {
                 db: Some(db),
                 ledgers,
                 recency: Recency::starting_after(last_stamp),
                 max_size_bytes: options.max_size_bytes,
+                expiry_floor,
                 commit_unsettled: false,
             }),
             Err(error) => {
@@ -148,8 +174,7 @@ impl Store {
             let first_new_stamp = write.recency.next_stamp();
             for entry in entries {
                 deadline::check()?;
-                let stamp = write.recency.stamp();
-                upsert(write.tx, ns, entry, expires_at, stamp, &mut write.delta)?;
+                write.upsert(ns, entry, expires_at)?;
             }
             write.make_room(first_new_stamp, now_ms)
         })
@@ -277,6 +302,8 @@ impl Store {
                 write.delta.removed(&row.get::<_, String>(0)?, row.get(1)?);
                 purged += 1;
             }
+            drop(rows);
+            *write.expiry_floor = earliest_expiry(write.tx)?;
             Ok(purged)
         })
     }
@@ -321,7 +348,7 @@ impl Store {
             Scope::Store => self.ledgers.total(),
             Scope::Namespace(ns) => self.ledgers.namespace(ns),
         };
-        Ok(stored.live(expired(self.conn(), scope, now_ms)?))
+        Ok(stored.live(expired(self.conn(), self.expiry_floor, scope, now_ms)?))
     }
 
     /// Runs `body` in one immediate transaction that first persists the
@@ -329,7 +356,8 @@ impl Store {
     /// it commits. On failure the reads' recency is kept for the next write.
     fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         self.commit_unsettled = false;
-        let Store { db, ledgers, recency, max_size_bytes, .. } = self;
+        let floor_before = self.expiry_floor;
+        let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
         let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
         let outcome: Result<(T, LedgerDelta)> = (|| {
@@ -340,6 +368,7 @@ impl Store {
                 recency,
                 delta: LedgerDelta::default(),
                 max_size_bytes: *max_size_bytes,
+                expiry_floor,
             };
             persist_recency(write.tx, &dirty)?;
             let result = body(&mut write)?;
@@ -354,6 +383,8 @@ impl Store {
             }
             Err(error) => {
                 self.recency.restore_dirty(dirty);
+                // A purge inside the rolled-back transaction may have raised it.
+                self.expiry_floor = floor_before;
                 if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
                     self.commit_unsettled = !self.discard_failed_commit();
                 }
@@ -453,15 +484,23 @@ struct Write<'a> {
     recency: &'a mut Recency,
     delta: LedgerDelta,
     max_size_bytes: Option<u64>,
+    expiry_floor: &'a mut ExpiryFloor,
 }
 
 impl Write<'_> {
     /// Writes one entry, evicting what it takes to fit it.
     fn put(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>, now_ms: i64) -> Result<()> {
         let first_new_stamp = self.recency.next_stamp();
+        self.upsert(ns, entry, expires_at)?;
+        self.make_room(first_new_stamp, now_ms)
+    }
+
+    /// Inserts or replaces an entry with the next recency stamp.
+    fn upsert(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>) -> Result<()> {
         let stamp = self.recency.stamp();
         upsert(self.tx, ns, entry, expires_at, stamp, &mut self.delta)?;
-        self.make_room(first_new_stamp, now_ms)
+        self.expiry_floor.note(expires_at);
+        Ok(())
     }
 
     /// Runs `body` under a savepoint. If it fails on its own (not storage
@@ -486,17 +525,21 @@ impl Write<'_> {
         }
     }
 
-    /// Removes up to `LAZY_PURGE_LIMIT` expired rows, oldest expiry first:
+    /// Removes up to `lazy_purge_limit!()` expired rows, oldest expiry first:
     /// every data write does this on the side.
     fn purge_some_expired(&mut self, now_ms: i64) -> Result<()> {
-        let mut statement = self.tx.prepare_cached(
-            "DELETE FROM entries WHERE id IN
-               (SELECT id FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
-             RETURNING ns, size",
-        )?;
-        let mut rows = statement.query(params![now_ms, LAZY_PURGE_LIMIT])?;
+        if !self.expiry_floor.may_have_expired(now_ms) {
+            return Ok(());
+        }
+        let mut statement = self.tx.prepare_cached(PURGE_SOME_SQL)?;
+        let mut rows = statement.query([now_ms])?;
+        let mut purged = 0;
         while let Some(row) = rows.next()? {
             self.delta.removed(&row.get::<_, String>(0)?, row.get(1)?);
+            purged += 1;
+        }
+        if purged < lazy_purge_limit!() {
+            *self.expiry_floor = earliest_expiry(self.tx)?;
         }
         Ok(())
     }
@@ -508,16 +551,12 @@ impl Write<'_> {
     fn make_room(&mut self, first_new_stamp: i64, now_ms: i64) -> Result<()> {
         let Some(budget) = self.max_size_bytes else { return Ok(()) };
         let stored = self.ledgers.total().bytes as i64 + self.delta.bytes();
-        let mut live = stored - expired(self.tx, Scope::Store, now_ms)?.bytes as i64;
+        let mut live = stored - expired(self.tx, *self.expiry_floor, Scope::Store, now_ms)?.bytes as i64;
         while live > budget as i64 {
             let victims: Vec<(i64, String, u64)> = self
                 .tx
-                .prepare_cached(
-                    "SELECT id, ns, size FROM entries
-                     WHERE last_used < ?1 AND (expires_at IS NULL OR expires_at > ?2)
-                     ORDER BY last_used LIMIT ?3",
-                )?
-                .query_map(params![first_new_stamp, now_ms, EVICTION_BATCH], |row| {
+                .prepare_cached(EVICTION_SQL)?
+                .query_map(params![first_new_stamp, now_ms], |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -548,8 +587,19 @@ fn count_by_namespace(conn: &Connection) -> Result<Vec<(String, SizeLedger)>> {
     Ok(counts)
 }
 
+/// The earliest expiry stored, as an expiry floor.
+fn earliest_expiry(conn: &Connection) -> Result<ExpiryFloor> {
+    let earliest = conn
+        .prepare_cached("SELECT min(expires_at) FROM entries WHERE expires_at IS NOT NULL")?
+        .query_row([], |row| row.get(0))?;
+    Ok(ExpiryFloor::new(earliest))
+}
+
 /// Rows and bytes of the scope that have expired but are still stored.
-fn expired(conn: &Connection, scope: Scope, now_ms: i64) -> Result<SizeLedger> {
+fn expired(conn: &Connection, floor: ExpiryFloor, scope: Scope, now_ms: i64) -> Result<SizeLedger> {
+    if !floor.may_have_expired(now_ms) {
+        return Ok(SizeLedger::default());
+    }
     let read = |row: &rusqlite::Row| Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? });
     let ledger = match scope {
         Scope::Store => conn
@@ -742,7 +792,7 @@ mod tests {
         put(&mut store, "fresh", 1);
         assert_eq!(store.recount().unwrap().total().rows, 101, "nothing expired yet");
         store.set("", &entry("later", "1", 1), None, 10).unwrap();
-        assert_eq!(store.recount().unwrap().total().rows, 102 - LAZY_PURGE_LIMIT as u64);
+        assert_eq!(store.recount().unwrap().total().rows, 102 - lazy_purge_limit!());
         check_ledgers(&store);
     }
 
@@ -770,6 +820,38 @@ mod tests {
         let error = store.mset("", &batch, None, 0).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ValueTooLarge);
         assert_eq!(live_keys(&mut store), vec!["a"]);
+        check_ledgers(&store);
+    }
+
+    #[wasm_bindgen_test]
+    fn the_statements_of_every_write_are_not_prepared_again_when_bound() {
+        use rusqlite::StatementStatus;
+        let store = open(None);
+        for sql in [PURGE_SOME_SQL, EVICTION_SQL] {
+            let mut statement = store.conn().prepare(sql).unwrap();
+            for now_ms in [10_i64, 20, 30] {
+                let mut rows = match statement.parameter_count() {
+                    1 => statement.query([now_ms]).unwrap(),
+                    _ => statement.query([now_ms, now_ms]).unwrap(),
+                };
+                while rows.next().unwrap().is_some() {}
+            }
+            assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn expired_entries_stay_out_of_the_totals_after_a_rolled_back_purge() {
+        let mut store = open(Some(100));
+        store.mset("", &[entry("a", "1", 10), entry("b", "1", 10)], Some(10), 0).unwrap();
+        put(&mut store, "kept", 10);
+        // Purges "a" and "b", then cannot fit: rolled back, both come back, expired.
+        let error = store.mset("", &[entry("c", "1", 60), entry("d", "1", 60)], None, 20).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ValueTooLarge);
+        assert_eq!(store.recount().unwrap().total().rows, 3);
+        assert_eq!((store.count(ALL, 20).unwrap(), store.total_size(ALL, 20).unwrap()), (1, 10));
+        assert_eq!(store.purge_expired(ALL, 20).unwrap(), 2);
+        assert_eq!((store.count(ALL, 20).unwrap(), store.total_size(ALL, 20).unwrap()), (1, 10));
         check_ledgers(&store);
     }
 
