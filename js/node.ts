@@ -119,7 +119,9 @@ function heldFiles(fs: unknown) {
 export const openStorage = storageOpener(async (options, trapped) => {
   compiling ??= readFile(new URL("./wasm/larder_bg.wasm", import.meta.url)).then((bytes) => WebAssembly.compile(bytes));
   const runtime = createRuntime(trapped);
-  await runtime.init({ module_or_path: await compiling });
+  // Synchronous instantiation is fine in Node, and the async path would
+  // load Node's fetch machinery just to test for a Request.
+  runtime.initSync({ module: await compiling });
   const { host, release } = fileHost(options);
   return { native: await runtime.openStore(options, host), releaseAfterTrap: release };
 });
