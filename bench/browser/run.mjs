@@ -3,6 +3,7 @@
 // fresh page, engines interleaved; medians are printed as Markdown tables
 // with ratios to sqlite-wasm (opfs-sahpool) and idb-keyval. Settings: see
 // ../lib/config.mjs.
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,7 +62,10 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 const userDataDir = await mkdtemp(join(tmpdir(), "larder-bench-chromium-"));
 const runs = new Map(engines.map((engine) => [engine.id, []]));
 const failures = new Map();
-let browserVersion;
+// The user agent string hides the minor version; the binary tells it.
+const browserVersion = execFileSync(CHROMIUM, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+  .split(" built")[0]
+  .trim();
 try {
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -69,9 +73,6 @@ try {
     args: CHROMIUM_ARGS,
   });
   context.setDefaultTimeout(RUN_TIMEOUT_MS);
-  const versionPage = await context.newPage();
-  browserVersion = await versionPage.evaluate(() => navigator.userAgent.match(/Chrome\/([\d.]+)/)?.[1]);
-  await versionPage.close();
   for (let rep = 0; rep < reps; rep += 1) {
     const order = engines.map((_, i) => engines[(i + rep) % engines.length]);
     for (const engine of order) {
@@ -114,7 +115,7 @@ const ratioRows = engines.map((engine) => [
 
 const count = (n) => n.toLocaleString("en-US");
 console.log(`larder benchmark (browser): median of ${reps} repetition${reps === 1 ? "" : "s"}${quick ? ", QUICK mode (a tenth of the full sizes)" : ""}`);
-console.log(`${describeMachine()}; headless Chromium ${browserVersion}; the whole run took ${elapsedMinutes.toFixed(1)} min\n`);
+console.log(`${describeMachine()}; headless ${browserVersion}; the whole run took ${elapsedMinutes.toFixed(1)} min\n`);
 console.log(markdownTable([{ title: "engine" }, ...workloadColumns], rateRows));
 console.log(`\nRatios: vs ${BROWSER_BASELINES.join(" / vs ")} (higher is better)\n`);
 console.log(markdownTable([{ title: "engine" }, ...workloadColumns], ratioRows));
