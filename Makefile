@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-hooks test-browser lint soak clean
+.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-hooks test-browser lint soak bench bench-browser clean
 
 setup:
 	@bash scripts/setup.sh
@@ -43,6 +43,26 @@ soak: build
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs
+
+# Benchmarks (bench/README.md). bench/ has its own dev dependencies, installed
+# when missing or when its lock changed (the stamp pattern of scripts/setup.sh);
+# better-sqlite3 builds with node-gyp against the Node headers in /usr/include/node.
+define bench_deps
+	@lock_hash=$$(sha256sum bench/package-lock.json | cut -d' ' -f1); \
+	if [ "$$(cat bench/node_modules/.larder-lock-hash 2>/dev/null)" != "$$lock_hash" ]; then \
+	  echo "bench: installing the benchmark's npm dev dependencies"; \
+	  (cd bench && npm_config_nodedir=/usr npm ci --no-audit --no-fund) && \
+	  echo "$$lock_hash" > bench/node_modules/.larder-lock-hash; \
+	fi
+endef
+
+bench: build
+	$(bench_deps)
+	node bench/run.mjs
+
+bench-browser: build
+	$(bench_deps)
+	node bench/browser/run.mjs
 
 lint: setup
 	cargo fmt --check

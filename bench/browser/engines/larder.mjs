@@ -1,0 +1,13 @@
+// larder's browser entry, exactly as a page uses it.
+import { openStorage } from "/pkg/browser.js";
+
+export async function open({ path }) {
+  const store = await openStorage({ path });
+  return {
+    set: (key, value) => store.set(key, value),
+    get: (key) => store.get(key),
+    mset: (entries) => store.mset(entries),
+    mget: (keys) => store.mget(keys),
+    close: () => store.dispose(), // a ":temp:" store deletes its OPFS files here
+  };
+}

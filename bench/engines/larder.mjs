@@ -1,0 +1,13 @@
+// larder through its public API, exactly as a user calls it.
+import { openStorage } from "larder";
+
+export async function open({ file, durability }) {
+  const store = await openStorage({ path: file ?? ":memory:", durability });
+  return {
+    set: (key, value) => store.set(key, value),
+    get: (key) => store.get(key),
+    mset: (entries) => store.mset(entries),
+    mget: (keys) => store.mget(keys),
+    close: () => store.dispose(),
+  };
+}

@@ -1,0 +1,134 @@
+// The workloads W1–W6, shared by the Node and browser halves. A store is any
+// object with async set(key, value), get(key), mset([[key, value]…]) and
+// mget(keys); every workload awaits it exactly as an application would.
+import { makeKeys, makeValuePool, mixedOperations, shuffledIndices } from "./data.mjs";
+
+/** The sizes of the issue; batch sizes stay fixed when a run is scaled down. */
+const FULL_SIZES = {
+  set: 10_000,
+  get: 10_000,
+  msetEntries: 100_000,
+  msetBatch: 1_000,
+  mgetKeys: 10_000,
+  mgetBatch: 100,
+  mixed: 50_000,
+  concurrent: 1_000,
+};
+
+/** FULL_SIZES with every count divided by `divisor` (at least one batch each). */
+export function scaledSizes(divisor) {
+  const down = (n, floor = 1) => Math.max(floor, Math.round(n / divisor));
+  return {
+    set: down(FULL_SIZES.set),
+    get: down(FULL_SIZES.get),
+    msetEntries: down(FULL_SIZES.msetEntries, FULL_SIZES.msetBatch),
+    msetBatch: FULL_SIZES.msetBatch,
+    mgetKeys: down(FULL_SIZES.mgetKeys, FULL_SIZES.mgetBatch),
+    mgetBatch: FULL_SIZES.mgetBatch,
+    mixed: down(FULL_SIZES.mixed),
+    concurrent: down(FULL_SIZES.concurrent),
+  };
+}
+
+function chunk(items, size) {
+  const chunks = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** A check, not a timing: a benchmark of an adapter that loses data is worthless. */
+function expectFound(found, key) {
+  if (!found) throw new Error(`${key}: not read back`);
+}
+
+/**
+ * The workloads, in the order they must run (W2, W4 and W5 read what W1 and
+ * W3 wrote). Each has `ops` (operations, or entries for W3 and W4) and
+ * `run(store)`; all keys, values and batches are built here, before any timing.
+ */
+export function makeWorkloads(sizes) {
+  const pool = makeValuePool();
+  const valueOf = (i) => pool[i % pool.length];
+
+  const setKeys = makeKeys("w1", sizes.set);
+  const getOrder = shuffledIndices(sizes.set, 2).slice(0, sizes.get);
+  const msetKeys = makeKeys("w3", sizes.msetEntries);
+  const msetBatches = chunk(msetKeys.map((key, i) => [key, valueOf(i)]), sizes.msetBatch);
+  const mgetBatches = chunk(
+    shuffledIndices(sizes.msetEntries, 4).slice(0, sizes.mgetKeys).map((i) => msetKeys[i]),
+    sizes.mgetBatch,
+  );
+  const mixed = mixedOperations(sizes.mixed, sizes.set, 0.1, 5);
+  const concurrentKeys = makeKeys("w6", sizes.concurrent);
+
+  return [
+    {
+      id: "W1",
+      name: "set",
+      ops: sizes.set,
+      async run(store) {
+        for (let i = 0; i < setKeys.length; i += 1) await store.set(setKeys[i], valueOf(i));
+      },
+    },
+    {
+      id: "W2",
+      name: "get",
+      ops: sizes.get,
+      async run(store) {
+        for (const i of getOrder) {
+          const value = await store.get(setKeys[i]);
+          expectFound(value?.id === valueOf(i).id, setKeys[i]);
+        }
+      },
+    },
+    {
+      id: "W3",
+      name: "mset",
+      ops: sizes.msetEntries,
+      async run(store) {
+        for (const batch of msetBatches) await store.mset(batch);
+      },
+    },
+    {
+      id: "W4",
+      name: "mget",
+      ops: sizes.mgetKeys,
+      async run(store) {
+        for (const batch of mgetBatches) {
+          const values = await store.mget(batch);
+          values.forEach((value, i) => expectFound(value !== undefined, batch[i]));
+        }
+      },
+    },
+    {
+      id: "W5",
+      name: "mixed",
+      ops: sizes.mixed,
+      async run(store) {
+        for (const { isSet, key } of mixed) {
+          if (isSet) await store.set(setKeys[key], valueOf(key + 1));
+          else expectFound((await store.get(setKeys[key])) !== undefined, setKeys[key]);
+        }
+      },
+    },
+    {
+      id: "W6",
+      name: "concurrent set",
+      ops: sizes.concurrent,
+      async run(store) {
+        await Promise.all(concurrentKeys.map((key, i) => store.set(key, valueOf(i))));
+      },
+    },
+  ];
+}
+
+/** Runs `workloads` in order on `store`; resolves with ops/second by workload id. */
+export async function runWorkloads(store, workloads) {
+  const opsPerSecond = {};
+  for (const workload of workloads) {
+    const start = performance.now();
+    await workload.run(store);
+    opsPerSecond[workload.id] = workload.ops / ((performance.now() - start) / 1000);
+  }
+  return opsPerSecond;
+}
