@@ -5,6 +5,7 @@
  */
 
 import { ownError, toStorageError } from "./errors.js";
+import { plainJson } from "./plain-json.js";
 import { Session, type NativeOpener } from "./session.js";
 import type { NativeStore } from "./wasm/larder.js";
 import type {
@@ -60,7 +61,10 @@ export class StorageNamespace {
   }
 
   set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
-    return this.#run((native, ns) => native.set(ns, key, value, options));
+    const json = plainJson(value);
+    return this.#run((native, ns) =>
+      json === undefined ? native.set(ns, key, value, options) : native.setJson(ns, key, json, options),
+    );
   }
 
   get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {

@@ -86,17 +86,14 @@ pub struct NativeStore {
 #[wasm_bindgen]
 impl NativeStore {
     pub fn set(&self, ns: JsValue, key: JsValue, value: JsValue, options: JsValue) -> Promise {
-        self.submit(
-            || {
-                let store_options = self.engine.options();
-                let ns = convert::namespace(&ns, store_options)?;
-                let key = convert::key(&key, store_options)?;
-                let (ttl, size) = convert::set_options(&options)?;
-                let encoded = codec::encode(&value, store_options.max_value_bytes)?;
-                Ok(Operation::Set { ns, entry: self.engine.entry(key, encoded, size)?, ttl })
-            },
-            done,
-        )
+        self.set_encoded(ns, key, options, |max_bytes| codec::encode(&value, max_bytes))
+    }
+
+    /// `set` of a value the facade has already made JSON text of (see
+    /// `codec::encoded_json`).
+    #[wasm_bindgen(js_name = setJson)]
+    pub fn set_json(&self, ns: JsValue, key: JsValue, json: js_sys::JsString, options: JsValue) -> Promise {
+        self.set_encoded(ns, key, options, |max_bytes| codec::encoded_json(&json, max_bytes))
     }
 
     pub fn get(&self, ns: JsValue, key: JsValue) -> Promise {
@@ -282,6 +279,27 @@ impl NativeStore {
             return Ok(None);
         }
         convert::namespace(scope, self.engine.options()).map(Some)
+    }
+
+    /// A `set` whose value `encode` encodes, given `maxValueBytes`.
+    fn set_encoded(
+        &self,
+        ns: JsValue,
+        key: JsValue,
+        options: JsValue,
+        encode: impl FnOnce(usize) -> Result<codec::EncodedValue>,
+    ) -> Promise {
+        self.submit(
+            || {
+                let store_options = self.engine.options();
+                let ns = convert::namespace(&ns, store_options)?;
+                let key = convert::key(&key, store_options)?;
+                let (ttl, size) = convert::set_options(&options)?;
+                let encoded = encode(store_options.max_value_bytes)?;
+                Ok(Operation::Set { ns, entry: self.engine.entry(key, encoded, size)?, ttl })
+            },
+            done,
+        )
     }
 
     fn ns_and_key(&self, ns: &JsValue, key: &JsValue) -> Result<(String, String)> {
