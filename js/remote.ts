@@ -63,7 +63,7 @@ export interface WorkerRequest {
 
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: StorageErrorFields }
+  | { id: number; ok: false; error: StorageErrorFields; trapped?: true }
   /** Not a reply: a circuit breaker transition, pushed as it happens. */
   | { id: 0; state: string; previous: string };
 
@@ -522,8 +522,14 @@ export class RemoteStore {
     const call = this.#pending.get(reply.id);
     if (!call) return;
     this.#pending.delete(reply.id);
-    if (reply.ok) call.resolve(reply.value);
-    else call.reject(new StorageError(reply.error));
+    if (reply.ok) {
+      call.resolve(reply.value);
+    } else {
+      call.reject(new StorageError(reply.error));
+      // Lost now, not when the worker's error event comes: the caller's next
+      // call must go to a new worker.
+      if (reply.trapped) this.#lose("the storage worker's core trapped (a Rust panic)");
+    }
   }
 
   /** The worker is gone or unusable: every call waiting on it fails (DISPOSED

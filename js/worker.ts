@@ -107,8 +107,10 @@ scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => 
   try {
     reply({ id, ok: true, value: await run(event.data) });
   } catch (error) {
-    reply({ id, ok: false, error: errorFields(toStorageError(error)) });
-    if (error instanceof WebAssembly.RuntimeError) stop(error);
+    // A trap during the call: the caller's side must know before its next call.
+    const trapped = error instanceof WebAssembly.RuntimeError;
+    reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }) });
+    if (trapped) stop(error);
   }
 });
 

@@ -7,7 +7,7 @@
 // facade over the debug wasm built with the `test-hooks` feature (the
 // panic trigger of tests/js/panic.test.mjs). It needs pkg/ built first.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { glueFactory, glueFactoryTypes } from "./wasm-factory.mjs";
 
@@ -67,7 +67,13 @@ copyFileSync(`${root}README.md`, `${root}pkg/README.md`);
 rmSync(`${root}node_modules/larder`, { recursive: true, force: true });
 symlinkSync("../pkg", `${root}node_modules/larder`, "dir");
 
-const runtimeFiles = ["wasm/larder_bg.wasm", "wasm/larder.js", "node.js", "browser.js", "worker.js", "remote.js", "storage.js", "errors.js"];
+// Every file an app loads at run time: the wasm, the glue and the facade's
+// modules (types.js is type-only and empty at run time, but counted too).
+const runtimeFiles = [
+  "wasm/larder_bg.wasm",
+  "wasm/larder.js",
+  ...readdirSync(`${root}pkg`).filter((file) => file.endsWith(".js")).sort(),
+];
 const sizes = runtimeFiles.map(
   (file) => {
     const bytes = readFileSync(`${root}pkg/${file}`);
@@ -80,8 +86,8 @@ for (const { file, raw, gzip } of sizes) console.log(`${file.padEnd(22)} ${kb(ra
 const total = sizes.reduce((sum, s) => ({ raw: sum.raw + s.raw, gzip: sum.gzip + s.gzip }), { raw: 0, gzip: 0 });
 console.log(`${"total".padEnd(22)} ${kb(total.raw).padStart(11)} ${kb(total.gzip).padStart(11)}`);
 
-// Issue 6's budget for what an app loads: 1.0 MB raw, 450 KB gzipped
-// (decimal units, the stricter reading).
+// larder's budget for what an app loads: 1.0 MB raw, 450 KB gzipped
+// (decimal units, the stricter reading). A build over it fails.
 const budget = { raw: 1_000_000, gzip: 450_000 };
 console.log(`${"budget".padEnd(22)} ${`${(budget.raw / 1e6).toFixed(1)} MB`.padStart(11)} ${`${budget.gzip / 1e3} KB`.padStart(11)}`);
 if (total.raw > budget.raw || total.gzip > budget.gzip) {

@@ -117,6 +117,9 @@ pub fn encode(value: &JsValue, max_bytes: usize) -> Result<EncodedValue> {
     }
 }
 
+/// 2^53: every integer up to it is exactly a double, printed digit for digit.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
+
 /// Turns a stored value back into a fresh JS value.
 pub fn decode(kind: ValueKind, bytes: &[u8]) -> Result<JsValue> {
     match kind {
@@ -228,9 +231,9 @@ impl JsonEncoder {
         if number == 0.0 {
             // -0 is normalised to 0, the one documented change.
             self.out.push(b'0');
-        } else if number.fract() == 0.0 && number.abs() < 1e21 {
-            // Exact digits of the same length JSON.stringify writes.
-            self.out.extend_from_slice((number as i128).to_string().as_bytes());
+        } else if number.fract() == 0.0 && number.abs() <= MAX_SAFE_INTEGER {
+            // A safe integer: its digits are what JSON.stringify writes.
+            self.out.extend_from_slice((number as i64).to_string().as_bytes());
         } else {
             // JS's own shortest round-trip text, as JSON.stringify writes it.
             let text = js_sys::Number::from(number).to_string_with_radix(10).expect("radix 10 is valid");
@@ -413,6 +416,16 @@ mod tests {
             let encoded = encode(&JsValue::from_f64(original), 100).unwrap();
             let back = decode(encoded.kind, &encoded.bytes).unwrap().as_f64().unwrap();
             assert_eq!(back.to_bits(), original.to_bits(), "{source}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn numbers_are_written_as_json_stringify_writes_them() {
+        for source in
+            ["9007199254740992", "-9007199254740992", "9007199254740994", "123456789012345680000", "1e20"]
+        {
+            let stringified = js_sys::JSON::stringify(&eval(source)).unwrap().as_string().unwrap();
+            assert_eq!(json_of(&format!("({source})")), stringified, "{source}");
         }
     }
 

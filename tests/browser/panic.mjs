@@ -32,18 +32,29 @@ async function inPage([inCall, inOperation]) {
   await memory.dispose();
 
   const name = `panic-check-${Date.now()}`;
-  const opfs = await openStorage({ path: name, retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 } });
-  await opfs.set("kept", { v: 1 });
-  code = await codeOf(opfs.get(inOperation));
-  record("OPFS store: a panic in its worker rejects with INTERNAL", code === "INTERNAL", code);
-  const kept = await opfs.get("kept").catch((error) => `failed: ${error?.code} ${error?.message}`);
-  record("OPFS store: reopened in a new worker, with its data", kept?.v === 1, JSON.stringify(kept));
-  await opfs.set("after", 2);
-  record("OPFS store: writes after it", (await opfs.count()) === 2);
-  code = await codeOf(opfs.get(inCall));
-  record("OPFS store: a panic in a call rejects with INTERNAL", code === "INTERNAL", code);
-  record("OPFS store: works after it", (await opfs.get("after")) === 2);
-  await opfs.dispose();
+  let step = "open";
+  try {
+    const opfs = await openStorage({ path: name, retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 } });
+    step = "set";
+    await opfs.set("kept", { v: 1 });
+    step = "panic in an operation";
+    code = await codeOf(opfs.get(inOperation));
+    record("OPFS store: a panic in its worker rejects with INTERNAL", code === "INTERNAL", code);
+    step = "get after it";
+    const kept = await opfs.get("kept");
+    record("OPFS store: reopened in a new worker, with its data", kept?.v === 1, JSON.stringify(kept));
+    step = "set after it";
+    await opfs.set("after", 2);
+    record("OPFS store: writes after it", (await opfs.count()) === 2);
+    step = "panic in a call";
+    code = await codeOf(opfs.get(inCall));
+    record("OPFS store: a panic in a call rejects with INTERNAL", code === "INTERNAL", code);
+    step = "the call right after it";
+    record("OPFS store: the call right after it works", (await opfs.get("after")) === 2);
+    await opfs.dispose();
+  } catch (error) {
+    record(`OPFS store: ${step} completes`, false, `${error?.code} ${error?.message}`);
+  }
   return results;
 }
 
