@@ -15,22 +15,9 @@ import { medianRecord } from "../lib/stats.mjs";
 import { formatRate, formatRatio, markdownTable } from "../lib/table.mjs";
 import { makeWorkloads, scaledSizes } from "../lib/workloads.mjs";
 import { BROWSER_BASELINES, BROWSER_ENGINES } from "./engines/index.mjs";
-import { closeServer, startServer } from "./server.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, closeServer, startServer } from "../../scripts/static-server.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
-// As in tests/browser/run.mjs: without these, Chromium as root stalls on the closed network.
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const RUN_TIMEOUT_MS = 5 * 60_000;
 
 const engines = selectEngines(BROWSER_ENGINES);

@@ -9,47 +9,28 @@
 //   panic        — a Rust panic in a page's store and in a worker's, through
 //                  the test-hooks package (panic.mjs; needs `make test-hooks`).
 // Prints one line per check and ends with "N passed, N failed".
-import { createServer, request as httpRequest } from "node:http";
-import { createReadStream } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, extname, join, relative, resolve, sep, isAbsolute } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS, closeServer, startServer } from "../../scripts/static-server.mjs";
 import { panicSection } from "./panic.mjs";
 import { persistenceSection } from "./persistence.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SCREENSHOT = join(ROOT, "test-output", "browser-demo.png");
-const CHROMIUM = "/usr/bin/chromium";
 const INSECURE_HOST = "insecure.test";
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
+const BROWSER_ARGS = [
+  ...CHROMIUM_ARGS,
   // An origin on 127.0.0.1 that is not a secure context (no OPFS, no Web Locks).
   `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`,
 ];
 const STEP_TIMEOUT_MS = 15_000; // any single launch, navigation, wait or screenshot
 const CLOSE_TIMEOUT_MS = 5_000;
 const WATCHDOG_MS = 180_000; // the whole run
-
-const CONTENT_TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".json": "application/json; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".png": "image/png",
-};
 
 // ---- checks ---------------------------------------------------------------
 
@@ -83,48 +64,6 @@ function withTimeout(promise, ms, what) {
     timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A static file server for ROOT; refuses anything outside it. */
-function startServer() {
-  const server = createServer(async (request, response) => {
-    const send = (status, text) => {
-      response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
-      response.end(request.method === "HEAD" ? undefined : text);
-    };
-    try {
-      if (request.method !== "GET" && request.method !== "HEAD") return send(405, "method not allowed");
-      // The raw request path, decoded but not normalised: resolve() below does that.
-      const pathname = decodeURIComponent(request.url.split(/[?#]/, 1)[0]);
-      if (!pathname.startsWith("/")) return send(400, "bad path");
-      if (pathname.includes("\0")) return send(400, "bad path");
-      const file = resolve(ROOT, `.${pathname}`);
-      const inside = relative(ROOT, file);
-      if (inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) return send(403, "forbidden");
-      const info = await stat(file).catch(() => undefined);
-      if (!info?.isFile()) return send(404, "not found");
-      response.writeHead(200, {
-        "content-type": CONTENT_TYPES[extname(file).toLowerCase()] ?? "application/octet-stream",
-        "content-length": info.size,
-        "cache-control": "no-store",
-      });
-      if (request.method === "HEAD") return response.end();
-      createReadStream(file)
-        .on("error", () => response.destroy())
-        .pipe(response);
-    } catch {
-      send(400, "bad request");
-    }
-  });
-  return new Promise((resolvePromise, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolvePromise(server));
-  });
-}
-
-function closeServer(server) {
-  server.closeAllConnections?.();
-  return new Promise((resolvePromise) => server.close(() => resolvePromise()));
 }
 
 // ---- sections -------------------------------------------------------------
@@ -246,7 +185,7 @@ let server;
 let context;
 let userDataDir;
 try {
-  server = await startServer();
+  server = await startServer(ROOT);
   const { port } = server.address();
   const origin = `http://127.0.0.1:${port}`;
   check(`static server listening on ${origin}`, true);
@@ -261,7 +200,7 @@ try {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: BROWSER_ARGS,
     timeout: STEP_TIMEOUT_MS,
     viewport: { width: 1000, height: 700 },
   });

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { inspect } from "node:util";
 import { openStorage, isStorageError, StorageError } from "larder";
 import { assertStorageError, manualClock, totals, within, SUITE_TIMEOUT_MS } from "./helpers.mjs";
-import { assertIntegrity, rowCount, tempDir } from "./file-helpers.mjs";
+import { FS_FUNCTIONS, assertIntegrity, rowCount, tempDir } from "./file-helpers.mjs";
 
 /** The catalogue store's limits, small so that "over the limit" is cheap. */
 const LIMITS = { maxSizeBytes: 100_000, maxBatchSize: 10, maxKeyBytes: 64, maxValueBytes: 4096 };
@@ -920,20 +920,7 @@ const CASES = [
 // The runner.
 // ---------------------------------------------------------------------------
 
-/** The `fs` functions API.md lists; those that change the file system. */
-const FS_FUNCTIONS = [
-  "openSync",
-  "closeSync",
-  "readSync",
-  "writeSync",
-  "fsyncSync",
-  "ftruncateSync",
-  "fstatSync",
-  "statSync",
-  "unlinkSync",
-  "readFileSync",
-  "mkdirSync",
-];
+/** The `fs` functions that change the file system. */
 const MUTATING = new Set(["writeSync", "fsyncSync", "ftruncateSync", "openSync", "unlinkSync", "mkdirSync"]);
 
 /** An `fs` option over node:fs that logs every call while `control.recording`. */

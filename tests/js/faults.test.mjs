@@ -9,7 +9,7 @@ import * as realFs from "node:fs";
 import * as path from "node:path";
 import { openStorage } from "larder";
 import { assertStorageError, jsonSize, rejectsWith, totals, within } from "./helpers.mjs";
-import { assertIntegrity, crashImage, faultyFs, rowCount, sqlite3, tempDir } from "./file-helpers.mjs";
+import { FS_FUNCTIONS, assertIntegrity, crashImage, faultyFs, rowCount, sqlite3, tempDir } from "./file-helpers.mjs";
 
 const SEED = Array.from({ length: 30 }, (_, i) => [`seed-${i}`, { i, text: "s".repeat(60 + i) }]);
 const BATCH = Array.from({ length: 50 }, (_, i) => [`batch-${i}`, { i, text: "b".repeat(100 + 3 * i) }]);
@@ -213,21 +213,7 @@ describe("faults while opening", () => {
 });
 
 describe("the fs option", () => {
-  const FUNCTIONS = [
-    "openSync",
-    "closeSync",
-    "readSync",
-    "writeSync",
-    "fsyncSync",
-    "ftruncateSync",
-    "fstatSync",
-    "statSync",
-    "unlinkSync",
-    "readFileSync",
-    "mkdirSync",
-  ];
-
-  for (const name of FUNCTIONS) {
+  for (const name of FS_FUNCTIONS) {
     test(`an fs without ${name}, or with a non-function ${name}: INVALID_ARGUMENT, nothing created`, async (t) => {
       const dir = tempDir(t, "fsopt");
       const file = path.join(dir, "sub", "f.sqlite");

@@ -1,10 +1,26 @@
-// A static file server for the repo root on 127.0.0.1 (a secure context, so
-// OPFS and module workers work), as in tests/browser/run.mjs: GET and HEAD
-// only, nothing outside the root, no caching.
+// What the browser test (tests/browser/run.mjs) and the browser benchmark
+// (bench/browser/run.mjs) share: a static file server for a folder on
+// 127.0.0.1 (a secure context, so OPFS and module workers work: GET and HEAD
+// only, nothing outside the folder, no caching), and how Chromium is started.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer } from "node:http";
 import { extname, isAbsolute, relative, resolve, sep } from "node:path";
+
+/** Debian's Chromium, driven through playwright-core. */
+export const CHROMIUM = "/usr/bin/chromium";
+/** Without these, Chromium run as root stalls on the closed network. */
+export const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 const CONTENT_TYPES = {
   ".html": "text/html; charset=utf-8",
@@ -12,6 +28,8 @@ const CONTENT_TYPES = {
   ".mjs": "text/javascript; charset=utf-8",
   ".wasm": "application/wasm",
   ".json": "application/json; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".png": "image/png",
 };
 
 /** Resolves with the listening server; its origin is http://127.0.0.1:<port>. */
@@ -23,6 +41,7 @@ export function startServer(root) {
     };
     try {
       if (request.method !== "GET" && request.method !== "HEAD") return send(405, "method not allowed");
+      // The raw request path, decoded but not normalised: resolve() below does that.
       const pathname = decodeURIComponent(request.url.split(/[?#]/, 1)[0]);
       if (!pathname.startsWith("/") || pathname.includes("\0")) return send(400, "bad path");
       const file = resolve(root, `.${pathname}`);
@@ -50,6 +69,6 @@ export function startServer(root) {
 }
 
 export function closeServer(server) {
-  server.closeAllConnections();
+  server.closeAllConnections?.();
   return new Promise((resolvePromise) => server.close(() => resolvePromise()));
 }
