@@ -8,8 +8,10 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createRuntime } from "./wasm/larder.js";
+import { OwnershipLock } from "./ownership.js";
+import { processStartTime, thisProcess } from "./process-facts.js";
 import { storageOpener } from "./storage.js";
-import type { StorageOptions } from "./types.js";
+import type { FileSystem, StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";
 export type { ErrorCode, ErrorCategory, RecoveryAction } from "./errors.js";
@@ -26,19 +28,10 @@ function fileHost(options: StorageOptions | undefined) {
   const host = {
     fs: held.fs,
     flags: { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL },
-    pid: process.pid,
     resolvePath: (file: string) => path.resolve(file),
     dirname: (file: string) => path.dirname(file),
     tempPath: () => held.temporary(path.join(tmpdir(), `larder-${process.pid}-${randomUUID()}.sqlite`)),
-    isProcessAlive: (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch (error) {
-        // EPERM: it exists but belongs to someone else.
-        return (error as NodeJS.ErrnoException).code === "EPERM";
-      }
-    },
+    acquireLock: held.acquireLock,
   };
   return { host, release: held.release };
 }
@@ -55,36 +48,69 @@ function fsOption(options: StorageOptions | undefined): unknown {
 
 type FsFunction = (...args: unknown[]) => unknown;
 
+/** The functions of the `fs` option the core calls (see `FileSystem`). */
+const FS_FUNCTION_NAMES: readonly (keyof FileSystem)[] = [
+  "openSync",
+  "closeSync",
+  "readSync",
+  "writeSync",
+  "fsyncSync",
+  "ftruncateSync",
+  "fstatSync",
+  "statSync",
+  "unlinkSync",
+  "readFileSync",
+  "mkdirSync",
+];
+
 /**
- * `fs` with its `openSync` and `closeSync` watched, so that what a trapped
- * instance held can be released: the files it left open are closed, each
- * database's lock file removed if it holds this pid, and ":temp:" databases
- * deleted. Functions `fs` lacks stay missing, for the core to refuse.
+ * A plain object of `fs`'s functions, each bound to `fs`. Deriving from `fs`
+ * instead (Object.create over the node:fs namespace, then assigning to it)
+ * makes V8's optimiser abort the process once the opener is hot. A function
+ * that cannot be read (a throwing getter) is left out, for the core to
+ * refuse by name.
+ */
+function plainFs(fs: object): Record<string, FsFunction> {
+  const plain: Record<string, FsFunction> = {};
+  for (const name of FS_FUNCTION_NAMES) {
+    try {
+      const value = (fs as Record<string, unknown>)[name];
+      if (typeof value === "function") plain[name] = value.bind(fs) as FsFunction;
+    } catch {
+      // a throwing getter: the core reports it
+    }
+  }
+  return plain;
+}
+
+/**
+ * `fs` with its `openSync` and `closeSync` watched, and the ownership locks
+ * taken through it, so that what a trapped instance held can be released:
+ * the files it left open are closed, its locks released, and ":temp:"
+ * databases deleted. Functions `fs` lacks stay missing, for the core to
+ * refuse.
  */
 function heldFiles(fs: unknown) {
+  if (typeof fs !== "object" || fs === null) {
+    // Not an fs at all: the core refuses it before taking anything.
+    return { fs, acquireLock: undefined, release: () => {}, temporary: (file: string) => file };
+  }
+  const locks = new Set<OwnershipLock>();
   const open = new Map<number, string>();
   const temporary = new Set<string>();
-  const real = fs as Record<string, FsFunction>;
-  const has = (name: string) => {
-    try {
-      return typeof fs === "object" && fs !== null && typeof real[name] === "function";
-    } catch {
-      return false; // a throwing getter: the core reports it
-    }
-  };
-  const watched: Record<string, unknown> =
-    typeof fs === "object" && fs !== null ? Object.create(fs) : {};
-  if (has("openSync")) {
-    watched.openSync = (file: string, ...rest: unknown[]) => {
-      const fd = real.openSync.call(fs, file, ...rest) as number;
-      open.set(fd, file);
+  const real = plainFs(fs);
+  const watched = { ...real };
+  if (real.openSync) {
+    watched.openSync = (file, ...rest) => {
+      const fd = real.openSync(file, ...rest) as number;
+      open.set(fd, file as string);
       return fd;
     };
   }
-  if (has("closeSync")) {
-    watched.closeSync = (fd: number) => {
-      open.delete(fd);
-      return real.closeSync.call(fs, fd);
+  if (real.closeSync) {
+    watched.closeSync = (fd) => {
+      open.delete(fd as number);
+      return real.closeSync(fd);
     };
   }
   const attempt = (run: () => unknown) => {
@@ -94,34 +120,50 @@ function heldFiles(fs: unknown) {
       // Already gone, or not ours: nothing to release.
     }
   };
+  const lockHost = { fs: real, flags: nodeFs.constants, self: thisProcess(), startTime: processStartTime };
+  const acquireLock = async (dbPath: string) => {
+    const lock = await OwnershipLock.acquire({ ...lockHost, token: randomUUID() }, dbPath);
+    locks.add(lock);
+    return {
+      confirm: () => lock.confirm(),
+      release: () => {
+        locks.delete(lock);
+        lock.release();
+      },
+    };
+  };
   const release = () => {
-    const databases = [...open.values()].filter((file) => !/(-wal|-journal|\.lock)$/.test(file));
-    for (const fd of open.keys()) attempt(() => real.closeSync.call(fs, fd));
+    for (const fd of open.keys()) attempt(() => real.closeSync(fd));
     open.clear();
-    for (const database of databases) {
-      const lock = `${database}.lock`;
-      attempt(() => {
-        if (String(real.readFileSync.call(fs, lock, "utf8")).trim() === String(process.pid)) real.unlinkSync.call(fs, lock);
-      });
-    }
+    for (const lock of locks) lock.release();
+    locks.clear();
     for (const file of temporary) {
-      for (const suffix of ["", "-wal", "-journal"]) attempt(() => real.unlinkSync.call(fs, file + suffix));
+      for (const suffix of ["", "-wal", "-journal"]) attempt(() => real.unlinkSync(file + suffix));
     }
     temporary.clear();
   };
-  return {
-    fs: typeof fs === "object" && fs !== null ? watched : fs,
-    release,
-    temporary: (file: string) => (temporary.add(file), file),
-  };
+  return { fs: watched, acquireLock, release, temporary: (file: string) => (temporary.add(file), file) };
 }
 
 export const openStorage = storageOpener(async (options, trapped) => {
   compiling ??= readFile(new URL("./wasm/larder_bg.wasm", import.meta.url)).then((bytes) => WebAssembly.compile(bytes));
-  const runtime = createRuntime(trapped);
+  const { host, release } = fileHost(options);
+  // A trap before the store is open (in the open itself or in a task it
+  // scheduled) leaves nobody else to release what the instance held.
+  let opened = false;
+  const runtime = createRuntime((error) => {
+    if (!opened) release();
+    trapped(error);
+  });
   // Synchronous instantiation is fine in Node, and the async path would
   // load Node's fetch machinery just to test for a Request.
   runtime.initSync({ module: await compiling });
-  const { host, release } = fileHost(options);
-  return { native: await runtime.openStore(options, host), releaseAfterTrap: release };
+  try {
+    const native = await runtime.openStore(options, host);
+    opened = true;
+    return { native, releaseAfterTrap: release };
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) release();
+    throw error;
+  }
 });

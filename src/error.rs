@@ -214,6 +214,10 @@ pub enum StorageError {
     CircuitOpen(String),
     #[error("{0}")]
     Locked(String),
+    /// A file another process (or another store of this one) owns: Node's
+    /// ownership lock, whose user message speaks of a process, not a tab.
+    #[error("{0}")]
+    LockedByProcess(String),
     #[error("{0}")]
     Timeout(String),
     /// A read or write of the underlying storage failed outside SQLite.
@@ -259,7 +263,7 @@ impl StorageError {
             StorageError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             StorageError::Disposed => ErrorCode::Disposed,
             StorageError::CircuitOpen(_) => ErrorCode::CircuitOpen,
-            StorageError::Locked(_) => ErrorCode::Locked,
+            StorageError::Locked(_) | StorageError::LockedByProcess(_) => ErrorCode::Locked,
             StorageError::Timeout(_) => ErrorCode::Timeout,
             StorageError::Io(_) => ErrorCode::Io,
             StorageError::IncompatibleSchema(_) => ErrorCode::IncompatibleSchema,
@@ -283,7 +287,12 @@ impl StorageError {
     }
 
     pub fn user_message(&self) -> &'static str {
-        self.code().user_message()
+        match self {
+            StorageError::LockedByProcess(_) => {
+                "The data is in use by another program or process. Close it and try again."
+            }
+            _ => self.code().user_message(),
+        }
     }
 
     /// The SQLite extended result code behind this error, if SQLite caused it.

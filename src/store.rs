@@ -358,7 +358,9 @@ impl Store {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
-        let conn = &mut db.as_mut().expect("the database is open until close").conn;
+        let db = db.as_mut().expect("the database is open until close");
+        db.confirm_owned()?;
+        let conn = &mut db.conn;
         let dirty = recency.take_dirty();
         let outcome: Result<(T, LedgerDelta)> = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -27,7 +27,7 @@ pub fn error_to_js(error: &StorageError) -> JsValue {
         ("category", code.category().as_str().into()),
         ("retryable", code.retryable().into()),
         ("recoveryAction", code.recovery_action().as_str().into()),
-        ("userMessage", code.user_message().into()),
+        ("userMessage", error.user_message().into()),
         ("sqliteCode", error.sqlite_code().map_or(JsValue::UNDEFINED, JsValue::from)),
     ];
     for (name, value) in fields {

@@ -6,7 +6,6 @@
 pub mod node_file;
 pub mod node_host;
 pub mod opfs;
-pub mod ownership;
 
 use std::rc::Rc;
 
@@ -15,9 +14,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Result, StorageError};
 use crate::options::StoragePath;
 use node_file::NodeFileVfs;
-use node_host::NodeHost;
+use node_host::{HostLock, NodeHost};
 use opfs::OpfsDatabase;
-use ownership::OwnershipLock;
 
 pub struct Database {
     pub conn: Connection,
@@ -45,7 +43,7 @@ impl Database {
         };
         match host {
             Some(host) => {
-                let file = FileDatabase::acquire(host, name)?;
+                let file = FileDatabase::acquire(host, name).await?;
                 Database::connect(&file.path.clone(), file.vfs.name().to_owned(), Backing::NodeFile(file))
             }
             None => {
@@ -72,6 +70,15 @@ impl Database {
     /// Whether the database is a file (on disk or in OPFS), not memory.
     pub fn is_file(&self) -> bool {
         !matches!(self.backing, Backing::Memory)
+    }
+
+    /// Before a write: that the file is still this store's (see
+    /// `OwnershipLock::confirm`).
+    pub fn confirm_owned(&self) -> Result<()> {
+        match &self.backing {
+            Backing::NodeFile(file) => file.lock.confirm(),
+            Backing::Memory | Backing::Opfs(_) => Ok(()),
+        }
     }
 
     /// Closes the connection, then releases what backs it.
@@ -101,7 +108,7 @@ struct FileDatabase {
     path: String,
     /// Unregistered on drop, after the connection has closed.
     vfs: NodeFileVfs,
-    lock: OwnershipLock,
+    lock: HostLock,
     /// A `":temp:"` database, deleted with its companions on release.
     temporary: bool,
 }
@@ -109,7 +116,7 @@ struct FileDatabase {
 impl FileDatabase {
     /// Takes ownership of the file at `path` (or a fresh temp path), creating
     /// its directory if missing, and registers a VFS for it.
-    fn acquire(host: Rc<NodeHost>, path: Option<&str>) -> Result<FileDatabase> {
+    async fn acquire(host: Rc<NodeHost>, path: Option<&str>) -> Result<FileDatabase> {
         let temporary = path.is_none();
         let path = host.resolve_path(&path.map_or_else(|| host.temp_path(), str::to_owned));
         let dir = host.dirname(&path);
@@ -121,7 +128,7 @@ impl FileDatabase {
                 StorageError::Io(message)
             }
         })?;
-        let lock = OwnershipLock::acquire(host.clone(), &path)?;
+        let lock = host.acquire_lock(&path).await?;
         match NodeFileVfs::register(host.clone()) {
             Ok(vfs) => Ok(FileDatabase { host, path, vfs, lock, temporary }),
             Err(error) => {

@@ -3,7 +3,7 @@
 //! all passed in by the Node facade. Every call catches what the host throws
 //! and returns it as an `FsError` with the errno code (`EIO`, `ENOSPC` …).
 
-use js_sys::{Function, Reflect, Uint8Array};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -67,14 +67,20 @@ pub struct NodeHost {
     fstat: Function,
     stat: Function,
     unlink: Function,
-    read_file: Function,
     mkdir: Function,
     pub flags: OpenFlags,
     resolve_path: Function,
     dirname: Function,
     temp_path: Function,
-    is_process_alive: Function,
-    pub pid: f64,
+    acquire_lock: Function,
+}
+
+/// The facade's hold on a database file (js/ownership.ts): exclusive across
+/// processes while it lasts.
+pub struct HostLock {
+    lock: JsValue,
+    confirm: Function,
+    release: Function,
 }
 
 fn function(object: &JsValue, name: &str, what: &str) -> Result<Function> {
@@ -92,8 +98,8 @@ fn number(object: &JsValue, name: &str) -> Result<f64> {
 }
 
 impl NodeHost {
-    /// Reads the host object the Node facade builds: `{ fs, flags, pid,
-    /// resolvePath, dirname, tempPath, isProcessAlive }`.
+    /// Reads the host object the Node facade builds: `{ fs, flags,
+    /// resolvePath, dirname, tempPath, acquireLock }`.
     pub fn from_js(host: &JsValue) -> Result<NodeHost> {
         let fs = Reflect::get(host, &"fs".into()).unwrap_or(JsValue::UNDEFINED);
         if !fs.is_object() {
@@ -116,7 +122,6 @@ impl NodeHost {
             fstat: fs_function("fstatSync")?,
             stat: fs_function("statSync")?,
             unlink: fs_function("unlinkSync")?,
-            read_file: fs_function("readFileSync")?,
             mkdir: fs_function("mkdirSync")?,
             flags: OpenFlags {
                 read_only: number(&flags, "O_RDONLY")? as u32,
@@ -128,9 +133,13 @@ impl NodeHost {
             resolve_path: host_function("resolvePath")?,
             dirname: host_function("dirname")?,
             temp_path: host_function("tempPath")?,
-            is_process_alive: host_function("isProcessAlive")?,
-            pid: number(host, "pid")?,
+            acquire_lock: host_function("acquireLock")?,
             fs,
+        })
+        .and_then(|host| {
+            // Not called from here: the facade's ownership lock reads with it.
+            function(&host.fs, "readFileSync", "option fs")?;
+            Ok(host)
         })
     }
 
@@ -211,23 +220,8 @@ impl NodeHost {
         }
     }
 
-    /// Whether `path` was modified less than `ms` ago (true if it cannot
-    /// be told: then it is treated as fresh).
-    pub fn modified_within(&self, path: &str, ms: f64) -> bool {
-        let modified = self
-            .call(&self.stat, &[path.into()])
-            .ok()
-            .and_then(|stats| Reflect::get(&stats, &"mtimeMs".into()).ok())
-            .and_then(|mtime| mtime.as_f64());
-        modified.is_none_or(|modified| js_sys::Date::now() - modified < ms)
-    }
-
     pub fn unlink(&self, path: &str) -> FsResult<()> {
         self.call(&self.unlink, &[path.into()]).map(drop)
-    }
-
-    pub fn read_text(&self, path: &str) -> FsResult<String> {
-        Ok(self.call(&self.read_file, &[path.into(), "utf8".into()])?.as_string().unwrap_or_default())
     }
 
     /// Creates `dir` and its parents if missing.
@@ -263,7 +257,48 @@ impl NodeHost {
         self.helper(&self.temp_path, &JsValue::UNDEFINED).as_string().unwrap_or_default()
     }
 
-    pub fn is_process_alive(&self, pid: f64) -> bool {
-        self.helper(&self.is_process_alive, &pid.into()).as_bool().unwrap_or(true)
+    /// Takes the ownership lock of the database at `db_path` (absolute).
+    pub async fn acquire_lock(&self, db_path: &str) -> Result<HostLock> {
+        let acquired = self
+            .acquire_lock
+            .call1(&JsValue::UNDEFINED, &db_path.into())
+            .and_then(|promise| promise.dyn_into::<Promise>().map_err(JsValue::from));
+        let lock = match acquired {
+            Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await,
+            Err(thrown) => Err(thrown),
+        }
+        .map_err(|thrown| lock_error(FsError::from_thrown(thrown)))?;
+        let method = |name| {
+            function(&lock, name, "the ownership lock").map_err(|error| StorageError::Internal(error.to_string()))
+        };
+        Ok(HostLock { confirm: method("confirm")?, release: method("release")?, lock })
+    }
+}
+
+/// Why the facade could not take a lock: held by another store, a full disk,
+/// or a failed file call.
+fn lock_error(error: FsError) -> StorageError {
+    if error.is("LOCKED") {
+        StorageError::LockedByProcess(error.message)
+    } else if error.is_full() {
+        StorageError::QuotaExceeded(error.message)
+    } else {
+        StorageError::Io(error.message)
+    }
+}
+
+impl HostLock {
+    /// Before a write: LOCKED if the file is no longer this store's.
+    pub fn confirm(&self) -> Result<()> {
+        match self.confirm.call0(&self.lock).map(|why| why.as_string()) {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => Err(StorageError::LockedByProcess(why)),
+            Err(thrown) => Err(StorageError::Internal(format!("the ownership lock failed: {thrown:?}"))),
+        }
+    }
+
+    /// Stops holding the file (removing the lock file if still this store's).
+    pub fn release(self) {
+        let _ = self.release.call0(&self.lock);
     }
 }
