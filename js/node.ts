@@ -23,11 +23,11 @@ let compiling: Promise<WebAssembly.Module> | undefined;
 /** What the wasm core needs from Node to keep a database in a file, and a
  *  way to release what it held if its instance traps. */
 function fileHost(options: StorageOptions | undefined) {
-  const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL } = nodeFs.constants;
+  const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = nodeFs.constants;
   const held = heldFiles(fsOption(options));
   const host = {
     fs: held.fs,
-    flags: { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_EXCL },
+    flags: { O_RDONLY, O_RDWR, O_CREAT, O_EXCL },
     resolvePath: (file: string) => path.resolve(file),
     dirname: (file: string) => path.dirname(file),
     tempPath: () => held.temporary(path.join(tmpdir(), `larder-${process.pid}-${randomUUID()}.sqlite`)),

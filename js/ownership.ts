@@ -30,6 +30,9 @@ export const HEARTBEAT_MS = 2_000;
  *  owner is dead, or so frozen that it finds out at its next write
  *  (`confirm`). */
 export const LEASE_MS = 10_000;
+/** A record its creator has not finished writing (microseconds' work) this
+ *  long after the file's last change never will be: the creator died. */
+const UNREADABLE_MS = 2_000;
 /** How often an opener looks again at a lock it cannot judge at once. */
 const POLL_MS = 200;
 /** Claimants of one takeover that may die before an opener gives up. */
@@ -118,6 +121,8 @@ export class OwnershipLock {
   readonly #fd: number;
   readonly #record: Buffer;
   #lastBeat = Date.now();
+  /** Another store took the lock over while this one was frozen. */
+  #lost = false;
   readonly #timer: NodeJS.Timeout;
 
   private constructor(host: LockHost, dbPath: string, path: string, fd: number, record: Buffer) {
@@ -172,11 +177,8 @@ export class OwnershipLock {
    * must not write to a file it no longer owns.
    */
   confirm(): string | undefined {
-    if (Date.now() - this.#lastBeat < LEASE_MS / 2) return undefined;
-    if (this.#isOurs()) {
-      this.#beat();
-      return undefined;
-    }
+    if (!this.#lost && Date.now() - this.#lastBeat >= LEASE_MS / 2) this.#beat();
+    if (!this.#lost) return undefined;
     return `${this.#dbPath} is no longer this store's: its heartbeat was held up past the lease and another store took the lock ${this.#path} over; dispose this store and open it again`;
   }
 
@@ -189,8 +191,15 @@ export class OwnershipLock {
     if (this.#isOurs()) attempt(() => this.#host.fs.unlinkSync(this.#path));
   }
 
-  /** Rewrites the record in place: the write itself is the heartbeat (mtime). */
+  /** Rewrites the record in place: the write itself is the heartbeat (mtime).
+   *  After a pause long enough for a takeover, it first checks the record is
+   *  still its own, and never writes over another owner's. */
   #beat(): void {
+    if (Date.now() - this.#lastBeat >= LEASE_MS / 2 && !this.#isOurs()) {
+      this.#lost = true;
+      clearInterval(this.#timer);
+      return;
+    }
     attempt(() => {
       this.#host.fs.writeSync(this.#fd, this.#record, 0, RECORD_BYTES, 0);
       this.#lastBeat = Date.now();
@@ -256,8 +265,9 @@ function observe(host: LockHost, path: string): Observed | undefined {
 }
 
 function judge(host: LockHost, observed: Observed): Verdict {
-  if (Date.now() - observed.modifiedMs > LEASE_MS) return "dead";
-  return observed.record ? judgeOwner(host, observed.record.owner) : "unproven";
+  const age = Date.now() - observed.modifiedMs;
+  if (!observed.record) return age > UNREADABLE_MS ? "dead" : "unproven";
+  return age > LEASE_MS ? "dead" : judgeOwner(host, observed.record.owner);
 }
 
 /** Judges an owner by its process, where this process can see it: same boot
@@ -310,9 +320,11 @@ function takeOver(host: LockHost, dbPath: string, path: string, dead: Observed, 
   throw locked(dbPath, `${MAX_CLAIMS} openers died while taking over the lock ${path}`);
 }
 
-/** Overwrites the lock file with `record` if it still holds `dead`'s text. */
+/** Overwrites the lock file with `record` if it is still as `dead` was: the
+ *  same text, and no heartbeat since (a frozen owner that woke up). */
 function replaceIfUnchanged(host: LockHost, path: string, dead: Observed, record: Buffer): number | undefined {
-  if (observe(host, path)?.text !== dead.text) return undefined;
+  const now = observe(host, path);
+  if (now?.text !== dead.text || now.modifiedMs !== dead.modifiedMs) return undefined;
   let fd: number;
   try {
     fd = host.fs.openSync(path, host.flags.O_WRONLY);

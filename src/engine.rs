@@ -390,7 +390,11 @@ impl Engine {
             .store
             .try_borrow_mut()
             .map_err(|_| StorageError::Internal("an operation started while another was running".into()))?;
-        body(slot.as_mut().ok_or(StorageError::Disposed)?)
+        let store = slot.as_mut().ok_or(StorageError::Disposed)?;
+        // Every operation, reads too: a store that lost its file to another
+        // owner must neither write to it nor read it as it changes.
+        store.confirm_owned()?;
+        body(store)
     }
 
     /// When an entry written now with `ttl` (or the default TTL) expires.

@@ -338,6 +338,11 @@ impl Store {
         Ok(self.live(scope, now_ms)?.rows)
     }
 
+    /// That the database file is still this store's (see `Database::confirm_owned`).
+    pub fn confirm_owned(&self) -> Result<()> {
+        self.db.as_ref().map_or(Ok(()), Database::confirm_owned)
+    }
+
     /// Bytes of the live entries of the scope.
     pub fn total_size(&mut self, scope: Scope, now_ms: i64) -> Result<u64> {
         Ok(self.live(scope, now_ms)?.bytes)
@@ -358,9 +363,7 @@ impl Store {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
-        let db = db.as_mut().expect("the database is open until close");
-        db.confirm_owned()?;
-        let conn = &mut db.conn;
+        let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
         let outcome: Result<(T, LedgerDelta)> = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -51,7 +51,6 @@ pub type Fd = f64;
 pub struct OpenFlags {
     pub read_only: u32,
     pub read_write: u32,
-    pub write_only: u32,
     pub create: u32,
     pub exclusive: u32,
 }
@@ -126,7 +125,6 @@ impl NodeHost {
             flags: OpenFlags {
                 read_only: number(&flags, "O_RDONLY")? as u32,
                 read_write: number(&flags, "O_RDWR")? as u32,
-                write_only: number(&flags, "O_WRONLY")? as u32,
                 create: number(&flags, "O_CREAT")? as u32,
                 exclusive: number(&flags, "O_EXCL")? as u32,
             },

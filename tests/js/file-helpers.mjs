@@ -136,11 +136,12 @@ export function faultyFs() {
 
 /**
  * A child Node process running `script` with `args`, its stdout split into
- * lines. Killed (SIGKILL) when the test `t` ends if still running. Every wait
- * is bounded.
+ * lines; `prefix` is a command line that runs it (e.g. `unshare …`). Killed
+ * (SIGKILL) when the test `t` ends if still running. Every wait is bounded.
  */
-export function spawnNode(t, script, args = [], { env } = {}) {
-  const child = spawn(process.execPath, [script, ...args], {
+export function spawnNode(t, script, args = [], { env, prefix = [] } = {}) {
+  const [command, ...commandArgs] = [...prefix, process.execPath, script, ...args];
+  const child = spawn(command, commandArgs, {
     stdio: ["pipe", "pipe", "pipe"],
     env: env ? { ...process.env, ...env } : process.env,
   });
