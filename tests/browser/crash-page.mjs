@@ -1,7 +1,7 @@
 // The page's half of the browser crash test (crash.mjs drives it through
 // crash.html): reads the raw OPFS files of a store before it is opened, opens
 // the store and reads every entry back, and writes until the browser is
-// killed, reporting each write through the binding `larderCrashReport`
+// killed (or until told to stop and dispose the store), reporting each write through the binding `larderCrashReport`
 // before issuing it and again once it is acknowledged. Values are compared as
 // `encode` text on the Node side. Nothing runs on import, so Node imports
 // `seededRandom` from here too.
@@ -101,18 +101,34 @@ export async function dispose() {
   store = undefined;
 }
 
+let stopping = false;
+let writing = Promise.resolve();
+
+/** Ends writeForever after the writes under way, then disposes the store (which checkpoints the WAL). */
+export async function stopAndDispose() {
+  stopping = true;
+  await writing;
+  await dispose();
+}
+
 /**
- * Writes sets and msets on the open store until the page dies: one at a time
+ * Writes sets and msets on the open store until the page dies or
+ * stopAndDispose is called: one at a time
  * or a few at once (then they share the queue and may commit as a group).
  * Each write is reported ("begin", awaited, so Node knows it before it can
  * commit) and acknowledged ("ack", once its promise resolved), numbered from
  * 0 in begin order.
  */
-export async function writeForever(seed) {
+export function writeForever(seed) {
+  writing = writeUntilStopped(seed);
+  return writing;
+}
+
+async function writeUntilStopped(seed) {
   const report = window.larderCrashReport;
   const random = seededRandom(seed);
   let seq = 0;
-  for (;;) {
+  while (!stopping) {
     const writes = Array.from({ length: random.chance(0.3) ? random.int(2, 6) : 1 }, () => makeWrite(random));
     const first = seq;
     seq += writes.length;

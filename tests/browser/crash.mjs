@@ -5,8 +5,8 @@
 // origin, and with it OPFS, stays the same), loads tests/browser/crash.html,
 // checks what the previous round left, then writes sets and msets until the
 // whole browser process group is killed at a random moment: while the store
-// opens (and recovers), or after some acknowledgements, or some time into the
-// writes. A write counts as acknowledged only once its "ack" reached this
+// opens (and recovers), after some acknowledgements, some time into the
+// writes, or while the store is disposed (a checkpoint, the WAL removed). A write counts as acknowledged only once its "ack" reached this
 // process through the page's binding; every write is announced before it is
 // issued, so the store may only hold what the announced writes make of it.
 //
@@ -262,7 +262,15 @@ function checkImage(image, mustExist, workDir, round) {
 
 // ---- one launch -------------------------------------------------------------
 
-const totals = { acked: 0, ackedEntries: 0, ackedMsets: 0, integrity: 0, kills: { open: 0, opened: 0, writes: 0 } };
+/** When a kill struck, by what this process had heard from the page. */
+const KILL_PHASES = {
+  open: "while opening",
+  opened: "after opening",
+  writes: "during writes",
+  dispose: "while disposing",
+  disposed: "after disposing",
+};
+const totals = { acked: 0, ackedEntries: 0, ackedMsets: 0, integrity: 0, kills: Object.fromEntries(Object.keys(KILL_PHASES).map((phase) => [phase, 0])) };
 
 /**
  * One launch: check what the last one left, then (unless `last`) write until
@@ -270,7 +278,7 @@ const totals = { acked: 0, ackedEntries: 0, ackedMsets: 0, integrity: 0, kills: 
  */
 async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, origin, launchTag }) {
   const session = await launch(userDataDir, launchTag);
-  const seen = { opened: false, begun: 0, acked: 0 };
+  const seen = { opened: false, begun: 0, acked: 0, disposing: false, disposed: false };
   let pageError;
   let checked;
   let image;
@@ -282,6 +290,8 @@ async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, or
     const { context } = session;
     context.setDefaultTimeout(STEP_TIMEOUT_MS);
     let base = 0; // where this launch's writes start in model.pending
+    const page = context.pages()[0] ?? (await context.newPage());
+    const mod = PAGE_MODULE;
     // Messages that arrive after the kill were sent before it: they count too.
     await context.exposeBinding("larderCrashReport", (_source, message) => {
       if (message.type === "begin") {
@@ -293,17 +303,23 @@ async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, or
         model.pending[base + message.seq].acked = true;
         seen.acked += 1;
         if (plan.kind === "acks" && seen.acked === plan.acks) killBrowser(session);
+        if (plan.kind === "dispose" && seen.acked === plan.acks) {
+          seen.disposing = true;
+          killAfter(plan.ms);
+          page.evaluate((m) => import(m).then((p) => p.stopAndDispose()), mod).then(
+            () => (seen.disposed = true),
+            () => {},
+          );
+        }
       } else {
         pageError ??= `write ${message.seq} failed: ${message.message}`;
         killBrowser(session);
       }
     });
-    const page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (error) => {
       pageError ??= `page error: ${error}`;
     });
     await withTimeout(page.goto(`http://${origin}${PAGE}`, { waitUntil: "load" }), STEP_TIMEOUT_MS, "loading the page");
-    const mod = PAGE_MODULE;
 
     // What the last kill left, exactly as OPFS holds it (nothing has the store open yet).
     const mustExist = model.base.size > 0 || model.pending.some((write) => write.acked);
@@ -355,10 +371,18 @@ async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, or
   let end = "closed";
   if (!last) {
     await waitGone(session);
-    const phase = !seen.opened ? "open" : seen.begun === 0 ? "opened" : "writes";
+    const phase = !seen.opened
+      ? "open"
+      : seen.disposed
+        ? "disposed"
+        : seen.disposing
+          ? "dispose"
+          : seen.begun === 0
+            ? "opened"
+            : "writes";
     totals.kills[phase] += 1;
     end =
-      `killed ${{ open: "while opening", opened: "after opening", writes: "during writes" }[phase]} ` +
+      `killed ${KILL_PHASES[phase]} ` +
       `(${describePlan(plan)}): ${seen.acked} of ${seen.begun} writes acknowledged`;
   }
   const found = checked
@@ -371,6 +395,7 @@ async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, or
 function describePlan(plan) {
   if (plan.kind === "open") return `plan: ${plan.ms} ms into the open`;
   if (plan.kind === "acks") return `plan: at ack ${plan.acks}`;
+  if (plan.kind === "dispose") return `plan: ${plan.ms} ms into a dispose after ack ${plan.acks}`;
   return `plan: ${plan.ms} ms into the writes`;
 }
 
@@ -394,9 +419,11 @@ try {
       ? { kind: "none" }
       : roll < 0.25
         ? { kind: "open", ms: random.int(0, 700) }
-        : roll < 0.65
+        : roll < 0.55
           ? { kind: "acks", acks: random.int(1, 50) }
-          : { kind: "timed", ms: random.int(0, 1_000) };
+          : roll < 0.85
+            ? { kind: "timed", ms: random.int(0, 1_000) }
+            : { kind: "dispose", acks: random.int(1, 50), ms: random.int(0, 300) };
     const line = await runLaunch({
       round,
       last,
@@ -422,6 +449,6 @@ const { kills } = totals;
 console.log(
   `${ok ? "ok" : "FAIL"}: ${ROUNDS} rounds, seed ${SEED}: ${totals.acked} acknowledged writes checked ` +
     `(${totals.ackedMsets} msets, ${totals.ackedEntries} entries), ${totals.integrity} integrity checks; ` +
-    `kills while opening ${kills.open}, after opening ${kills.opened}, during writes ${kills.writes}; ${seconds} s`,
+    `kills ${Object.entries(KILL_PHASES).map(([phase, words]) => `${words} ${kills[phase]}`).join(", ")}; ${seconds} s`,
 );
 process.exitCode = ok ? 0 : 1;
