@@ -252,7 +252,9 @@ function checkImage(image, mustExist, workDir, round) {
     execFileSync("/usr/bin/sqlite3", ["-batch", file, sql], { encoding: "utf8", timeout: STEP_TIMEOUT_MS }).trim();
   const integrity = sqlite("PRAGMA integrity_check");
   if (integrity !== "ok") fail(`sqlite3 PRAGMA integrity_check on the OPFS files: ${integrity}`);
-  const count = Number(sqlite("SELECT count(*) FROM entries"));
+  // A kill during the very first open may leave the file before the schema is committed.
+  const hasTable = sqlite("SELECT count(*) FROM sqlite_schema WHERE name = 'entries'") === "1";
+  const count = hasTable ? Number(sqlite("SELECT count(*) FROM entries")) : 0;
   rmSync(dir, { recursive: true, force: true });
   const sizes = named
     .sort((a, b) => a.path.localeCompare(b.path))
