@@ -135,7 +135,10 @@ async function writeUntilStopped(seed) {
     await report({
       type: "begin",
       first,
-      writes: writes.map(({ kind, entries }) => ({ kind, entries: entries.map(([key, value]) => [key, encode(value)]) })),
+      writes: writes.map(({ kind, entries }) => ({
+        kind,
+        entries: entries.map(([key, value]) => [key, encode(value)]),
+      })),
     });
     await Promise.all(
       writes.map(({ kind, entries }, index) => {

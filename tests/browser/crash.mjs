@@ -6,9 +6,10 @@
 // checks what the previous round left, then writes sets and msets until the
 // whole browser process group is killed at a random moment: while the store
 // opens (and recovers), after some acknowledgements, some time into the
-// writes, or while the store is disposed (a checkpoint, the WAL removed). A write counts as acknowledged only once its "ack" reached this
-// process through the page's binding; every write is announced before it is
-// issued, so the store may only hold what the announced writes make of it.
+// writes, or while the store is disposed (a checkpoint, the WAL removed). A
+// write counts as acknowledged only once its "ack" reached this process
+// through the page's binding; every write is announced before it is issued,
+// so the store may only hold what the announced writes make of it.
 //
 // Checked after every kill, in the next launch:
 //   - the raw OPFS files, read from the page (File System Access API) before
@@ -110,9 +111,8 @@ function processesOf({ pid, tag }) {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (state === "Z") continue; // exited, waiting to be reaped by its parent
-      if (Number(pgrp) === pid || readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(`LARDER_BROWSER_CRASH_TAG=${tag}`)) {
-        found.push(Number(name));
-      }
+      const environment = readFileSync(`/proc/${name}/environ`, "latin1").split("\0");
+      if (Number(pgrp) === pid || environment.includes(`LARDER_BROWSER_CRASH_TAG=${tag}`)) found.push(Number(name));
     } catch {
       // gone meanwhile, or not ours to read
     }
@@ -178,7 +178,9 @@ function difference(expected, actual) {
   const out = [];
   for (const [key, value] of expected) {
     if (!actual.has(key)) out.push(`${key} missing`);
-    else if (actual.get(key) !== value) out.push(`${key} = ${actual.get(key).slice(0, 60)}…, expected ${value.slice(0, 60)}…`);
+    else if (actual.get(key) !== value) {
+      out.push(`${key} = ${actual.get(key).slice(0, 60)}…, expected ${value.slice(0, 60)}…`);
+    }
   }
   for (const key of actual.keys()) if (!expected.has(key)) out.push(`${key} unexpected`);
   return out.slice(0, 5).join("; ") + (out.length > 5 ? `; … (${out.length} in all)` : "");
@@ -205,9 +207,10 @@ function checkState(entries) {
     state = apply(state, [pending[prefix]]);
   }
   if (committed < 0) {
+    const expected = apply(model.base, pending.slice(0, mustHave));
     fail(
       `the reopened store is no prefix of the writes that includes the ${mustHave} acknowledged ones ` +
-        `(of ${pending.length} announced): against all acknowledged writes, ${difference(apply(model.base, pending.slice(0, mustHave)), actual)}`,
+        `(of ${pending.length} announced): against all acknowledged writes, ${difference(expected, actual)}`,
     );
   }
   const acked = pending.filter((write) => write.acked);
@@ -272,7 +275,13 @@ const KILL_PHASES = {
   dispose: "while disposing",
   disposed: "after disposing",
 };
-const totals = { acked: 0, ackedEntries: 0, ackedMsets: 0, integrity: 0, kills: Object.fromEntries(Object.keys(KILL_PHASES).map((phase) => [phase, 0])) };
+const totals = {
+  acked: 0,
+  ackedEntries: 0,
+  ackedMsets: 0,
+  integrity: 0,
+  kills: Object.fromEntries(Object.keys(KILL_PHASES).map((phase) => [phase, 0])),
+};
 
 /**
  * One launch: check what the last one left, then (unless `last`) write until
@@ -325,12 +334,12 @@ async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, or
 
     // What the last kill left, exactly as OPFS holds it (nothing has the store open yet).
     const mustExist = model.base.size > 0 || model.pending.some((write) => write.acked);
-    image = checkImage(
-      await withTimeout(page.evaluate(([m, name]) => import(m).then((p) => p.exportPool(name)), [mod, STORE]), STEP_TIMEOUT_MS, "reading OPFS"),
-      mustExist,
-      workDir,
-      round,
+    const pool = await withTimeout(
+      page.evaluate(([m, name]) => import(m).then((p) => p.exportPool(name)), [mod, STORE]),
+      STEP_TIMEOUT_MS,
+      "reading OPFS",
     );
+    image = checkImage(pool, mustExist, workDir, round);
 
     if (plan.kind === "open") killAfter(plan.ms);
     const read = await withTimeout(
@@ -388,7 +397,8 @@ async function runLaunch({ round, last, plan, pageSeed, userDataDir, workDir, or
       `(${describePlan(plan)}): ${seen.acked} of ${seen.begun} writes acknowledged`;
   }
   const found = checked
-    ? `reopened: ${checked.acked} acknowledged writes of ${checked.announced} announced there, ${checked.committed} committed; ` +
+    ? `reopened: ${checked.acked} acknowledged writes of ${checked.announced} announced there, ` +
+      `${checked.committed} committed; ` +
       (image ? `integrity ok (${image.files})` : "no database file yet")
     : "not reopened (the kill came first)";
   return `launch ${round}: ${found}; ${end}`;
