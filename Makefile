@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-hooks test-browser lint soak bench bench-browser clean
+.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,7 +17,7 @@ build: setup
 demo: build
 	node demo/demo.mjs
 
-test: build lint test-rust-node test-rust-chrome test-js test-browser
+test: build lint test-rust-node test-rust-chrome test-js test-browser test-browser-crash
 
 # The Rust suite (unit tests beside the code, environment tests under tests/),
 # run twice: in Node and in headless Chromium.
@@ -37,12 +37,18 @@ test-hooks: build
 test-js: build test-hooks
 	node --test --test-reporter=spec tests/js/
 
-# The crash test at length: 2000 rounds of SIGKILL during durable writes.
+# The crash tests at length: 2000 rounds of SIGKILL during durable writes in
+# Node, 100 of Chromium killed during durable writes to OPFS.
 soak: build
 	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
+	LARDER_BROWSER_CRASH_ROUNDS=100 node tests/browser/crash.mjs
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs
+
+# An OPFS store in Chromium, the browser SIGKILLed at random moments (20 rounds).
+test-browser-crash: build
+	node tests/browser/crash.mjs
 
 # Benchmarks (bench/README.md). bench/ has its own dev dependencies, installed
 # when missing or when its lock changed (the stamp pattern of scripts/setup.sh);
