@@ -101,7 +101,7 @@ class Bytes {
  * An `fs` option over node:fs for the files of `dir`, which records what a
  * power loss could undo (see the header). `cutAt`: the power goes at that
  * call of openSync (creating), writeSync, fsyncSync, ftruncateSync or
- * unlinkSync, before it happens. `lyingFsync`: fsync of a file makes nothing
+ * unlinkSync, before it happens (`control.cutAt` may move it later). `lyingFsync`: fsync of a file makes nothing
  * durable (a disk that ignores flushes), to show the checks catch it.
  */
 function powerCutFs(dir, { cutAt, lyingFsync = false }) {
@@ -116,7 +116,14 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
   let entryChanges = [];
   const fds = new Map(); // fd -> inode, or "dir"
 
-  const control = { calls: 0, cut: false, cutAt };
+  /** Disk-changing calls per file kind ("" the database, "-wal", "/" the directory …): for the statistics. */
+  const counts = {};
+  const control = { calls: 0, cut: false, cutAt, counts };
+  const tally = (node, what) => {
+    const kind = node === "dir" ? "/" : node.name.replace(/^[^-.]*/, "") || "db";
+    counts[kind] ??= {};
+    counts[kind][what] = (counts[kind][what] ?? 0) + 1;
+  };
   const check = (syscall) => {
     if (control.cut) throw fsError("EIO", syscall);
   };
@@ -124,7 +131,7 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
   const step = (syscall) => {
     check(syscall);
     control.calls += 1;
-    if (control.calls === cutAt) control.cut = true;
+    if (control.calls === control.cutAt) control.cut = true;
     check(syscall);
   };
   const nameIn = (file) => {
@@ -151,6 +158,7 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
       let node = names.get(name);
       if (!node) {
         node = inode(name, Buffer.alloc(0));
+        tally(node, "create");
         names.set(name, node);
         entryChanges.push({ name, inode: node });
       }
@@ -169,6 +177,7 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
       const written = realFs.writeSync(fd, buffer, offset, length, position);
       const data = Buffer.from(buffer.buffer, buffer.byteOffset + offset, written);
       node.pending.push({ position, data: Buffer.from(data) });
+      tally(node, "write");
       return written;
     },
     ftruncateSync(fd, size = 0) {
@@ -177,11 +186,15 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
       assert.ok(node && node !== "dir", "truncates an open file");
       realFs.ftruncateSync(fd, size);
       node.pending.push({ truncate: size });
+      tally(node, "truncate");
     },
     fsyncSync(fd) {
       step("fsyncSync");
-      realFs.fsyncSync(fd);
+      // What is durable is decided here, and the files are rewritten after
+      // the cut: a real fsync would only cost time.
       const node = fds.get(fd);
+      assert.ok(node, "fsync of an open descriptor");
+      tally(node, "fsync");
       if (node === "dir") {
         durableNames = new Map(names);
         entryChanges = [];
@@ -194,6 +207,7 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
       const name = nameIn(file);
       step("unlinkSync");
       realFs.unlinkSync(file);
+      tally(names.get(name), "unlink");
       names.delete(name);
       entryChanges.push({ name });
     },
@@ -215,7 +229,7 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
    * then writes to `dir` what the disk holds after the power loss. Returns a
    * short account of what was lost.
    */
-  control.land = (random) => {
+  control.land = (random, stats) => {
     assert.ok(control.cut, "land only after the cut");
     for (const fd of fds.keys()) realFs.closeSync(fd);
     fds.clear();
@@ -226,9 +240,10 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
       else after.delete(change.name);
     }
     const account = { entries: `${keptChanges}/${entryChanges.length}`, files: {} };
+    stats.entryChangesLost += entryChanges.length - keptChanges;
     for (const name of realFs.readdirSync(dir)) if (!after.has(name)) realFs.unlinkSync(path.join(dir, name));
     for (const [name, node] of after) {
-      const { bytes, note } = afterPowerLoss(node, random);
+      const { bytes, note } = afterPowerLoss(node, random, stats);
       realFs.writeFileSync(path.join(dir, name), bytes);
       account.files[name] = note;
     }
@@ -239,7 +254,7 @@ function powerCutFs(dir, { cutAt, lyingFsync = false }) {
 }
 
 /** What a disk may hold of one file after the cut: its durable bytes, then unsynced changes. */
-function afterPowerLoss(node, random) {
+function afterPowerLoss(node, random, stats) {
   const image = node.durable.clone();
   const pending = node.pending;
   if (pending.length === 0) return { bytes: image.view(), note: `${image.length} B synced` };
@@ -269,6 +284,9 @@ function afterPowerLoss(node, random) {
     image.apply(change);
     landed += 1;
   });
+  stats.changesLanded += landed;
+  stats.changesTorn += torn;
+  stats.changesDropped += pending.length - landed - torn;
   return {
     bytes: image.view(),
     note: `${node.durable.length} B synced, ${how}: ${landed} of ${pending.length} changes landed, ${torn} torn`,
@@ -325,8 +343,25 @@ function powerLossRun(t, { durability, seed, lyingFsync = false }) {
   let model = new Map();
   let seq = 0;
   /** Running estimate of the disk-changing calls of opening and of one operation. */
-  const cost = { open: 12, perOp: 6 };
-  const stats = { rounds: 0, cutDuringOpen: 0, cutWhileIdle: 0, ops: 0, acked: 0, survivedUnacked: 0, lostAcked: 0, fresh: 0, inPlace: 0 };
+  const cost = { open: 12, perOp: 6, close: 8 };
+  const stats = {
+    rounds: 0,
+    fresh: 0,
+    checkedInPlace: 0,
+    cutDuringOpen: 0,
+    closedFirst: 0,
+    cutDuringClose: 0,
+    cutWhileIdle: 0,
+    ops: 0,
+    acked: 0,
+    survivedUnacked: 0,
+    lostAcked: 0,
+    changesLanded: 0,
+    changesDropped: 0,
+    changesTorn: 0,
+    entryChangesLost: 0,
+    calls: {},
+  };
 
   const freshDirectory = () => {
     if (dir) realFs.rmSync(dir, { recursive: true, force: true });
@@ -382,7 +417,7 @@ function powerLossRun(t, { durability, seed, lyingFsync = false }) {
   };
 
   /** The workload until the cut: returns the issued operations with their outcomes. */
-  const workload = async (fs, control, opCount) => {
+  const workload = async (fs, control, opCount, closeFirst) => {
     const ops = [];
     let store;
     try {
@@ -421,19 +456,28 @@ function powerLossRun(t, { durability, seed, lyingFsync = false }) {
       await settleAll(burst, 15_000);
       clock.advance(random.int(0, 300));
     }
-    if (!control.cut) {
-      // Every operation done: learn what a round costs, then cut while idle.
+    const opsCut = control.cut;
+    const workCalls = control.calls;
+    if (!opsCut) {
+      // Every operation done: learn what a round costs.
       cost.open = Math.max(cost.open, openCalls);
-      cost.perOp = (cost.perOp * 3 + (control.calls - openCalls) / Math.max(1, ops.length)) / 4;
+      cost.perOp = (cost.perOp * 3 + (workCalls - openCalls) / Math.max(1, ops.length)) / 4;
+    }
+    if (closeFirst && !opsCut) {
+      // A clean close (checkpoint, WAL deleted without a directory sync)
+      // that the power interrupts, or follows (which teaches what a close costs).
+      stats.closedFirst += 1;
+      control.cutAt = random.chance(0.5) ? workCalls + random.int(1, Math.ceil(cost.close * 1.15)) : Infinity;
+      await within(store.dispose().catch(() => {}), "dispose before the power cut", 15_000);
+      if (control.cut) stats.cutDuringClose += 1;
+      else cost.close = Math.max(cost.close, control.calls - workCalls);
+    }
+    if (!control.cut) {
       stats.cutWhileIdle += 1;
       control.cutNow();
     }
     // The old store can do nothing more; its dispose must still settle.
-    await within(
-      store.dispose().catch(() => {}),
-      "dispose after the power cut",
-      15_000,
-    );
+    await within(store.dispose().catch(() => {}), "dispose after the power cut", 15_000);
     return { ops };
   };
 
@@ -521,10 +565,17 @@ function powerLossRun(t, { durability, seed, lyingFsync = false }) {
     if (n === 1 || random.chance(0.08)) freshDirectory();
     const label = `${durability} round ${n}`;
     const opCount = random.int(1, 30);
-    const cutAt = random.int(1, Math.ceil((cost.open + opCount * cost.perOp) * 1.15));
+    // A quarter of the rounds run every operation, then cut during or after
+    // a clean close (see workload); the others cut anywhere from the open on.
+    const closeFirst = random.chance(0.25);
+    const cutAt = closeFirst ? Infinity : random.int(1, Math.ceil((cost.open + opCount * cost.perOp) * 1.15));
     const { fs, control } = powerCutFs(dir, { cutAt, lyingFsync });
-    const { ops } = await workload(fs, control, opCount);
-    const account = control.land(random);
+    const { ops } = await workload(fs, control, opCount, closeFirst);
+    const account = control.land(random, stats);
+    for (const [kind, counts] of Object.entries(control.counts)) {
+      stats.calls[kind] ??= {};
+      for (const [what, n] of Object.entries(counts)) stats.calls[kind][what] = (stats.calls[kind][what] ?? 0) + n;
+    }
     realFs.rmSync(`${file}.lock`, { force: true });
     stats.rounds += 1;
     stats.ops += ops.length;
@@ -534,7 +585,7 @@ function powerLossRun(t, { durability, seed, lyingFsync = false }) {
     // the next round recovers the raw image under the power-cut fs.
     let where = file;
     if (random.chance(0.3)) {
-      stats.inPlace += 1;
+      stats.checkedInPlace += 1;
     } else {
       const copyDir = path.join(base, "check");
       realFs.rmSync(copyDir, { recursive: true, force: true });
