@@ -37,9 +37,11 @@ test-hooks: build
 test-js: build test-hooks
 	node --test --test-reporter=spec tests/js/
 
-# The crash test at length: 2000 rounds of SIGKILL during durable writes.
+# The crash and power-loss tests at length: 2000 rounds of SIGKILL during
+# durable writes; 2000 power cuts per durability level.
 soak: build
 	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
+	LARDER_POWER_ROUNDS=2000 node --test tests/js/power-loss.test.mjs
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs
