@@ -37,10 +37,12 @@ test-hooks: build
 test-js: build test-hooks
 	node --test --test-reporter=spec tests/js/
 
-# The crash tests at length: 2000 rounds of SIGKILL during durable writes in
-# Node, 100 of Chromium killed during durable writes to OPFS.
+# The long versions: 2000 rounds of SIGKILL during durable writes in Node,
+# 2000 power cuts per durability level, 100 rounds of Chromium killed during
+# durable writes to OPFS.
 soak: build
 	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
+	LARDER_POWER_ROUNDS=2000 node --test tests/js/power-loss.test.mjs
 	LARDER_BROWSER_CRASH_ROUNDS=100 node tests/browser/crash.mjs
 
 test-browser: build test-hooks

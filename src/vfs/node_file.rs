@@ -4,6 +4,12 @@
 //! the `sqlite3` CLI and better-sqlite3 can open. Files SQLite opens without a
 //! name (temporary tables, sorter spills) stay in memory.
 //!
+//! A WAL or rollback journal that SQLite opens to create is new to its
+//! directory, and fsync of a file does not make its directory entry durable:
+//! as SQLite's unix VFS does, the first sync of such a file also syncs the
+//! directory, so that a power loss cannot take the file (and every commit in
+//! it) away after a commit was acknowledged.
+//!
 //! SQLite's own file locks are no-ops here: larder opens every file database
 //! in `locking_mode=EXCLUSIVE` behind its ownership lock (`ownership.rs`), so
 //! no other connection ever shares the file.
@@ -12,8 +18,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use sqlite_wasm_rs::vfs::{
-    AccessMode, LockLevel, MemChunksFile, OpenAccess, OpenOptions, OpenRequest, OpenedFile, OsCallback,
-    RegisterVfsError, SQLiteIoMethods, SQLiteVfs, SyncOptions, VfsError, VfsErrorCode, VfsFile,
+    AccessMode, FileKind, LockLevel, MemChunksFile, OpenAccess, OpenOptions, OpenRequest, OpenedFile,
+    OsCallback, RegisterVfsError, SQLiteIoMethods, SQLiteVfs, SyncOptions, VfsError, VfsErrorCode, VfsFile,
     VfsRegistration, VfsResult, VfsStore,
 };
 use sqlite_wasm_rs::WasmOsCallback;
@@ -35,14 +41,40 @@ fn vfs_error(operation: VfsErrorCode, what: &str, error: FsError) -> VfsError {
 }
 
 pub enum NodeFile {
-    Disk { host: Rc<NodeHost>, fd: Fd, path: String },
+    /// `sync_dir`: the directory still has to be synced once (see the top).
+    Disk {
+        host: Rc<NodeHost>,
+        fd: Fd,
+        path: String,
+        sync_dir: bool,
+    },
     Memory(MemChunksFile),
+}
+
+/// Codes with which a host says it cannot fsync a directory at all (Windows
+/// cannot open one; some file systems refuse the call): nothing to be done.
+const DIR_SYNC_UNSUPPORTED: [&str; 5] = ["EISDIR", "EINVAL", "EPERM", "EACCES", "ENOTSUP"];
+
+/// Makes the entries of `path`'s directory durable: failures to open the
+/// directory, or a refusal of fsync for a directory, mean the host cannot,
+/// and are not errors; a failing fsync (EIO, a full disk) is.
+fn sync_parent(host: &NodeHost, path: &str) -> VfsResult<()> {
+    let dir = host.dirname(path);
+    let Ok(fd) = host.open(&dir, host.flags.read_only) else { return Ok(()) };
+    let synced = host.fsync(fd);
+    let _ = host.close(fd);
+    match synced {
+        Err(error) if !DIR_SYNC_UNSUPPORTED.contains(&error.code.as_str()) => {
+            Err(vfs_error(VfsErrorCode::IoDirectorySync, &dir, error))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl VfsFile for NodeFile {
     fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
         match self {
-            NodeFile::Disk { host, fd, path } => {
+            NodeFile::Disk { host, fd, path, .. } => {
                 host.read_at(*fd, buf, offset).map_err(|error| vfs_error(VfsErrorCode::IoRead, path, error))
             }
             NodeFile::Memory(file) => file.read(buf, offset),
@@ -51,7 +83,7 @@ impl VfsFile for NodeFile {
 
     fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
         match self {
-            NodeFile::Disk { host, fd, path } => {
+            NodeFile::Disk { host, fd, path, .. } => {
                 host.write_at(*fd, buf, offset).map_err(|error| vfs_error(VfsErrorCode::IoWrite, path, error))
             }
             NodeFile::Memory(file) => file.write(buf, offset),
@@ -60,7 +92,7 @@ impl VfsFile for NodeFile {
 
     fn truncate(&mut self, size: u64) -> VfsResult<()> {
         match self {
-            NodeFile::Disk { host, fd, path } => {
+            NodeFile::Disk { host, fd, path, .. } => {
                 host.truncate(*fd, size).map_err(|error| vfs_error(VfsErrorCode::IoTruncate, path, error))
             }
             NodeFile::Memory(file) => file.truncate(size),
@@ -69,8 +101,13 @@ impl VfsFile for NodeFile {
 
     fn sync(&mut self, options: SyncOptions) -> VfsResult<()> {
         match self {
-            NodeFile::Disk { host, fd, path } => {
-                host.fsync(*fd).map_err(|error| vfs_error(VfsErrorCode::IoSync, path, error))
+            NodeFile::Disk { host, fd, path, sync_dir } => {
+                host.fsync(*fd).map_err(|error| vfs_error(VfsErrorCode::IoSync, path, error))?;
+                if *sync_dir {
+                    sync_parent(host, path)?;
+                    *sync_dir = false;
+                }
+                Ok(())
             }
             NodeFile::Memory(file) => file.sync(options),
         }
@@ -78,7 +115,7 @@ impl VfsFile for NodeFile {
 
     fn size(&self) -> VfsResult<u64> {
         match self {
-            NodeFile::Disk { host, fd, path } => {
+            NodeFile::Disk { host, fd, path, .. } => {
                 host.size(*fd).map_err(|error| vfs_error(VfsErrorCode::IoStat, path, error))
             }
             NodeFile::Memory(file) => file.size(),
@@ -138,7 +175,10 @@ impl VfsStore for NodeStore {
             }
         };
         let fd = host.open(path, flags).map_err(|error| vfs_error(VfsErrorCode::CantOpen, path, error))?;
-        let file = NodeFile::Disk { host: host.clone(), fd, path: path.to_owned() };
+        // As SQLite's unix VFS: a journal or WAL opened to create may be new.
+        let sync_dir = options.create()
+            && matches!(options.kind(), Some(FileKind::Wal | FileKind::MainJournal | FileKind::SuperJournal));
+        let file = NodeFile::Disk { host: host.clone(), fd, path: path.to_owned(), sync_dir };
         Ok(OpenedFile { file, access: options.access() })
     }
 
@@ -148,7 +188,7 @@ impl VfsStore for NodeStore {
         file: NodeFile,
         options: OpenOptions,
     ) -> VfsResult<()> {
-        let NodeFile::Disk { host, fd, path } = file else { return Ok(()) };
+        let NodeFile::Disk { host, fd, path, .. } = file else { return Ok(()) };
         let closed = host.close(fd).map_err(|error| vfs_error(VfsErrorCode::IoClose, &path, error));
         if options.delete_on_close() {
             if let Some(name) = name {
