@@ -171,13 +171,14 @@ export class OwnershipLock {
   }
 
   /**
-   * Before a write: if the heartbeat was held up long enough that another
-   * opener may have taken the lock over (a blocked event loop), checks the
-   * lock is still this store's. Returns why not, if it is not: the store
-   * must not write to a file it no longer owns.
+   * Before every operation: beats if a beat is due (a caller awaiting one
+   * operation after another in microtasks starves the timer), checking first,
+   * if it was held up long enough for a takeover, that the lock is still this
+   * store's. Returns why not, if it is not: the store must neither write to
+   * a file it no longer owns nor read it while another store writes it.
    */
   confirm(): string | undefined {
-    if (!this.#lost && Date.now() - this.#lastBeat >= LEASE_MS / 2) this.#beat();
+    if (!this.#lost && Date.now() - this.#lastBeat >= HEARTBEAT_MS) this.#beat();
     if (!this.#lost) return undefined;
     return `${this.#dbPath} is no longer this store's: its heartbeat was held up past the lease and another store took the lock ${this.#path} over; dispose this store and open it again`;
   }

@@ -11,7 +11,7 @@
 //! it) away after a commit was acknowledged.
 //!
 //! SQLite's own file locks are no-ops here: larder opens every file database
-//! in `locking_mode=EXCLUSIVE` behind its ownership lock (`ownership.rs`), so
+//! in `locking_mode=EXCLUSIVE` behind the facade's ownership lock (`js/ownership.ts`), so
 //! no other connection ever shares the file.
 
 use std::cell::RefCell;

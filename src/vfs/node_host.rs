@@ -267,7 +267,8 @@ impl NodeHost {
         }
         .map_err(|thrown| lock_error(FsError::from_thrown(thrown)))?;
         let method = |name| {
-            function(&lock, name, "the ownership lock").map_err(|error| StorageError::Internal(error.to_string()))
+            function(&lock, name, "the ownership lock")
+                .map_err(|error| StorageError::Internal(error.to_string()))
         };
         Ok(HostLock { confirm: method("confirm")?, release: method("release")?, lock })
     }
