@@ -260,7 +260,7 @@ impl NodeHost {
         let acquired = self
             .acquire_lock
             .call1(&JsValue::UNDEFINED, &db_path.into())
-            .and_then(|promise| promise.dyn_into::<Promise>().map_err(JsValue::from));
+            .and_then(|promise| promise.dyn_into::<Promise>());
         let lock = match acquired {
             Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await,
             Err(thrown) => Err(thrown),
