@@ -37,9 +37,11 @@ test-hooks: build
 test-js: build test-hooks
 	node --test --test-reporter=spec tests/js/
 
-# The crash test at length: 2000 rounds of SIGKILL during durable writes.
+# The crash test at length: 2000 rounds of SIGKILL during durable writes;
+# then memory over 1,000,000 mixed operations at capacity (its RSS curve).
 soak: build
 	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
+	node tests/js/soak-memory.mjs 1000000
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs
