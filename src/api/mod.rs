@@ -52,7 +52,8 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
         match opened.and_then(|db| Engine::open(options.clone(), clock, db)) {
             Ok(engine) => {
                 #[cfg(feature = "test-hooks")]
-                if matches!(&options.path, crate::options::StoragePath::File(path) if path.contains(crate::PANIC_IN_OPEN)) {
+                if matches!(&options.path, crate::options::StoragePath::File(path) if path.contains(crate::PANIC_IN_OPEN))
+                {
                     panic!("test-hooks: a panic while opening");
                 }
                 return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() });
