@@ -1,15 +1,17 @@
 // Damage found, never returned: a closed file store has one page (8192
-// bytes: sqlite-wasm-rs builds SQLite with that default) overwritten with random bytes (a page of the entries table's b-tree, of an
-// index, one holding part of a large value, or any page), then is opened and
-// read. Every failure must be CORRUPT (never INTERNAL, never a panic), a read
-// must return the stored value or fail, what SQLite can still read stays
+// bytes, the default sqlite-wasm-rs builds SQLite with) overwritten with
+// random bytes (a page of the entries table's b-tree, of an index, one
+// holding part of a large value, or any page), then is opened and read.
+// Every failure must be CORRUPT (never INTERNAL, never a panic), a read must
+// return the stored value or fail, what SQLite can still read stays
 // readable, and dispose() works and releases the file.
 //
-// What larder cannot see: a value's bytes are not checksummed. Damage that
-// stays inside the content of a Uint8Array value (its last overflow page,
-// whose link SQLite does not follow) comes back as that value with the
-// damaged bytes, length unchanged; the test checks that this is the only
-// wrong value ever returned. A damaged JSON value fails to decode: CORRUPT.
+// What larder cannot see: values are not checksummed. Damage inside a row's
+// content (a large value's last overflow page, whose link SQLite does not
+// follow, holds the value's tail and the columns after it) is returned: a
+// Uint8Array with the damaged bytes, length unchanged, or a miss when the
+// damaged expires_at reads as passed. The test checks that only the damaged
+// row ever reads wrong. A damaged JSON value fails to decode: CORRUPT.
 //
 // LARDER_CORRUPTION_SEED replays a run; LARDER_CORRUPTION_ROUNDS sets its length.
 
@@ -112,7 +114,8 @@ describe("a damaged database", () => {
       const candidates = pages.filter(matches);
       assert.ok(candidates.length > 0, `the master database has a page of kind ${target}`);
       const page = random.pick(candidates);
-      const where = `round ${round} (seed ${SEED}), ${target}: page ${page.pageno} (${page.name} ${page.type}${page.owner ? ` of ${page.owner}` : ""})`;
+      const owner = page.owner ? ` of ${page.owner}` : "";
+      const where = `round ${round} (seed ${SEED}), ${target}: page ${page.pageno} (${page.name} ${page.type}${owner})`;
       const file = path.join(dir, `round-${round}.sqlite`);
       fs.copyFileSync(masterFile, file);
       const noise = Buffer.alloc(pageSize);

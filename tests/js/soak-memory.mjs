@@ -35,19 +35,20 @@ const OPERATIONS = Number(process.argv[2] ?? 1_000_000);
 const SEED = Number(process.argv[3] ?? 0x50a4);
 const SAMPLE_EVERY = OPERATIONS >= 500_000 ? 50_000 : 5_000;
 /** The samples before this many operations are the warm-up (caches fill, the wasm memory reaches its peak). */
-const WARMUP = Math.max(SAMPLE_EVERY, Math.floor(OPERATIONS / 10));
+const WARMUP = Math.max(SAMPLE_EVERY, Math.floor(OPERATIONS / 5));
 const MiB = 1024 * 1024;
 /**
  * How much RSS may grow from the end of the warm-up to the end. The store's
  * data is capped at MAX_SIZE_BYTES and SQLite's page cache at its 2 MiB
  * default, and a wasm memory never shrinks but stops growing once it has
  * held the peak working set, so a healthy run only moves by the garbage
- * collector's noise. Over the 900,000 operations after the warm-up of the
- * full run, 16 MiB is 19 bytes an operation: a leak of one key string,
- * value copy, promise or statement per operation breaks it. Over the 45,000
- * of the short run it is 370 bytes an operation: a leaked value breaks it.
+ * collector's noise (up to 3 MiB seen). Over the 800,000 operations after
+ * the warm-up of the full run, 16 MiB is 21 bytes an operation: a leak of
+ * one key string, value copy, promise or statement per operation breaks it.
+ * Over the 40,000 of the short run, 8 MiB is 210 bytes an operation: a
+ * value (hundreds of bytes) kept per operation breaks it.
  */
-const BOUND = 16 * MiB;
+const BOUND = (OPERATIONS >= 500_000 ? 16 : 8) * MiB;
 const MAX_SIZE_BYTES = 256 * 1024;
 const KEYS = 4_000;
 
@@ -121,7 +122,8 @@ for (let op = 1; op <= OPERATIONS; op++) {
     samples.push(sample);
     const mib = (bytes) => `${(bytes / MiB).toFixed(1).padStart(6)} MiB`;
     console.log(
-      `ops ${String(op).padStart(9)}  rss ${mib(rss)}  wasm ${mib(wasm)}  heap ${mib(heapUsed)} of ${mib(heapTotal)}  external ${mib(external)}  ` +
+      `ops ${String(op).padStart(9)}  rss ${mib(rss)}  wasm ${mib(wasm)}  ` +
+        `heap ${mib(heapUsed)} of ${mib(heapTotal)}  external ${mib(external)}  ` +
         `store ${sample.count} entries, ${sample.size} bytes`,
     );
   }
@@ -135,7 +137,8 @@ const growth = last.rss - warm.rss;
 console.log(
   `seed ${SEED}; ${JSON.stringify(counts)}; RSS after warm-up (${warm.ops} ops) ${(warm.rss / MiB).toFixed(1)} MiB, ` +
     `at the end ${(last.rss / MiB).toFixed(1)} MiB (growth ${(growth / MiB).toFixed(1)} MiB, bound ${(BOUND / MiB).toFixed(1)} MiB), ` +
-    `peak after warm-up ${(peak.rss / MiB).toFixed(1)} MiB at ${peak.ops} ops`,
+    `peak after warm-up ${(peak.rss / MiB).toFixed(1)} MiB at ${peak.ops} ops; ` +
+    `wasm memory ${(warm.wasm / MiB).toFixed(1)} MiB after warm-up, ${(last.wasm / MiB).toFixed(1)} MiB at the end`,
 );
 if (samples.some((sample) => sample.size > MAX_SIZE_BYTES)) {
   console.error(`the store went over maxSizeBytes (${MAX_SIZE_BYTES})`);
