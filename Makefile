@@ -39,11 +39,13 @@ test-js: build test-hooks
 
 # The long versions: 2000 rounds of SIGKILL during durable writes in Node,
 # 2000 power cuts per durability level, 100 rounds of Chromium killed during
-# durable writes to OPFS.
+# durable writes to OPFS, and memory over 1,000,000 mixed operations at
+# capacity (its RSS curve).
 soak: build
 	LARDER_CRASH_ROUNDS=2000 node --test tests/js/crash.test.mjs
 	LARDER_POWER_ROUNDS=2000 node --test tests/js/power-loss.test.mjs
 	LARDER_BROWSER_CRASH_ROUNDS=100 node tests/browser/crash.mjs
+	node tests/js/soak-memory.mjs 1000000
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs

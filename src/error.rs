@@ -343,6 +343,15 @@ impl From<rusqlite::Error> for StorageError {
                 failure.extended_code,
                 detail.as_deref().unwrap_or(&failure.to_string()),
             ),
+            // larder writes every column with the type its schema declares, so
+            // a stored value of another type (or out of range, or text that is
+            // not UTF-8) is damage SQLite's page checks let through.
+            rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::Utf8Error(..) => {
+                StorageError::Corrupt(format!("a stored row does not hold what larder wrote: {error}"))
+            }
             other => StorageError::Internal(format!("SQLite binding error: {other}")),
         }
     }
@@ -449,6 +458,26 @@ mod tests {
             assert_eq!(error.code(), expected, "sqlite code {sqlite}");
             assert_eq!(error.sqlite_code(), Some(sqlite));
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_stored_value_of_the_wrong_type_is_corruption() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t(n INTEGER, b BLOB); INSERT INTO t VALUES ('text', -1);").unwrap();
+        let read = |sql: &str| -> StorageError {
+            conn.query_row(sql, [], |row| row.get::<_, u64>(0)).unwrap_err().into()
+        };
+        // a text where an integer was written; a negative size
+        assert_eq!(read("SELECT n FROM t").code(), ErrorCode::Corrupt);
+        assert_eq!(read("SELECT b FROM t").code(), ErrorCode::Corrupt);
+        let bytes: StorageError =
+            conn.query_row("SELECT n FROM t", [], |row| row.get::<_, Vec<u8>>(0)).unwrap_err().into();
+        assert_eq!(bytes.code(), ErrorCode::Corrupt);
+        let text: StorageError = conn
+            .query_row("SELECT CAST(x'ff' AS TEXT)", [], |row| row.get::<_, String>(0))
+            .unwrap_err()
+            .into();
+        assert_eq!(text.code(), ErrorCode::Corrupt);
     }
 
     #[wasm_bindgen_test]

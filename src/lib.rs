@@ -32,3 +32,7 @@ pub const PANIC_IN_CALL: &str = "larder:test-hooks:panic-in-call";
 /// Test builds only: a key whose `get` panics when the queue runs it.
 #[cfg(feature = "test-hooks")]
 pub const PANIC_IN_OPERATION: &str = "larder:test-hooks:panic-in-operation";
+/// Test builds only: a file path containing this makes the open panic once
+/// the file is open and owned (its descriptors and lock taken).
+#[cfg(feature = "test-hooks")]
+pub const PANIC_IN_OPEN: &str = "larder:test-hooks:panic-in-open";

@@ -50,7 +50,14 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
         };
         let opened = Database::open(&options.path, host.clone()).await;
         match opened.and_then(|db| Engine::open(options.clone(), clock, db)) {
-            Ok(engine) => return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() }),
+            Ok(engine) => {
+                #[cfg(feature = "test-hooks")]
+                if matches!(&options.path, crate::options::StoragePath::File(path) if path.contains(crate::PANIC_IN_OPEN))
+                {
+                    panic!("test-hooks: a panic while opening");
+                }
+                return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() });
+            }
             Err(error) => match retry::delay_after(&options.retry, attempt, &error, js_sys::Math::random()) {
                 Some(delay_ms) => sleep(delay_ms).await,
                 None => return Err(error),
