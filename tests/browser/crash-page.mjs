@@ -1,10 +1,12 @@
 // The page's half of the browser crash test (crash.mjs drives it through
 // crash.html): reads the raw OPFS files of a store before it is opened, opens
 // the store and reads every entry back, and writes until the browser is
-// killed (or until told to stop and dispose the store), reporting each write through the binding `larderCrashReport`
-// before issuing it and again once it is acknowledged. Values are compared as
-// `encode` text on the Node side. Nothing runs on import, so Node imports
-// `seededRandom` from here too.
+// killed (or until told to stop and dispose the store), reporting each write
+// through the binding `larderCrashReport` before issuing it and again once it
+// is acknowledged. Values are compared as `encode` text on the Node side.
+// Nothing runs on import.
+
+import { seededRandom } from "../js/seeded-random.mjs";
 
 /** Where the sahpool VFS keeps a store's files (src/vfs/opfs.rs): .larder/<hex of the name>/.opaque/. */
 export const POOL_PREFIX = ".larder";
@@ -14,25 +16,6 @@ const DATA_OFFSET = 4096;
 const SQLITE_OPEN_DELETEONCLOSE = 0x8;
 
 const KEY_POOL = 300;
-
-/** A small seeded generator (mulberry32), the same in the page and in Node. */
-export function seededRandom(seed) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    /** An integer in [min, max]. */
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    pick: (items) => items[Math.floor(next() * items.length)],
-    chance: (p) => next() < p,
-  };
-}
 
 /** A value as comparable text: object keys sorted, a Uint8Array as {"$bytes": base64}. */
 export function encode(value) {

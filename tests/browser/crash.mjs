@@ -34,7 +34,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS, closeServer, startServer } from "../../scripts/static-server.mjs";
-import { seededRandom } from "./crash-page.mjs";
+import { seededRandom } from "../js/seeded-random.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const ROUNDS = Number(process.env.LARDER_BROWSER_CRASH_ROUNDS ?? 20);
