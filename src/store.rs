@@ -11,6 +11,7 @@ use crate::cache::{ExpiryFloor, LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
 use crate::deadline;
 use crate::error::{ErrorCode, Result, StorageError};
+use crate::footprint;
 use crate::options::{Durability, StoreOptions};
 use crate::schema::{self, SchemaState};
 use crate::vfs::Database;
@@ -110,10 +111,11 @@ impl Store {
         }
     }
 
-    /// Persists the recency of reads since the last write, closes the
-    /// database, then releases its file.
+    /// Persists the recency of reads since the last write and gives back
+    /// every free page, closes the database (which checkpoints and deletes
+    /// the WAL), then releases its file.
     pub fn close(mut self) -> Result<()> {
-        let persisted = self.write(|_| Ok(()));
+        let persisted = self.write(|write| write.release_free_pages());
         let closed = self.db.take().map_or(Ok(()), Database::close);
         persisted.and(closed)
     }
@@ -238,7 +240,8 @@ impl Store {
     }
 
     /// Deletes every entry of `ns` whose key starts with `prefix` (a key
-    /// range, never a pattern), atomically; returns how many were live.
+    /// range, never a pattern), atomically, and gives back the pages freed;
+    /// returns how many were live.
     pub fn invalidate(&mut self, ns: &str, prefix: &str, now_ms: i64) -> Result<u64> {
         let upper = prefix_successor(prefix.as_bytes());
         let sql = if upper.is_some() {
@@ -260,11 +263,13 @@ impl Store {
                 write.delta.removed(ns, row.get(0)?);
                 deleted += u64::from(is_live(row.get(1)?, now_ms));
             }
+            drop(rows);
+            write.release_free_pages()?;
             Ok(deleted)
         })
     }
 
-    /// Removes every entry of the scope.
+    /// Removes every entry of the scope and gives back the pages freed.
     pub fn clear(&mut self, scope: Scope) -> Result<()> {
         self.write(|write| {
             match scope {
@@ -279,11 +284,12 @@ impl Store {
                     write.delta.emptying(ns, write.ledgers.namespace(ns));
                 }
             }
-            Ok(())
+            write.release_free_pages()
         })
     }
 
-    /// Removes every expired entry of the scope; returns how many.
+    /// Removes every expired entry of the scope and gives back the pages
+    /// freed; returns how many.
     pub fn purge_expired(&mut self, scope: Scope, now_ms: i64) -> Result<u64> {
         self.write(|write| {
             let (sql, ns) = match scope {
@@ -304,6 +310,7 @@ impl Store {
             }
             drop(rows);
             *write.expiry_floor = earliest_expiry(write.tx)?;
+            write.release_free_pages()?;
             Ok(purged)
         })
     }
@@ -352,15 +359,16 @@ impl Store {
     }
 
     /// Runs `body` in one immediate transaction that first persists the
-    /// recency of recent reads; moves the ledgers by what it changed only if
-    /// it commits. On failure the reads' recency is kept for the next write.
+    /// recency of recent reads and last trims the free pages (see
+    /// `footprint`); moves the ledgers by what it changed only if it commits.
+    /// On failure the reads' recency is kept for the next write.
     fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
         let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
-        let outcome: Result<(T, LedgerDelta)> = (|| {
+        let outcome: Result<(T, LedgerDelta, bool)> = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut write = Write {
                 tx: &tx,
@@ -369,16 +377,21 @@ impl Store {
                 delta: LedgerDelta::default(),
                 max_size_bytes: *max_size_bytes,
                 expiry_floor,
+                pages_released: false,
             };
             persist_recency(write.tx, &dirty)?;
             let result = body(&mut write)?;
+            let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
             let delta = write.delta;
             tx.commit()?;
-            Ok((result, delta))
+            Ok((result, delta, pages_released))
         })();
         match outcome {
-            Ok((result, delta)) => {
+            Ok((result, delta, pages_released)) => {
                 self.ledgers.apply(&delta);
+                if pages_released {
+                    self.shrink_file();
+                }
                 Ok(result)
             }
             Err(error) => {
@@ -390,6 +403,15 @@ impl Store {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// After a commit that gave pages back, checkpoints at once so the file
+    /// shrinks and the WAL is emptied now, not at the next checkpoint. The
+    /// commit stands either way: if this fails, the next checkpoint does it.
+    fn shrink_file(&self) {
+        if self.db.as_ref().is_some_and(Database::is_file) {
+            let _ = footprint::truncate_wal(self.conn());
         }
     }
 
@@ -450,13 +472,19 @@ impl Store {
 /// database is larder's or empty, leaving any other file untouched; for a
 /// file, sets exclusive locking, WAL and the sync level the durability asks
 /// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
-/// only at checkpoints); creates the schema if empty. Returns the recounted
+/// only at checkpoints) and the WAL's bound; creates the schema if empty, or
+/// switches on incremental vacuum in a file made without it. Returns the recounted
 /// ledgers and the last recency stamp.
 fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) -> Result<(Ledgers, i64)> {
     if is_file {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
     let state = schema::inspect(conn)?;
+    if state == SchemaState::Empty {
+        // Before WAL mode: switching to it writes the file's first page, after
+        // which SQLite ignores a change of auto_vacuum (see `schema::create`).
+        schema::create(conn)?;
+    }
     if is_file {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -467,9 +495,11 @@ fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) 
             Durability::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
+        footprint::limit_wal(conn)?;
     }
-    if state == SchemaState::Empty {
-        schema::create(conn)?;
+    // The rebuild goes through the WAL: a copy of the whole file.
+    if state == SchemaState::Current && schema::enable_incremental_vacuum(conn)? && is_file {
+        footprint::truncate_wal(conn)?;
     }
     let ledgers = Ledgers::from_counts(count_by_namespace(conn)?);
     let last_stamp =
@@ -485,9 +515,17 @@ struct Write<'a> {
     delta: LedgerDelta,
     max_size_bytes: Option<u64>,
     expiry_floor: &'a mut ExpiryFloor,
+    /// Free pages were given back: the file shrinks at the next checkpoint.
+    pages_released: bool,
 }
 
 impl Write<'_> {
+    /// Gives back every free page, after a removal meant to free space.
+    fn release_free_pages(&mut self) -> Result<()> {
+        self.pages_released |= footprint::release_free_pages(self.tx)?;
+        Ok(())
+    }
+
     /// Writes one entry, evicting what it takes to fit it.
     fn put(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>, now_ms: i64) -> Result<()> {
         let first_new_stamp = self.recency.next_stamp();
