@@ -38,6 +38,7 @@ const PURGE_SOME_SQL: &str = concat!(
     lazy_purge_limit!(),
     ") RETURNING ns, size"
 );
+const PURGE_ALL_SQL: &str = "DELETE FROM entries WHERE expires_at <= ?1 RETURNING ns, size";
 const EVICTION_SQL: &str = concat!(
     "SELECT id, ns, size FROM entries
      WHERE last_used < ?1 AND (expires_at IS NULL OR expires_at > ?2)
@@ -293,7 +294,7 @@ impl Store {
     pub fn purge_expired(&mut self, scope: Scope, now_ms: i64) -> Result<u64> {
         self.write(|write| {
             let (sql, ns) = match scope {
-                Scope::Store => ("DELETE FROM entries WHERE expires_at <= ?1 RETURNING ns, size", None),
+                Scope::Store => (PURGE_ALL_SQL, None),
                 Scope::Namespace(ns) => {
                     ("DELETE FROM entries WHERE expires_at <= ?1 AND ns = ?2 RETURNING ns, size", Some(ns))
                 }
@@ -582,14 +583,38 @@ impl Write<'_> {
         Ok(())
     }
 
+    /// Bytes of every stored row, live or expired, as this write leaves them.
+    fn stored_bytes(&self) -> i64 {
+        self.ledgers.total().bytes as i64 + self.delta.bytes()
+    }
+
+    /// Removes every expired row.
+    fn purge_all_expired(&mut self, now_ms: i64) -> Result<()> {
+        if !self.expiry_floor.may_have_expired(now_ms) {
+            return Ok(());
+        }
+        let mut statement = self.tx.prepare_cached(PURGE_ALL_SQL)?;
+        let mut rows = statement.query([now_ms])?;
+        while let Some(row) = rows.next()? {
+            self.delta.removed(&row.get::<_, String>(0)?, row.get(1)?);
+        }
+        *self.expiry_floor = earliest_expiry(self.tx)?;
+        Ok(())
+    }
+
     /// Evicts least-recently-used live entries, no more than needed, until
     /// the live total fits the budget. Entries stamped `first_new_stamp` or
     /// later are this write's own and are never evicted; if the write cannot
-    /// fit without them, it fails.
+    /// fit without them, it fails. Once the stored total (live or not) is over
+    /// the budget, every expired row goes first: they take disk space as live
+    /// ones do, and a write of many entries outruns the lazy purge.
     fn make_room(&mut self, first_new_stamp: i64, now_ms: i64) -> Result<()> {
         let Some(budget) = self.max_size_bytes else { return Ok(()) };
-        let stored = self.ledgers.total().bytes as i64 + self.delta.bytes();
-        let mut live = stored - expired(self.tx, *self.expiry_floor, Scope::Store, now_ms)?.bytes as i64;
+        if self.stored_bytes() <= budget as i64 {
+            return Ok(());
+        }
+        self.purge_all_expired(now_ms)?;
+        let mut live = self.stored_bytes();
         while live > budget as i64 {
             let victims: Vec<(i64, String, u64)> = self
                 .tx
