@@ -17,7 +17,7 @@ const WAL_CHECKPOINT_BYTES: i64 = 1 << 20;
 
 /// Free pages a write leaves in place: a write that frees a few pages
 /// (evictions, deletes) does not pay for a vacuum; the next inserts reuse them.
-const FREE_PAGES_KEPT: i64 = 64;
+pub const FREE_PAGES_KEPT: i64 = 64;
 
 /// Free pages one write gives back at most, so that no write pays for a long
 /// vacuum; writes after it continue until the free pages are few again.

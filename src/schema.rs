@@ -130,7 +130,28 @@ mod tests {
         let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
         let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!((id, version), (APPLICATION_ID, SCHEMA_VERSION));
+        let auto_vacuum: i32 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap();
+        assert_eq!(auto_vacuum, AUTO_VACUUM_INCREMENTAL);
         prepare(&conn).unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    fn a_database_without_incremental_vacuum_is_switched_once_and_keeps_its_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        create(&conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO entries (ns, key, kind, value, size, last_used) VALUES ('', 'k', 0, x'31', 2, 1);
+             PRAGMA auto_vacuum = NONE; VACUUM;",
+        )
+        .unwrap();
+        let mode = || -> i32 { conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap() };
+        assert_eq!(mode(), 0, "as larder made files before");
+        assert!(enable_incremental_vacuum(&conn).unwrap());
+        assert_eq!(mode(), AUTO_VACUUM_INCREMENTAL);
+        assert!(!enable_incremental_vacuum(&conn).unwrap(), "once");
+        let key: String = conn.query_row("SELECT key FROM entries", [], |r| r.get(0)).unwrap();
+        assert_eq!(key, "k");
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Current);
     }
 
     #[wasm_bindgen_test]

@@ -1036,6 +1036,75 @@ mod tests {
         check_ledgers(&store);
     }
 
+    /// `(free pages, all pages)` of the store's database.
+    fn pages(store: &Store) -> (i64, i64) {
+        let pragma = |name: &str| store.conn().pragma_query_value(None, name, |row| row.get(0)).unwrap();
+        (pragma("freelist_count"), pragma("page_count"))
+    }
+
+    /// `count` entries of about 1 KB each, keyed `{prefix}{i}`.
+    fn kilobytes(prefix: &str, count: usize) -> Vec<Entry> {
+        let json = format!("\"{}\"", "x".repeat(1000));
+        (0..count).map(|i| entry(&format!("{prefix}{i:04}"), &json, 1000)).collect()
+    }
+
+    #[wasm_bindgen_test]
+    fn clear_invalidate_and_purge_give_every_free_page_back() {
+        let mut store = open(None);
+        let (_, empty) = pages(&store);
+        store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+        store.mset("", &kilobytes("b", 10), None, 0).unwrap();
+        assert!(pages(&store).1 > empty + 200);
+        assert_eq!(store.invalidate("", "a", 0).unwrap(), 2000);
+        assert_eq!(pages(&store).0, 0);
+        assert!(pages(&store).1 < empty + 10, "{:?}", pages(&store));
+
+        store.mset("", &kilobytes("a", 2000), Some(10), 0).unwrap();
+        assert_eq!(store.purge_expired(ALL, 10).unwrap(), 2000);
+        assert_eq!(pages(&store).0, 0);
+        assert!(pages(&store).1 < empty + 10);
+
+        store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+        store.clear(ALL).unwrap();
+        assert_eq!(pages(&store), (0, empty));
+        check_ledgers(&store);
+    }
+
+    #[wasm_bindgen_test]
+    fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
+        let mut store = open(None);
+        store.mset("", &kilobytes("k", 3000), None, 0).unwrap();
+        let (mut kept_some, mut trimmed) = (false, false);
+        for batch in 0..60 {
+            let keys: Vec<String> = (batch * 50..(batch + 1) * 50).map(|i| format!("k{i:04}")).collect();
+            let (_, before) = pages(&store);
+            assert_eq!(store.mdelete("", &keys, 0).unwrap(), 50);
+            let (free, total) = pages(&store);
+            assert!(
+                free <= footprint::FREE_PAGES_KEPT.max(total / 8),
+                "batch {batch}: {free} of {total} free"
+            );
+            kept_some |= free > 0;
+            trimmed |= total < before;
+        }
+        assert!(kept_some, "a write that frees a few pages leaves them for the next inserts");
+        assert!(trimmed, "free pages past the threshold were given back");
+    }
+
+    #[wasm_bindgen_test]
+    fn expired_rows_go_before_live_ones_once_the_stored_total_is_over_the_budget() {
+        let mut store = open(Some(100));
+        let expiring: Vec<Entry> = (0..40).map(|i| entry(&format!("e{i:02}"), "1", 2)).collect();
+        store.mset("", &expiring, Some(10), 0).unwrap();
+        // 40 expired rows: the write removes 32 on the side; the 8 left plus
+        // 90 bytes are over the budget, so they go too, and no live entry.
+        put(&mut store, "live", 5);
+        store.set("", &entry("big", "1", 90), None, 10).unwrap();
+        assert_eq!(store.recount().unwrap().total(), SizeLedger { rows: 2, bytes: 95 });
+        assert_eq!(live_keys(&mut store), vec!["big", "live"]);
+        check_ledgers(&store);
+    }
+
     #[wasm_bindgen_test]
     fn prefix_successor_bounds() {
         assert_eq!(prefix_successor(b""), None);
