@@ -3,7 +3,7 @@
 //! Both are kept in proportion to what is stored. Free pages are given back
 //! by incremental vacuum (larder's files have `auto_vacuum = INCREMENTAL`,
 //! see `schema`), only once they pile up and a bounded number per write; the
-//! WAL is checkpointed after about `WAL_CHECKPOINT_BYTES` of commits and cut
+//! WAL is checkpointed after a few MiB of commits (see `limit_wal`) and cut
 //! back to that size after.
 
 use rusqlite::Connection;
@@ -11,9 +11,11 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// WAL bytes after which a commit checkpoints, and the size the WAL is cut
-/// back to after. SQLite's default, 1000 pages, is 8 MiB at larder's 8 KiB
-/// pages, whatever the budget.
-const WAL_CHECKPOINT_BYTES: i64 = 1 << 20;
+/// back to after: the budget, within these bounds (the upper one without a
+/// budget). A checkpoint costs fsyncs, so a bigger WAL makes writes cheaper;
+/// SQLite's default, 1000 pages, is 8 MiB at larder's 8 KiB pages.
+const WAL_BYTES_MIN: u64 = 1 << 20;
+const WAL_BYTES_MAX: u64 = 4 << 20;
 
 /// Free pages a write leaves in place: a write that frees a few pages
 /// (evictions, deletes) does not pay for a vacuum; the next inserts reuse them.
@@ -28,11 +30,12 @@ macro_rules! vacuum_step {
 }
 const VACUUM_STEP_SQL: &str = concat!("PRAGMA incremental_vacuum(", vacuum_step!(), ")");
 
-/// Bounds the WAL of a file database (see `WAL_CHECKPOINT_BYTES`).
-pub fn limit_wal(conn: &Connection) -> Result<()> {
+/// Bounds the WAL of a file database (see `WAL_BYTES_MIN`).
+pub fn limit_wal(conn: &Connection, max_size_bytes: Option<u64>) -> Result<()> {
+    let wal_bytes = max_size_bytes.unwrap_or(WAL_BYTES_MAX).clamp(WAL_BYTES_MIN, WAL_BYTES_MAX) as i64;
     let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
-    conn.pragma_update(None, "wal_autocheckpoint", (WAL_CHECKPOINT_BYTES / page_size).max(1))?;
-    conn.pragma_update(None, "journal_size_limit", WAL_CHECKPOINT_BYTES)?;
+    conn.pragma_update(None, "wal_autocheckpoint", (wal_bytes / page_size).max(1))?;
+    conn.pragma_update(None, "journal_size_limit", wal_bytes)?;
     Ok(())
 }
 

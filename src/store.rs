@@ -94,7 +94,7 @@ impl Store {
     /// database is closed and released, unchanged.
     pub fn open(mut db: Database, options: &StoreOptions) -> Result<Store> {
         let prepared = deadline::install(&mut db.conn)
-            .and_then(|()| prepare_connection(&db.conn, options.durability, db.is_file()))
+            .and_then(|()| prepare_connection(&db.conn, options, db.is_file()))
             .and_then(|prepared| Ok((prepared, earliest_expiry(&db.conn)?)));
         match prepared {
             Ok(((ledgers, last_stamp), expiry_floor)) => Ok(Store {
@@ -474,9 +474,9 @@ impl Store {
 /// file, sets exclusive locking, WAL and the sync level the durability asks
 /// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
 /// only at checkpoints) and the WAL's bound; creates the schema if empty, or
-/// switches on incremental vacuum in a file made without it. Returns the recounted
-/// ledgers and the last recency stamp.
-fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) -> Result<(Ledgers, i64)> {
+/// switches on incremental vacuum in a file made without it. Returns the
+/// recounted ledgers and the last recency stamp.
+fn prepare_connection(conn: &Connection, options: &StoreOptions, is_file: bool) -> Result<(Ledgers, i64)> {
     if is_file {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
@@ -491,12 +491,12 @@ fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) 
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StorageError::Internal(format!("SQLite refused WAL mode (kept {mode})")));
         }
-        let synchronous = match durability {
+        let synchronous = match options.durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
-        footprint::limit_wal(conn)?;
+        footprint::limit_wal(conn, options.max_size_bytes)?;
     }
     // The rebuild goes through the WAL: a copy of the whole file.
     if state == SchemaState::Current && schema::enable_incremental_vacuum(conn)? && is_file {

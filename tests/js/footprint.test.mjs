@@ -85,20 +85,29 @@ async function churn(store, clock, totalBytes, check) {
   }
 }
 
+/**
+ * `churn`, asserting after every call that the file and its WAL are within
+ * 2 × `budget` + 4 MiB; returns the calls made and the most bytes seen.
+ */
+async function boundedChurn(store, clock, file, budget, totalBytes) {
+  const bound = 2 * budget + 4 * MiB;
+  const worst = { calls: 0, bytes: 0 };
+  await churn(store, clock, totalBytes, () => {
+    const bytes = footprint(file);
+    worst.bytes = Math.max(worst.bytes, bytes);
+    worst.calls += 1;
+    assert.ok(bytes <= bound, `after call ${worst.calls}: ${bytes} bytes on disk, more than ${bound}`);
+  });
+  return worst;
+}
+
 describe("with maxSizeBytes", () => {
   test("20 MB of churn through a 2 MB budget: file + WAL within 2 × budget + 4 MiB after every call", async (t) => {
     const file = path.join(tempDir(t), "churn.sqlite");
     const clock = manualClock();
     const store = await openFile(t, file, { maxSizeBytes: BUDGET, clock });
-    let worst = 0;
-    let calls = 0;
-    await churn(store, clock, 20_000_000, () => {
-      const bytes = footprint(file);
-      worst = Math.max(worst, bytes);
-      calls += 1;
-      assert.ok(bytes <= BOUND, `after call ${calls}: ${bytes} bytes on disk, more than ${BOUND}`);
-    });
-    t.diagnostic(`${calls} calls; worst file + WAL: ${worst} bytes (bound ${BOUND})`);
+    const worst = await boundedChurn(store, clock, file, BUDGET, 20_000_000);
+    t.diagnostic(`${worst.calls} calls; worst file + WAL: ${worst.bytes} bytes (bound ${BOUND})`);
     assert.ok((await store.getCurrentCacheSize()) <= BUDGET);
     assert.ok((await store.count()) > 1000, "the store is at capacity, not emptied by the churn");
 
@@ -114,6 +123,14 @@ describe("with maxSizeBytes", () => {
     assert.ok(afterDispose <= EMPTY_BOUND, `after dispose: ${afterDispose} bytes`);
     assertIntegrity(file);
     assert.equal(sqlite3(file, "SELECT key FROM entries"), "last");
+  });
+
+  test("a small budget has a small WAL: 200 kB, within 2 × budget + 4 MiB after every call", async (t) => {
+    const file = path.join(tempDir(t), "small.sqlite");
+    const clock = manualClock();
+    const store = await openFile(t, file, { maxSizeBytes: 200_000, clock });
+    const worst = await boundedChurn(store, clock, file, 200_000, 5_000_000);
+    t.diagnostic(`${worst.calls} calls; worst file + WAL: ${worst.bytes} bytes`);
   });
 
   test("entries expiring faster than writes purge them do not pile up on disk", async (t) => {
@@ -214,13 +231,8 @@ describe("a file made without incremental vacuum", () => {
     const clock = manualClock();
     const store = await openFile(t, file, { maxSizeBytes: BUDGET, clock });
     await assertV1Data(store);
-    let worst = 0;
-    await churn(store, clock, 6_000_000, () => {
-      const bytes = footprint(file);
-      worst = Math.max(worst, bytes);
-      assert.ok(bytes <= BOUND, `${bytes} bytes on disk, more than ${BOUND}`);
-    });
-    t.diagnostic(`migrated file, worst file + WAL: ${worst} bytes`);
+    const worst = await boundedChurn(store, clock, file, BUDGET, 6_000_000);
+    t.diagnostic(`migrated file, worst file + WAL: ${worst.bytes} bytes`);
     await store.clear();
     assert.ok(footprint(file) <= EMPTY_BOUND, `after clear: ${footprint(file)} bytes`);
   });
