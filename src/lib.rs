@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod engine;
 pub mod error;
 pub mod flight;
+pub mod footprint;
 pub mod options;
 pub mod queue;
 pub mod reflect;

@@ -7,7 +7,10 @@ use crate::error::{Result, StorageError};
 
 /// `PRAGMA application_id` of a larder database: "LRDR".
 pub const APPLICATION_ID: i32 = 0x4c52_4452;
-/// `PRAGMA user_version`: the schema this build writes.
+/// `PRAGMA user_version`: the schema this build writes. `auto_vacuum` is not
+/// part of it: it is how SQLite lays out the file, not what larder stores, a
+/// file with or without it holds the same schema and every larder build reads
+/// both; a file without it is switched on open (`enable_incremental_vacuum`).
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// Schema version 1. `ns` is the namespace ('' is the root store's own);
@@ -69,8 +72,11 @@ pub fn inspect(conn: &Connection) -> Result<SchemaState> {
     Ok(SchemaState::Current)
 }
 
-/// Creates larder's schema in an empty database, in one transaction.
+/// Creates larder's schema in an empty database, in one transaction, with
+/// incremental vacuum, which SQLite can only switch on before the first table
+/// (or by a `VACUUM`).
 pub fn create(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.execute_batch(&format!(
         "BEGIN IMMEDIATE;
          {CREATE_V1}
@@ -84,11 +90,30 @@ pub fn create(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// `inspect`, then `create` if the database is empty.
+/// Switches on incremental vacuum in a database made without it (by larder
+/// builds before it used it): the setting is recorded, then a `VACUUM`
+/// rebuilds the file with it. Once, on open. In WAL mode the rebuilt file is
+/// committed through the WAL like any transaction, so a crash during it
+/// leaves the old file whole, and the next open does it again. Returns
+/// whether the file was rebuilt.
+pub fn enable_incremental_vacuum(conn: &Connection) -> Result<bool> {
+    let mode: i32 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
+    if mode == AUTO_VACUUM_INCREMENTAL {
+        return Ok(false);
+    }
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+    Ok(true)
+}
+
+/// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
+const AUTO_VACUUM_INCREMENTAL: i32 = 2;
+
+/// `inspect`, then `create` if the database is empty, or
+/// `enable_incremental_vacuum` if it is larder's.
 pub fn prepare(conn: &Connection) -> Result<()> {
     match inspect(conn)? {
         SchemaState::Empty => create(conn),
-        SchemaState::Current => Ok(()),
+        SchemaState::Current => enable_incremental_vacuum(conn).map(drop),
     }
 }
 
@@ -105,7 +130,28 @@ mod tests {
         let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
         let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!((id, version), (APPLICATION_ID, SCHEMA_VERSION));
+        let auto_vacuum: i32 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap();
+        assert_eq!(auto_vacuum, AUTO_VACUUM_INCREMENTAL);
         prepare(&conn).unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    fn a_database_without_incremental_vacuum_is_switched_once_and_keeps_its_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        create(&conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO entries (ns, key, kind, value, size, last_used) VALUES ('', 'k', 0, x'31', 2, 1);
+             PRAGMA auto_vacuum = NONE; VACUUM;",
+        )
+        .unwrap();
+        let mode = || -> i32 { conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap() };
+        assert_eq!(mode(), 0, "as larder made files before");
+        assert!(enable_incremental_vacuum(&conn).unwrap());
+        assert_eq!(mode(), AUTO_VACUUM_INCREMENTAL);
+        assert!(!enable_incremental_vacuum(&conn).unwrap(), "once");
+        let key: String = conn.query_row("SELECT key FROM entries", [], |r| r.get(0)).unwrap();
+        assert_eq!(key, "k");
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Current);
     }
 
     #[wasm_bindgen_test]

@@ -11,6 +11,7 @@ use crate::cache::{ExpiryFloor, LedgerDelta, Ledgers, Recency, SizeLedger};
 use crate::codec::{EncodedValue, ValueKind};
 use crate::deadline;
 use crate::error::{ErrorCode, Result, StorageError};
+use crate::footprint;
 use crate::options::{Durability, StoreOptions};
 use crate::schema::{self, SchemaState};
 use crate::vfs::Database;
@@ -37,6 +38,7 @@ const PURGE_SOME_SQL: &str = concat!(
     lazy_purge_limit!(),
     ") RETURNING ns, size"
 );
+const PURGE_ALL_SQL: &str = "DELETE FROM entries WHERE expires_at <= ?1 RETURNING ns, size";
 const EVICTION_SQL: &str = concat!(
     "SELECT id, ns, size FROM entries
      WHERE last_used < ?1 AND (expires_at IS NULL OR expires_at > ?2)
@@ -92,7 +94,7 @@ impl Store {
     /// database is closed and released, unchanged.
     pub fn open(mut db: Database, options: &StoreOptions) -> Result<Store> {
         let prepared = deadline::install(&mut db.conn)
-            .and_then(|()| prepare_connection(&db.conn, options.durability, db.is_file()))
+            .and_then(|()| prepare_connection(&db.conn, options, db.is_file()))
             .and_then(|prepared| Ok((prepared, earliest_expiry(&db.conn)?)));
         match prepared {
             Ok(((ledgers, last_stamp), expiry_floor)) => Ok(Store {
@@ -110,10 +112,11 @@ impl Store {
         }
     }
 
-    /// Persists the recency of reads since the last write, closes the
-    /// database, then releases its file.
+    /// Persists the recency of reads since the last write and gives back
+    /// every free page, closes the database (which checkpoints and deletes
+    /// the WAL), then releases its file.
     pub fn close(mut self) -> Result<()> {
-        let persisted = self.write(|_| Ok(()));
+        let persisted = self.write(|write| write.release_free_pages());
         let closed = self.db.take().map_or(Ok(()), Database::close);
         persisted.and(closed)
     }
@@ -238,7 +241,8 @@ impl Store {
     }
 
     /// Deletes every entry of `ns` whose key starts with `prefix` (a key
-    /// range, never a pattern), atomically; returns how many were live.
+    /// range, never a pattern), atomically, and gives back the pages freed;
+    /// returns how many were live.
     pub fn invalidate(&mut self, ns: &str, prefix: &str, now_ms: i64) -> Result<u64> {
         let upper = prefix_successor(prefix.as_bytes());
         let sql = if upper.is_some() {
@@ -260,11 +264,13 @@ impl Store {
                 write.delta.removed(ns, row.get(0)?);
                 deleted += u64::from(is_live(row.get(1)?, now_ms));
             }
+            drop(rows);
+            write.release_free_pages()?;
             Ok(deleted)
         })
     }
 
-    /// Removes every entry of the scope.
+    /// Removes every entry of the scope and gives back the pages freed.
     pub fn clear(&mut self, scope: Scope) -> Result<()> {
         self.write(|write| {
             match scope {
@@ -279,15 +285,16 @@ impl Store {
                     write.delta.emptying(ns, write.ledgers.namespace(ns));
                 }
             }
-            Ok(())
+            write.release_free_pages()
         })
     }
 
-    /// Removes every expired entry of the scope; returns how many.
+    /// Removes every expired entry of the scope and gives back the pages
+    /// freed; returns how many.
     pub fn purge_expired(&mut self, scope: Scope, now_ms: i64) -> Result<u64> {
         self.write(|write| {
             let (sql, ns) = match scope {
-                Scope::Store => ("DELETE FROM entries WHERE expires_at <= ?1 RETURNING ns, size", None),
+                Scope::Store => (PURGE_ALL_SQL, None),
                 Scope::Namespace(ns) => {
                     ("DELETE FROM entries WHERE expires_at <= ?1 AND ns = ?2 RETURNING ns, size", Some(ns))
                 }
@@ -304,6 +311,7 @@ impl Store {
             }
             drop(rows);
             *write.expiry_floor = earliest_expiry(write.tx)?;
+            write.release_free_pages()?;
             Ok(purged)
         })
     }
@@ -357,15 +365,16 @@ impl Store {
     }
 
     /// Runs `body` in one immediate transaction that first persists the
-    /// recency of recent reads; moves the ledgers by what it changed only if
-    /// it commits. On failure the reads' recency is kept for the next write.
+    /// recency of recent reads and last trims the free pages (see
+    /// `footprint`); moves the ledgers by what it changed only if it commits.
+    /// On failure the reads' recency is kept for the next write.
     fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
         let conn = &mut db.as_mut().expect("the database is open until close").conn;
         let dirty = recency.take_dirty();
-        let outcome: Result<(T, LedgerDelta)> = (|| {
+        let outcome: Result<(T, LedgerDelta, bool)> = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut write = Write {
                 tx: &tx,
@@ -374,16 +383,21 @@ impl Store {
                 delta: LedgerDelta::default(),
                 max_size_bytes: *max_size_bytes,
                 expiry_floor,
+                pages_released: false,
             };
             persist_recency(write.tx, &dirty)?;
             let result = body(&mut write)?;
+            let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
             let delta = write.delta;
             tx.commit()?;
-            Ok((result, delta))
+            Ok((result, delta, pages_released))
         })();
         match outcome {
-            Ok((result, delta)) => {
+            Ok((result, delta, pages_released)) => {
                 self.ledgers.apply(&delta);
+                if pages_released {
+                    self.shrink_file();
+                }
                 Ok(result)
             }
             Err(error) => {
@@ -395,6 +409,15 @@ impl Store {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// After a commit that gave pages back, checkpoints at once so the file
+    /// shrinks and the WAL is emptied now, not at the next checkpoint. The
+    /// commit stands either way: if this fails, the next checkpoint does it.
+    fn shrink_file(&self) {
+        if self.db.as_ref().is_some_and(Database::is_file) {
+            let _ = footprint::truncate_wal(self.conn());
         }
     }
 
@@ -455,26 +478,34 @@ impl Store {
 /// database is larder's or empty, leaving any other file untouched; for a
 /// file, sets exclusive locking, WAL and the sync level the durability asks
 /// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
-/// only at checkpoints); creates the schema if empty. Returns the recounted
-/// ledgers and the last recency stamp.
-fn prepare_connection(conn: &Connection, durability: Durability, is_file: bool) -> Result<(Ledgers, i64)> {
+/// only at checkpoints) and the WAL's bound; creates the schema if empty, or
+/// switches on incremental vacuum in a file made without it. Returns the
+/// recounted ledgers and the last recency stamp.
+fn prepare_connection(conn: &Connection, options: &StoreOptions, is_file: bool) -> Result<(Ledgers, i64)> {
     if is_file {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
     let state = schema::inspect(conn)?;
+    if state == SchemaState::Empty {
+        // Before WAL mode: switching to it writes the file's first page, after
+        // which SQLite ignores a change of auto_vacuum (see `schema::create`).
+        schema::create(conn)?;
+    }
     if is_file {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StorageError::Internal(format!("SQLite refused WAL mode (kept {mode})")));
         }
-        let synchronous = match durability {
+        let synchronous = match options.durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
+        footprint::limit_wal(conn, options.max_size_bytes)?;
     }
-    if state == SchemaState::Empty {
-        schema::create(conn)?;
+    // The rebuild goes through the WAL: a copy of the whole file.
+    if state == SchemaState::Current && schema::enable_incremental_vacuum(conn)? && is_file {
+        footprint::truncate_wal(conn)?;
     }
     let ledgers = Ledgers::from_counts(count_by_namespace(conn)?);
     let last_stamp =
@@ -490,9 +521,17 @@ struct Write<'a> {
     delta: LedgerDelta,
     max_size_bytes: Option<u64>,
     expiry_floor: &'a mut ExpiryFloor,
+    /// Free pages were given back: the file shrinks at the next checkpoint.
+    pages_released: bool,
 }
 
 impl Write<'_> {
+    /// Gives back every free page, after a removal meant to free space.
+    fn release_free_pages(&mut self) -> Result<()> {
+        self.pages_released |= footprint::release_free_pages(self.tx)?;
+        Ok(())
+    }
+
     /// Writes one entry, evicting what it takes to fit it.
     fn put(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>, now_ms: i64) -> Result<()> {
         let first_new_stamp = self.recency.next_stamp();
@@ -549,14 +588,38 @@ impl Write<'_> {
         Ok(())
     }
 
+    /// Bytes of every stored row, live or expired, as this write leaves them.
+    fn stored_bytes(&self) -> i64 {
+        self.ledgers.total().bytes as i64 + self.delta.bytes()
+    }
+
+    /// Removes every expired row.
+    fn purge_all_expired(&mut self, now_ms: i64) -> Result<()> {
+        if !self.expiry_floor.may_have_expired(now_ms) {
+            return Ok(());
+        }
+        let mut statement = self.tx.prepare_cached(PURGE_ALL_SQL)?;
+        let mut rows = statement.query([now_ms])?;
+        while let Some(row) = rows.next()? {
+            self.delta.removed(&row.get::<_, String>(0)?, row.get(1)?);
+        }
+        *self.expiry_floor = earliest_expiry(self.tx)?;
+        Ok(())
+    }
+
     /// Evicts least-recently-used live entries, no more than needed, until
     /// the live total fits the budget. Entries stamped `first_new_stamp` or
     /// later are this write's own and are never evicted; if the write cannot
-    /// fit without them, it fails.
+    /// fit without them, it fails. Once the stored total (live or not) is over
+    /// the budget, every expired row goes first: they take disk space as live
+    /// ones do, and a write of many entries outruns the lazy purge.
     fn make_room(&mut self, first_new_stamp: i64, now_ms: i64) -> Result<()> {
         let Some(budget) = self.max_size_bytes else { return Ok(()) };
-        let stored = self.ledgers.total().bytes as i64 + self.delta.bytes();
-        let mut live = stored - expired(self.tx, *self.expiry_floor, Scope::Store, now_ms)?.bytes as i64;
+        if self.stored_bytes() <= budget as i64 {
+            return Ok(());
+        }
+        self.purge_all_expired(now_ms)?;
+        let mut live = self.stored_bytes();
         while live > budget as i64 {
             let victims: Vec<(i64, String, u64)> = self
                 .tx
@@ -975,6 +1038,75 @@ mod tests {
             "expired: replaced"
         );
         assert_eq!(store.total_size(ALL, 10).unwrap(), 3);
+        check_ledgers(&store);
+    }
+
+    /// `(free pages, all pages)` of the store's database.
+    fn pages(store: &Store) -> (i64, i64) {
+        let pragma = |name: &str| store.conn().pragma_query_value(None, name, |row| row.get(0)).unwrap();
+        (pragma("freelist_count"), pragma("page_count"))
+    }
+
+    /// `count` entries of about 1 KB each, keyed `{prefix}{i}`.
+    fn kilobytes(prefix: &str, count: usize) -> Vec<Entry> {
+        let json = format!("\"{}\"", "x".repeat(1000));
+        (0..count).map(|i| entry(&format!("{prefix}{i:04}"), &json, 1000)).collect()
+    }
+
+    #[wasm_bindgen_test]
+    fn clear_invalidate_and_purge_give_every_free_page_back() {
+        let mut store = open(None);
+        let (_, empty) = pages(&store);
+        store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+        store.mset("", &kilobytes("b", 10), None, 0).unwrap();
+        assert!(pages(&store).1 > empty + 200);
+        assert_eq!(store.invalidate("", "a", 0).unwrap(), 2000);
+        assert_eq!(pages(&store).0, 0);
+        assert!(pages(&store).1 < empty + 10, "{:?}", pages(&store));
+
+        store.mset("", &kilobytes("a", 2000), Some(10), 0).unwrap();
+        assert_eq!(store.purge_expired(ALL, 10).unwrap(), 2000);
+        assert_eq!(pages(&store).0, 0);
+        assert!(pages(&store).1 < empty + 10);
+
+        store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+        store.clear(ALL).unwrap();
+        assert_eq!(pages(&store), (0, empty));
+        check_ledgers(&store);
+    }
+
+    #[wasm_bindgen_test]
+    fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
+        let mut store = open(None);
+        store.mset("", &kilobytes("k", 3000), None, 0).unwrap();
+        let (mut kept_some, mut trimmed) = (false, false);
+        for batch in 0..60 {
+            let keys: Vec<String> = (batch * 50..(batch + 1) * 50).map(|i| format!("k{i:04}")).collect();
+            let (_, before) = pages(&store);
+            assert_eq!(store.mdelete("", &keys, 0).unwrap(), 50);
+            let (free, total) = pages(&store);
+            assert!(
+                free <= footprint::FREE_PAGES_KEPT.max(total / 8),
+                "batch {batch}: {free} of {total} free"
+            );
+            kept_some |= free > 0;
+            trimmed |= total < before;
+        }
+        assert!(kept_some, "a write that frees a few pages leaves them for the next inserts");
+        assert!(trimmed, "free pages past the threshold were given back");
+    }
+
+    #[wasm_bindgen_test]
+    fn expired_rows_go_before_live_ones_once_the_stored_total_is_over_the_budget() {
+        let mut store = open(Some(100));
+        let expiring: Vec<Entry> = (0..40).map(|i| entry(&format!("e{i:02}"), "1", 2)).collect();
+        store.mset("", &expiring, Some(10), 0).unwrap();
+        // 40 expired rows: the write removes 32 on the side; the 8 left plus
+        // 90 bytes are over the budget, so they go too, and no live entry.
+        put(&mut store, "live", 5);
+        store.set("", &entry("big", "1", 90), None, 10).unwrap();
+        assert_eq!(store.recount().unwrap().total(), SizeLedger { rows: 2, bytes: 95 });
+        assert_eq!(live_keys(&mut store), vec!["big", "live"]);
         check_ledgers(&store);
     }
 

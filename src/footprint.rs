@@ -1,0 +1,85 @@
+//! What a store takes on disk: the database file (entries plus free pages)
+//! and, for a file, its WAL (recent commits not yet copied into the file).
+//! Both are kept in proportion to what is stored. Free pages are given back
+//! by incremental vacuum (larder's files have `auto_vacuum = INCREMENTAL`,
+//! see `schema`), only once they pile up and a bounded number per write; the
+//! WAL is checkpointed after a few MiB of commits (see `limit_wal`) and cut
+//! back to that size after.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// WAL bytes after which a commit checkpoints, and the size the WAL is cut
+/// back to after: the budget, within these bounds (the upper one without a
+/// budget). A checkpoint costs fsyncs, so a bigger WAL makes writes cheaper;
+/// SQLite's default, 1000 pages, is 8 MiB at larder's 8 KiB pages.
+const WAL_BYTES_MIN: u64 = 1 << 20;
+const WAL_BYTES_MAX: u64 = 4 << 20;
+
+/// Free pages a write leaves in place: a write that frees a few pages
+/// (evictions, deletes) does not pay for a vacuum; the next inserts reuse them.
+pub const FREE_PAGES_KEPT: i64 = 64;
+
+/// Free pages one write gives back at most, so that no write pays for a long
+/// vacuum; writes after it continue until the free pages are few again.
+macro_rules! vacuum_step {
+    () => {
+        1024
+    };
+}
+const VACUUM_STEP_SQL: &str = concat!("PRAGMA incremental_vacuum(", vacuum_step!(), ")");
+
+/// Bounds the WAL of a file database (see `WAL_BYTES_MIN`).
+pub fn limit_wal(conn: &Connection, max_size_bytes: Option<u64>) -> Result<()> {
+    let wal_bytes = max_size_bytes.unwrap_or(WAL_BYTES_MAX).clamp(WAL_BYTES_MIN, WAL_BYTES_MAX) as i64;
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+    conn.pragma_update(None, "wal_autocheckpoint", (wal_bytes / page_size).max(1))?;
+    conn.pragma_update(None, "journal_size_limit", wal_bytes)?;
+    Ok(())
+}
+
+/// Free pages and all pages of the database, as the write in progress sees them.
+fn page_counts(conn: &Connection) -> Result<(i64, i64)> {
+    let free = conn.prepare_cached("PRAGMA freelist_count")?.query_row([], |row| row.get(0))?;
+    let total = conn.prepare_cached("PRAGMA page_count")?.query_row([], |row| row.get(0))?;
+    Ok((free, total))
+}
+
+/// Inside a write: once free pages exceed `FREE_PAGES_KEPT` and an eighth of
+/// the file, gives back up to `vacuum_step!()` of them. Returns whether any were.
+pub fn trim_free_pages(conn: &Connection) -> Result<bool> {
+    let (free, total) = page_counts(conn)?;
+    if free <= FREE_PAGES_KEPT.max(total / 8) {
+        return Ok(false);
+    }
+    incremental_vacuum(conn, VACUUM_STEP_SQL)?;
+    Ok(true)
+}
+
+/// Inside a write: gives back every free page (after a removal meant to
+/// free space). Returns whether there were any.
+pub fn release_free_pages(conn: &Connection) -> Result<bool> {
+    let (free, _) = page_counts(conn)?;
+    if free == 0 {
+        return Ok(false);
+    }
+    incremental_vacuum(conn, "PRAGMA incremental_vacuum")?;
+    Ok(true)
+}
+
+/// Runs an `incremental_vacuum` pragma to its end: it frees one page per
+/// step (each step returns a row), so stopping at the first row frees one.
+fn incremental_vacuum(conn: &Connection, sql: &str) -> Result<()> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// After a commit that gave pages back: checkpoints everything and empties
+/// the WAL, which is when the database file actually shrinks.
+pub fn truncate_wal(conn: &Connection) -> Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}
