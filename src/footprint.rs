@@ -11,28 +11,29 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// WAL bytes after which a commit checkpoints, and the size the WAL is cut
-/// back to after: the budget, within these bounds (the upper one without a
-/// budget). A checkpoint costs fsyncs, so a bigger WAL makes writes cheaper;
-/// SQLite's default, 1000 pages, is 8 MiB at larder's 8 KiB pages.
+/// back to after: with a budget, the budget within these bounds, so that the
+/// file and its WAL stay in proportion to it. A checkpoint costs fsyncs, so
+/// a bigger WAL makes writes cheaper.
 const WAL_BYTES_MIN: u64 = 1 << 20;
 const WAL_BYTES_MAX: u64 = 4 << 20;
+/// Without a budget: SQLite's default checkpoint, 1000 pages (8 MiB at
+/// larder's 8 KiB pages), the cheapest for writes; the WAL is still cut back
+/// to it after.
+const WAL_BYTES_UNBUDGETED: u64 = 8 << 20;
 
 /// Free pages a write leaves in place: a write that frees a few pages
 /// (evictions, deletes) does not pay for a vacuum; the next inserts reuse them.
 pub const FREE_PAGES_KEPT: i64 = 64;
 
-/// Free pages one write gives back at most, so that no write pays for a long
+/// Gives back at most 1024 free pages, so that no write pays for a long
 /// vacuum; writes after it continue until the free pages are few again.
-macro_rules! vacuum_step {
-    () => {
-        1024
-    };
-}
-const VACUUM_STEP_SQL: &str = concat!("PRAGMA incremental_vacuum(", vacuum_step!(), ")");
+const VACUUM_STEP_SQL: &str = "PRAGMA incremental_vacuum(1024)";
 
 /// Bounds the WAL of a file database (see `WAL_BYTES_MIN`).
 pub fn limit_wal(conn: &Connection, max_size_bytes: Option<u64>) -> Result<()> {
-    let wal_bytes = max_size_bytes.unwrap_or(WAL_BYTES_MAX).clamp(WAL_BYTES_MIN, WAL_BYTES_MAX) as i64;
+    let wal_bytes = max_size_bytes
+        .map_or(WAL_BYTES_UNBUDGETED, |budget| budget.clamp(WAL_BYTES_MIN, WAL_BYTES_MAX))
+        as i64;
     let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
     conn.pragma_update(None, "wal_autocheckpoint", (wal_bytes / page_size).max(1))?;
     conn.pragma_update(None, "journal_size_limit", wal_bytes)?;
@@ -47,7 +48,7 @@ fn page_counts(conn: &Connection) -> Result<(i64, i64)> {
 }
 
 /// Inside a write: once free pages exceed `FREE_PAGES_KEPT` and an eighth of
-/// the file, gives back up to `vacuum_step!()` of them. Returns whether any were.
+/// the file, gives back a step of them. Returns whether any were.
 pub fn trim_free_pages(conn: &Connection) -> Result<bool> {
     let (free, total) = page_counts(conn)?;
     if free <= FREE_PAGES_KEPT.max(total / 8) {
