@@ -12,7 +12,7 @@ use crate::codec::{EncodedValue, ValueKind};
 use crate::deadline;
 use crate::error::{ErrorCode, Result, StorageError};
 use crate::footprint;
-use crate::options::{Durability, StoreOptions};
+use crate::options::{Durability, StoreOptions, MAX_SAFE_INTEGER};
 use crate::schema::{self, SchemaState};
 use crate::vfs::Database;
 
@@ -463,9 +463,9 @@ impl Store {
     /// `count` and `total_size` of the whole store must always equal.
     pub fn recount_live(&self, now_ms: i64) -> Result<SizeLedger> {
         Ok(self.conn().query_row(
-            "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE expires_at IS NULL OR expires_at > ?1",
+            "SELECT count(*), total(size) FROM entries WHERE expires_at IS NULL OR expires_at > ?1",
             [now_ms],
-            |row| Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? }),
+            |row| Ok(SizeLedger { rows: row.get(0)?, bytes: total_bytes(row, 1)? }),
         )?)
     }
 
@@ -648,11 +648,31 @@ impl Write<'_> {
 }
 
 fn count_by_namespace(conn: &Connection) -> Result<Vec<(String, SizeLedger)>> {
-    let mut statement = conn.prepare("SELECT ns, count(*), sum(size) FROM entries GROUP BY ns")?;
+    let mut statement =
+        conn.prepare("SELECT ns, count(*), total(size), min(size), max(size) FROM entries GROUP BY ns")?;
     let counts = statement
-        .query_map([], |row| Ok((row.get(0)?, SizeLedger { rows: row.get(1)?, bytes: row.get(2)? })))?
+        .query_map([], |row| {
+            // Sizes larder never writes are damage, found here at the open.
+            for index in [3, 4] {
+                let size: i64 = row.get(index)?;
+                if !(0.0..=MAX_SAFE_INTEGER).contains(&(size as f64)) {
+                    return Err(rusqlite::Error::IntegralValueOutOfRange(index, size));
+                }
+            }
+            Ok((row.get(0)?, SizeLedger { rows: row.get(1)?, bytes: total_bytes(row, 2)? }))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(counts)
+}
+
+/// A `total(size)` as bytes. Unlike `sum`, `total` cannot fail with "integer
+/// overflow"; it adds as a float, exactly while the total is below 2^53.
+fn total_bytes(row: &rusqlite::Row, index: usize) -> rusqlite::Result<u64> {
+    let total: f64 = row.get(index)?;
+    match total >= 0.0 && total < u64::MAX as f64 {
+        true => Ok(total as u64),
+        false => Err(rusqlite::Error::IntegralValueOutOfRange(index, total as i64)),
+    }
 }
 
 /// The earliest expiry stored, as an expiry floor.
@@ -668,15 +688,13 @@ fn expired(conn: &Connection, floor: ExpiryFloor, scope: Scope, now_ms: i64) -> 
     if !floor.may_have_expired(now_ms) {
         return Ok(SizeLedger::default());
     }
-    let read = |row: &rusqlite::Row| Ok(SizeLedger { rows: row.get(0)?, bytes: row.get(1)? });
+    let read = |row: &rusqlite::Row| Ok(SizeLedger { rows: row.get(0)?, bytes: total_bytes(row, 1)? });
     let ledger = match scope {
         Scope::Store => conn
-            .prepare_cached("SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE expires_at <= ?1")?
+            .prepare_cached("SELECT count(*), total(size) FROM entries WHERE expires_at <= ?1")?
             .query_row([now_ms], read)?,
         Scope::Namespace(ns) => conn
-            .prepare_cached(
-                "SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE expires_at <= ?1 AND ns = ?2",
-            )?
+            .prepare_cached("SELECT count(*), total(size) FROM entries WHERE expires_at <= ?1 AND ns = ?2")?
             .query_row(params![now_ms, ns], read)?,
     };
     Ok(ledger)
