@@ -72,8 +72,8 @@ impl Database {
         !matches!(self.backing, Backing::Memory)
     }
 
-    /// Before a write: that the file is still this store's (see
-    /// `OwnershipLock::confirm`).
+    /// Before each operation: that the file is still this store's (see
+    /// `confirm` in js/ownership.ts).
     pub fn confirm_owned(&self) -> Result<()> {
         match &self.backing {
             Backing::NodeFile(file) => file.lock.confirm(),

@@ -287,7 +287,7 @@ fn lock_error(error: FsError) -> StorageError {
 }
 
 impl HostLock {
-    /// Before a write: LOCKED if the file is no longer this store's.
+    /// Before each operation: LOCKED if the file is no longer this store's.
     pub fn confirm(&self) -> Result<()> {
         match self.confirm.call0(&self.lock).map(|why| why.as_string()) {
             Ok(None) => Ok(()),
