@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// The stable code of an error, as documented in API.md.
+/// The stable code of an error, as the README documents it ("Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     InvalidArgument,
@@ -365,7 +365,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn every_code_has_the_documented_classification() {
-        // (code, category, retryable, recovery) exactly as the table in API.md.
+        // (code, category, retryable, recovery) exactly as the table in the README.
         let table = [
             ("INVALID_ARGUMENT", "VALIDATION", false, "FIX_INPUT"),
             ("INVALID_KEY", "VALIDATION", false, "FIX_INPUT"),

@@ -2,7 +2,7 @@
 //!
 //! The core (`queue`, `engine`, `store`, `schema`, `cache`, `codec`, `error`,
 //! `options`, `clock`) is plain Rust; `api` is the only wasm-bindgen surface.
-//! See DESIGN.md in the project's shared folder for the architecture.
+//! README.md (Layout) maps the modules.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::all)]

@@ -16,7 +16,7 @@ use crate::options::{
 use crate::reflect;
 use crate::store::{Entry, KeyQuery};
 
-/// A JS `Error` carrying every field of API.md's `StorageError`; the facade
+/// A JS `Error` carrying every field of the README's `StorageError`; the facade
 /// re-wraps it as its `StorageError` class.
 pub fn error_to_js(error: &StorageError) -> JsValue {
     let js = js_sys::Error::new(&error.to_string());
