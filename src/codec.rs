@@ -11,6 +11,7 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{Result, StorageError};
 use crate::reflect;
+use crate::value::{EncodedValue, ValueKind};
 
 /// Deepest nesting of arrays and objects a value may have.
 pub const MAX_DEPTH: usize = 128;
@@ -32,30 +33,6 @@ extern "C" {
 /// which would not read back exactly (`String.prototype.isWellFormed`).
 pub fn is_well_formed(text: &JsString) -> bool {
     text.unchecked_ref::<StringMethods>().is_well_formed()
-}
-
-/// How a stored value's bytes are to be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    Json = 0,
-    Bytes = 1,
-}
-
-impl ValueKind {
-    pub fn from_stored(tag: i64) -> Result<ValueKind> {
-        match tag {
-            0 => Ok(ValueKind::Json),
-            1 => Ok(ValueKind::Bytes),
-            other => Err(StorageError::Corrupt(format!("unknown value kind {other} in the database"))),
-        }
-    }
-}
-
-/// A validated value in its stored form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedValue {
-    pub kind: ValueKind,
-    pub bytes: Vec<u8>,
 }
 
 /// Validates a key (or namespace name): a non-empty, well-formed string of at

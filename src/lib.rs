@@ -1,38 +1,38 @@
-//! larder: a durable key/value cache on SQLite, compiled to WebAssembly.
-//!
-//! The core (`queue`, `engine`, `store`, `schema`, `cache`, `codec`, `error`,
-//! `options`, `clock`) is plain Rust; `api` is the only wasm-bindgen surface.
-//! README.md (Layout) maps the modules.
+//! larder's WebAssembly crate: the boundary between JS and the core. It
+//! reads and checks JS values, encodes them, opens databases where they live
+//! (memory, a Node file, OPFS), and hands calls to `larder_core`, which does
+//! everything else and knows no JS. ARCHITECTURE.md maps both crates.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::all)]
 
-pub mod api;
-pub mod breaker;
-pub mod cache;
-pub mod clock;
-pub mod codec;
-pub mod deadline;
-pub mod engine;
-pub mod error;
-pub mod flight;
-pub mod footprint;
-pub mod options;
-pub mod queue;
-pub mod reflect;
-pub mod retry;
-pub mod schema;
-pub mod store;
-pub mod vfs;
+// The core's modules, under the names the boundary uses.
+use larder_core::{clock, engine, error, operation, options, retry, store, value};
+
+/// The `#[wasm_bindgen]` exports: `openStore` and `NativeStore`.
+mod api;
+/// JS values to stored values and back, and key checks.
+mod codec;
+/// The single flight of `getOrSet` loaders.
+mod flight;
+/// `Date.now`, `setTimeout` and `Math.random` for the core.
+mod js_time;
+/// Reading JS objects without running their code.
+mod reflect;
+/// Where databases live: sqlite-wasm-rs's memory VFS, Node files, OPFS.
+mod vfs;
 
 pub use error::{Category, ErrorCode, RecoveryAction, StorageError};
+
+/// Internals for this crate's own integration tests (`tests/`), not an API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::api::{open_store, NativeStore};
+}
 
 /// Test builds only: a key whose `get` panics while validating the call.
 #[cfg(feature = "test-hooks")]
 pub const PANIC_IN_CALL: &str = "larder:test-hooks:panic-in-call";
-/// Test builds only: a key whose `get` panics when the queue runs it.
-#[cfg(feature = "test-hooks")]
-pub const PANIC_IN_OPERATION: &str = "larder:test-hooks:panic-in-operation";
 /// Test builds only: a file path containing this makes the open panic once
 /// the file is open and owned (its descriptors and lock taken).
 #[cfg(feature = "test-hooks")]

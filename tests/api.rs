@@ -6,7 +6,7 @@
 //! `WASM_BINDGEN_USE_BROWSER=1`, under `wasm-pack test --headless --chrome`.
 
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array, JSON};
-use larder::api::{open_store, NativeStore};
+use larder::testing::{open_store, NativeStore};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::{JsCast, JsValue};

@@ -5,10 +5,11 @@ use js_sys::{Function, JsString, Map, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Task};
 use crate::codec::{self, type_name};
 use crate::engine::Engine;
 use crate::error::{Result, StorageError};
+use crate::js_time;
 use crate::options::{
     self, BreakerOptions, Durability, RetryOptions, StoragePath, StoreOptions, Ttl, BREAKER_OPTION_NAMES,
     MAX_SAFE_INTEGER, MAX_VALUE_BYTES_CEILING, OPTION_NAMES, RETRY_OPTION_NAMES,
@@ -54,6 +55,11 @@ impl Clock for FunctionClock {
                 type_name(&value)
             ))),
         }
+    }
+
+    /// Real time passes for timers: the option only says what time it is.
+    fn wake_after(&self, delay_ms: f64, task: Task) {
+        js_time::run_after(delay_ms, task);
     }
 }
 

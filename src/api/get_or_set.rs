@@ -11,11 +11,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::{answer, enqueue, error_to_js, pending_promise, Settle};
-use crate::codec::{self, EncodedValue};
-use crate::engine::{Engine, Operation, Output};
+use crate::codec;
+use crate::engine::Engine;
 use crate::error::{Result, StorageError};
 use crate::flight::SingleFlight;
+use crate::operation::{Operation, Output};
 use crate::options::Ttl;
+use crate::value::EncodedValue;
 
 type Flights = Rc<RefCell<SingleFlight<(String, String), Settle>>>;
 

@@ -11,14 +11,17 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::codec;
-use crate::engine::{Engine, Operation, Output, Reply};
+use crate::engine::{Engine, Reply};
 use crate::error::{Result, StorageError};
 use crate::flight::SingleFlight;
+use crate::js_time::{self, MathRandom, SystemClock};
+use crate::operation::{Operation, Output};
 use crate::retry;
+use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
-use crate::vfs::{opfs, Database};
+use crate::vfs::{self, opfs};
 
 pub use convert::error_to_js;
 
@@ -44,12 +47,12 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
     };
     let mut attempt = 1;
     loop {
-        let clock: Box<dyn Clock> = match &clock {
-            Some(clock) => Box::new(clock.clone()),
-            None => Box::new(SystemClock),
+        let clock: Rc<dyn Clock> = match &clock {
+            Some(clock) => Rc::new(clock.clone()),
+            None => Rc::new(SystemClock),
         };
-        let opened = Database::open(&options.path, host.clone()).await;
-        match opened.and_then(|db| Engine::open(options.clone(), clock, db)) {
+        let opened = vfs::open(&options.path, host.clone()).await;
+        match opened.and_then(|db| Engine::open(options.clone(), clock, Box::new(MathRandom), db)) {
             Ok(engine) => {
                 #[cfg(feature = "test-hooks")]
                 if matches!(&options.path, crate::options::StoragePath::File(path) if path.contains(crate::PANIC_IN_OPEN))
@@ -59,24 +62,12 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
                 return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() });
             }
             Err(error) => match retry::delay_after(&options.retry, attempt, &error, js_sys::Math::random()) {
-                Some(delay_ms) => sleep(delay_ms).await,
+                Some(delay_ms) => js_time::sleep(delay_ms).await,
                 None => return Err(error),
             },
         }
         attempt += 1;
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(callback: &Function, delay_ms: f64);
-}
-
-/// Waits `delay_ms` on the event loop.
-async fn sleep(delay_ms: f64) {
-    let timer = Promise::new(&mut |resolve, _| set_timeout(&resolve, delay_ms));
-    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
 }
 
 /// One open store, as seen from JS. `ns` arguments name the namespace a call
@@ -294,7 +285,7 @@ impl NativeStore {
         ns: JsValue,
         key: JsValue,
         options: JsValue,
-        encode: impl FnOnce(usize) -> Result<codec::EncodedValue>,
+        encode: impl FnOnce(usize) -> Result<EncodedValue>,
     ) -> Promise {
         self.submit(
             || {
@@ -344,16 +335,11 @@ impl NativeStore {
 }
 
 /// Queues an operation, scheduling a drain if none is. The drain is a
-/// microtask, so every call made in this turn joins the same drain; while a
-/// retry waits, the drain sleeps on the event loop and goes on after it.
+/// microtask, so every call made in this turn joins the same drain.
 fn enqueue(engine: &Rc<Engine>, operation: Operation, reply: Reply) {
     if engine.submit(operation, reply) {
         let engine = engine.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            while let Some(wait_ms) = engine.drain() {
-                sleep(wait_ms).await;
-            }
-        });
+        wasm_bindgen_futures::spawn_local(async move { engine.drain() });
     }
 }
 
@@ -379,7 +365,7 @@ fn settle_now(result: Result<JsValue>) -> Promise {
     }
 }
 
-fn optional_value(value: Option<codec::EncodedValue>) -> Result<JsValue> {
+fn optional_value(value: Option<EncodedValue>) -> Result<JsValue> {
     value.map_or(Ok(JsValue::UNDEFINED), |value| codec::decode(value.kind, &value.bytes))
 }
 

@@ -1,7 +1,7 @@
 //! Where a store's database lives. `":memory:"` uses sqlite-wasm-rs's memory
 //! VFS; in Node, files go through `NodeFileVfs` and the host's `fs`
-//! functions; in a browser worker, through OPFS. A `Database` is the open
-//! connection with whatever must be released after it closes.
+//! functions; in a browser worker, through OPFS. Each hands the core a
+//! `Database`: the open connection with a `Backing` to release after it.
 
 pub mod node_file;
 pub mod node_host;
@@ -11,92 +11,39 @@ use std::rc::Rc;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{Result, StorageError};
-use crate::options::StoragePath;
+use larder_core::database::{Backing, Database};
+use larder_core::error::{Result, StorageError};
+use larder_core::options::StoragePath;
 use node_file::NodeFileVfs;
 use node_host::{HostLock, NodeHost};
 use opfs::OpfsDatabase;
 
-pub struct Database {
-    pub conn: Connection,
-    backing: Backing,
-}
-
-enum Backing {
-    Memory,
-    NodeFile(FileDatabase),
-    Opfs(OpfsDatabase),
-}
-
-impl Database {
-    pub fn in_memory() -> Result<Database> {
-        Ok(Database { conn: Connection::open_in_memory()?, backing: Backing::Memory })
-    }
-
-    /// Opens the database at `path`: a file in Node (given its host), OPFS
-    /// otherwise. A file database is owned exclusively until `close`.
-    pub async fn open(path: &StoragePath, host: Option<Rc<NodeHost>>) -> Result<Database> {
-        let name = match path {
-            StoragePath::Memory => return Database::in_memory(),
-            StoragePath::Temp => None,
-            StoragePath::File(path) => Some(path.as_str()),
-        };
-        match host {
-            Some(host) => {
-                let file = FileDatabase::acquire(host, name).await?;
-                Database::connect(&file.path.clone(), file.vfs.name().to_owned(), Backing::NodeFile(file))
-            }
-            None => {
-                let opfs = OpfsDatabase::open(name).await?;
-                let vfs_name = opfs.vfs_name().to_owned();
-                Database::connect(opfs::DB_FILE, vfs_name, Backing::Opfs(opfs))
-            }
+/// Opens the database at `path`: memory, a file in Node (given its host),
+/// OPFS otherwise. A file database is owned exclusively until it closes.
+pub async fn open(path: &StoragePath, host: Option<Rc<NodeHost>>) -> Result<Database> {
+    let name = match path {
+        StoragePath::Memory => return Database::in_memory(),
+        StoragePath::Temp => None,
+        StoragePath::File(path) => Some(path.as_str()),
+    };
+    match host {
+        Some(host) => {
+            let file = FileDatabase::acquire(host, name).await?;
+            let (path, vfs_name) = (file.path.clone(), file.vfs.name().to_owned());
+            Database::over(connect(&path, &vfs_name), Box::new(file))
         }
-    }
-
-    fn connect(path: &str, vfs_name: String, backing: Backing) -> Result<Database> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        match Connection::open_with_flags_and_vfs(path, flags, vfs_name.as_str()) {
-            Ok(conn) => Ok(Database { conn, backing }),
-            Err(error) => {
-                backing.release();
-                Err(error.into())
-            }
+        None => {
+            let opfs = OpfsDatabase::open(name).await?;
+            let vfs_name = opfs.vfs_name().to_owned();
+            Database::over(connect(opfs::DB_FILE, &vfs_name), Box::new(opfs))
         }
-    }
-
-    /// Whether the database is a file (on disk or in OPFS), not memory.
-    pub fn is_file(&self) -> bool {
-        !matches!(self.backing, Backing::Memory)
-    }
-
-    /// Before each operation: that the file is still this store's (see
-    /// `confirm` in js/ownership.ts).
-    pub fn confirm_owned(&self) -> Result<()> {
-        match &self.backing {
-            Backing::NodeFile(file) => file.lock.confirm(),
-            Backing::Memory | Backing::Opfs(_) => Ok(()),
-        }
-    }
-
-    /// Closes the connection, then releases what backs it.
-    pub fn close(self) -> Result<()> {
-        let closed = self.conn.close().map_err(|(_, error)| StorageError::from(error));
-        self.backing.release();
-        closed
     }
 }
 
-impl Backing {
-    fn release(self) {
-        match self {
-            Backing::Memory => {}
-            Backing::NodeFile(file) => file.release(),
-            Backing::Opfs(opfs) => opfs.close(),
-        }
-    }
+fn connect(path: &str, vfs_name: &str) -> rusqlite::Result<Connection> {
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags_and_vfs(path, flags, vfs_name)
 }
 
 /// The files SQLite keeps beside a database in WAL mode or after a crash.
@@ -137,10 +84,21 @@ impl FileDatabase {
             }
         }
     }
+}
+
+impl Backing for FileDatabase {
+    fn is_file(&self) -> bool {
+        true
+    }
+
+    /// See `confirm` in js/ownership.ts.
+    fn confirm_owned(&self) -> Result<()> {
+        self.lock.confirm()
+    }
 
     /// Deletes a temporary file with its companions, then drops the lock and
-    /// the VFS. Call after the connection has closed.
-    fn release(self) {
+    /// the VFS.
+    fn release(self: Box<Self>) {
         if self.temporary {
             for suffix in [""].into_iter().chain(COMPANION_SUFFIXES) {
                 let _ = self.host.unlink(&format!("{}{suffix}", self.path));

@@ -15,7 +15,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::error::{Result, StorageError};
+use larder_core::database::Backing;
+use larder_core::error::{Result, StorageError};
 
 /// The database file inside its pool.
 pub const DB_FILE: &str = "/larder.sqlite";
@@ -73,11 +74,21 @@ impl OpfsDatabase {
     pub fn vfs_name(&self) -> &str {
         &self.vfs_name
     }
+}
+
+impl Backing for OpfsDatabase {
+    fn is_file(&self) -> bool {
+        true
+    }
+
+    /// The Web Lock cannot be lost while the worker lives.
+    fn confirm_owned(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Gives the pool's handles back and ends the Web Lock; a temporary
-    /// database is then removed with its whole pool directory. Call after the
-    /// connection has closed.
-    pub fn close(mut self) {
+    /// database is then removed with its whole pool directory.
+    fn release(mut self: Box<Self>) {
         if self.temporary {
             for file in COMPANIONS {
                 let _ = self.pool.remove(file);

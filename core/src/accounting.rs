@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::codec::EncodedValue;
 use crate::error::{Result, StorageError};
+use crate::value::EncodedValue;
 
 /// An entry's size: the caller's `size` if given, else the UTF-8 bytes of its
 /// key plus the bytes of its encoded value. The namespace never counts.
@@ -214,11 +214,10 @@ impl ExpiryFloor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::ValueKind;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::value::ValueKind;
 
-    #[wasm_bindgen_test]
+    #[test]
     fn size_is_key_bytes_plus_encoded_bytes_unless_stated() {
         let value = EncodedValue { kind: ValueKind::Json, bytes: b"\"abc\"".to_vec() };
         assert_eq!(entry_size("ké", &value, None), 3 + 5);
@@ -226,14 +225,14 @@ mod tests {
         assert_eq!(entry_size("ké", &value, Some(0)), 0);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn budget_refuses_only_entries_larger_than_itself() {
         assert!(check_fits_budget("k", 10, Some(10)).is_ok());
         assert!(check_fits_budget("k", 10, None).is_ok());
         assert_eq!(check_fits_budget("k", 11, Some(10)).unwrap_err().code(), ErrorCode::ValueTooLarge);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn ledgers_follow_inserts_overwrites_and_removals_per_namespace() {
         let mut ledgers = Ledgers::default();
         let mut delta = LedgerDelta::default();
@@ -255,7 +254,7 @@ mod tests {
         assert_eq!(ledgers.total().live(SizeLedger { rows: 1, bytes: 50 }), SizeLedger::default());
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn the_expiry_floor_follows_the_earliest_expiry_written() {
         let mut floor = ExpiryFloor::default();
         assert!(!floor.may_have_expired(i64::MAX), "nothing expires");
@@ -269,7 +268,7 @@ mod tests {
         assert_eq!(ExpiryFloor::new(Some(50)), floor);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn recency_stamps_grow_and_rolled_back_reads_are_kept() {
         let mut recency = Recency::starting_after(41);
         recency.touch("", "a");

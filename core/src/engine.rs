@@ -4,115 +4,23 @@
 //!
 //! The engine knows nothing of JS: the boundary turns calls into `Operation`s,
 //! schedules `drain` on the event loop, and turns `Output`s back into values.
+//! A retry's wait runs on the store's clock (`Clock::wake_after`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::accounting::{check_fits_budget, entry_size};
 use crate::breaker::{Admission, BreakerState, CircuitBreaker};
-use crate::cache::{check_fits_budget, entry_size};
 use crate::clock::Clock;
-use crate::codec::EncodedValue;
+use crate::database::Database;
 use crate::deadline;
 use crate::error::{Result, StorageError};
+use crate::operation::{Operation, Output};
 use crate::options::{StoreOptions, Ttl};
-use crate::queue::{Next, OperationKind, OperationQueue, Queued, Refused};
-use crate::retry::{self, FailedAttempt};
-use crate::store::{Entry, GroupedSet, KeyQuery, Scope, Store};
-use crate::vfs::Database;
-
-/// A validated call, ready to run. `ns` is the namespace ('' for the root);
-/// `scope` is `None` for the whole store, or one namespace.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operation {
-    Set {
-        ns: String,
-        entry: Entry,
-        ttl: Option<Ttl>,
-    },
-    /// `getOrSet`'s write: only if the key is still absent.
-    SetIfAbsent {
-        ns: String,
-        entry: Entry,
-        ttl: Option<Ttl>,
-    },
-    Get {
-        ns: String,
-        key: String,
-    },
-    Has {
-        ns: String,
-        key: String,
-    },
-    Delete {
-        ns: String,
-        key: String,
-    },
-    MGet {
-        ns: String,
-        keys: Vec<String>,
-    },
-    MSet {
-        ns: String,
-        entries: Vec<Entry>,
-        ttl: Option<Ttl>,
-    },
-    MDelete {
-        ns: String,
-        keys: Vec<String>,
-    },
-    Invalidate {
-        ns: String,
-        prefix: String,
-    },
-    Clear {
-        scope: Option<String>,
-    },
-    PurgeExpired {
-        scope: Option<String>,
-    },
-    Keys {
-        ns: String,
-        query: KeyQuery,
-    },
-    Count {
-        scope: Option<String>,
-    },
-    CacheSize {
-        scope: Option<String>,
-    },
-}
-
-impl Operation {
-    pub fn kind(&self) -> OperationKind {
-        match self {
-            Operation::Set { .. } => OperationKind::Set,
-            Operation::SetIfAbsent { .. } => OperationKind::SetIfAbsent,
-            Operation::Get { .. } => OperationKind::Get,
-            Operation::Has { .. } => OperationKind::Has,
-            Operation::Delete { .. } => OperationKind::Delete,
-            Operation::MGet { .. } => OperationKind::MGet,
-            Operation::MSet { .. } => OperationKind::MSet,
-            Operation::MDelete { .. } => OperationKind::MDelete,
-            Operation::Invalidate { .. } => OperationKind::Invalidate,
-            Operation::Clear { .. } => OperationKind::Clear,
-            Operation::PurgeExpired { .. } => OperationKind::PurgeExpired,
-            Operation::Keys { .. } => OperationKind::Keys,
-            Operation::Count { .. } => OperationKind::Count,
-            Operation::CacheSize { .. } => OperationKind::CacheSize,
-        }
-    }
-}
-
-/// What an operation produced.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    Done,
-    Value(Option<EncodedValue>),
-    Values(Vec<Option<EncodedValue>>),
-    Flag(bool),
-    Number(u64),
-    Keys(Vec<String>),
-}
+use crate::queue::{Next, OperationQueue, Queued, Refused};
+use crate::retry::{self, FailedAttempt, Random};
+use crate::store::{Entry, GroupedSet, Store};
+use crate::value::EncodedValue;
 
 /// Answers one caller; called exactly once per submitted operation.
 pub type Reply = Box<dyn FnOnce(Result<Output>)>;
@@ -151,6 +59,7 @@ pub struct Engine {
     /// `None` once closed.
     store: RefCell<Option<Store>>,
     clock: Rc<dyn Clock>,
+    random: Box<dyn Random>,
     /// The latest time the clock has shown: time never runs backwards for
     /// the store, so an entry once expired stays expired.
     latest_ms: Cell<i64>,
@@ -162,18 +71,20 @@ pub struct Engine {
     transition_listener: RefCell<Option<Rc<TransitionListener>>>,
 }
 
-fn scope_of(scope: &Option<String>) -> Scope<'_> {
-    scope.as_deref().map_or(Scope::Store, Scope::Namespace)
-}
-
 impl Engine {
     /// An engine for an opened database; the database is closed on failure.
-    pub fn open(options: StoreOptions, clock: Box<dyn Clock>, db: Database) -> Result<Engine> {
+    pub fn open(
+        options: StoreOptions,
+        clock: Rc<dyn Clock>,
+        random: Box<dyn Random>,
+        db: Database,
+    ) -> Result<Engine> {
         let store = Store::open(db, &options)?;
         Ok(Engine {
             queue: RefCell::new(OperationQueue::new(options.max_queue_length)),
             store: RefCell::new(Some(store)),
-            clock: Rc::from(clock),
+            clock,
+            random,
             latest_ms: Cell::new(i64::MIN),
             breaker: RefCell::new(CircuitBreaker::new(options.breaker.clone())),
             retry_waiting: RefCell::new(None),
@@ -217,10 +128,10 @@ impl Engine {
 
     /// Runs queued operations, one at a time, and answers each caller; sets
     /// waiting together run as one group commit. No borrow is held while a
-    /// caller is answered. Returns `Some(wait_ms)` when an operation waits to
-    /// be retried: the boundary calls `drain` again after that long, and the
-    /// operations behind it wait too, so call order holds.
-    pub fn drain(&self) -> Option<f64> {
+    /// caller is answered. When an operation waits to be retried, the drain
+    /// goes on after the wait, on the store's clock, and the operations behind
+    /// it wait too, so call order holds.
+    pub fn drain(self: &Rc<Self>) {
         loop {
             let now = self.now_ms();
             let retry = self.retry_waiting.borrow_mut().take();
@@ -245,7 +156,9 @@ impl Engine {
             if (now_ms as f64) < job.due_ms {
                 let wait_ms = job.due_ms - now_ms as f64;
                 self.retry_waiting.replace(Some(job));
-                return Some(wait_ms);
+                let engine = Rc::clone(self);
+                self.clock.wake_after(wait_ms, Box::new(move || engine.drain()));
+                return;
             }
             self.run_job(job, now_ms);
             self.announce_transitions();
@@ -254,7 +167,6 @@ impl Engine {
         if self.queue.borrow().is_closed() {
             self.close_store();
         }
-        None
     }
 
     /// The next job from the queue: its head, joined by the sets right behind
@@ -320,7 +232,7 @@ impl Engine {
                 failed_at_ms: finished_ms,
                 deadline_ms,
             };
-            if let Some(due_ms) = retry::next_attempt_at(&self.options.retry, &failed, retry::jitter()) {
+            if let Some(due_ms) = retry::next_attempt_at(&self.options.retry, &failed, self.random.unit()) {
                 job.admission = Some(admission);
                 job.due_ms = due_ms;
                 self.retry_waiting.replace(Some(job));
@@ -407,40 +319,7 @@ impl Engine {
         if matches!(operation, Operation::Get { key, .. } if key == crate::PANIC_IN_OPERATION) {
             panic!("test-hooks: a panic inside an operation");
         }
-        self.with_store(|store| {
-            Ok(match operation {
-                Operation::Set { ns, entry, ttl } => {
-                    store.set(ns, entry, self.expiry(*ttl, now_ms), now_ms)?;
-                    Output::Done
-                }
-                Operation::SetIfAbsent { ns, entry, ttl } => Output::Value(Some(store.insert_if_absent(
-                    ns,
-                    entry,
-                    self.expiry(*ttl, now_ms),
-                    now_ms,
-                )?)),
-                Operation::Get { ns, key } => Output::Value(store.get(ns, key, now_ms)?),
-                Operation::Has { ns, key } => Output::Flag(store.has(ns, key, now_ms)?),
-                Operation::Delete { ns, key } => Output::Flag(store.delete(ns, key, now_ms)?),
-                Operation::MGet { ns, keys } => Output::Values(store.mget(ns, keys, now_ms)?),
-                Operation::MSet { ns, entries, ttl } => {
-                    store.mset(ns, entries, self.expiry(*ttl, now_ms), now_ms)?;
-                    Output::Done
-                }
-                Operation::MDelete { ns, keys } => Output::Number(store.mdelete(ns, keys, now_ms)?),
-                Operation::Invalidate { ns, prefix } => Output::Number(store.invalidate(ns, prefix, now_ms)?),
-                Operation::Clear { scope } => {
-                    store.clear(scope_of(scope))?;
-                    Output::Done
-                }
-                Operation::PurgeExpired { scope } => {
-                    Output::Number(store.purge_expired(scope_of(scope), now_ms)?)
-                }
-                Operation::Keys { ns, query } => Output::Keys(store.keys(ns, query, now_ms)?),
-                Operation::Count { scope } => Output::Number(store.count(scope_of(scope), now_ms)?),
-                Operation::CacheSize { scope } => Output::Number(store.total_size(scope_of(scope), now_ms)?),
-            })
-        })
+        self.with_store(|store| operation.run(store, |ttl| self.expiry(ttl, now_ms), now_ms))
     }
 
     /// The clock's time, never earlier than a time it has already shown.
@@ -485,14 +364,25 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::codec::ValueKind;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::value::ValueKind;
 
     type Log = Rc<RefCell<Vec<(usize, Result<Output>)>>>;
 
-    fn engine(options: StoreOptions, clock: &ManualClock) -> Engine {
-        Engine::open(options, Box::new(clock.clone()), Database::in_memory().unwrap()).unwrap()
+    /// Jitter fixed at half the ceiling, so waits are known.
+    struct Half;
+
+    impl Random for Half {
+        fn unit(&self) -> f64 {
+            0.5
+        }
+    }
+
+    fn engine(options: StoreOptions, clock: &ManualClock) -> Rc<Engine> {
+        Rc::new(
+            Engine::open(options, Rc::new(clock.clone()), Box::new(Half), Database::in_memory().unwrap())
+                .unwrap(),
+        )
     }
 
     fn recorder(log: &Log, id: usize) -> Reply {
@@ -510,7 +400,7 @@ mod tests {
         Operation::Get { ns: String::new(), key: key.into() }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn operations_run_in_call_order_and_each_caller_is_answered_once() {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions::default(), &clock);
@@ -532,7 +422,7 @@ mod tests {
         assert!(engine.submit(get("k"), Box::new(|_| {})), "an idle engine schedules again");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn sets_waiting_together_commit_as_one_group_in_call_order() {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions::default(), &clock);
@@ -543,7 +433,7 @@ mod tests {
             engine.submit(operation, recorder(&log, id));
         }
         let commits = engine.with_store(|store| Ok(store.count_commits())).unwrap();
-        assert_eq!(engine.drain(), None);
+        engine.drain();
         assert_eq!(
             commits.load(std::sync::atomic::Ordering::Relaxed),
             2,
@@ -556,7 +446,7 @@ mod tests {
         assert!(matches!(&log[3].1, Ok(Output::Value(Some(value))) if value.bytes == b"2"));
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_full_queue_refuses_at_once() {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions { max_queue_length: 2, ..StoreOptions::default() }, &clock);
@@ -582,13 +472,18 @@ mod tests {
             self.now.set(self.now.get() + self.step);
             Ok(self.now.get())
         }
+
+        fn wake_after(&self, _: f64, _: crate::clock::Task) {
+            unreachable!("nothing is retried in these tests");
+        }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn operations_that_waited_too_long_are_rejected_unrun() {
         let options = StoreOptions { operation_timeout_ms: Some(25.0), ..StoreOptions::default() };
         let db = Database::in_memory().unwrap();
-        let engine = Engine::open(options, Box::new(SlowClock { now: Cell::new(0), step: 10 }), db).unwrap();
+        let clock = Rc::new(SlowClock { now: Cell::new(0), step: 10 });
+        let engine = Rc::new(Engine::open(options, clock, Box::new(Half), db).unwrap());
         let log: Log = Log::default();
         // Submitted at t=10, 20, 30; started at t=40, 50, 60: waits of 30, 30, 30.
         engine.submit(set("a", "1"), recorder(&log, 0));
@@ -605,7 +500,7 @@ mod tests {
         assert!(matches!(count.borrow()[0].1, Ok(Output::Number(0))));
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn dispose_rejects_the_waiting_and_everything_after() {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions::default(), &clock);
@@ -626,7 +521,7 @@ mod tests {
         assert!(engine.store.borrow().is_none(), "the database is closed");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn ttl_and_default_ttl_use_the_clock() {
         let clock = ManualClock::new(1_000);
         let options = StoreOptions { default_ttl: Some(Ttl::Millis(100.0)), ..StoreOptions::default() };
@@ -642,7 +537,7 @@ mod tests {
         assert!(matches!(log.borrow()[2].1, Ok(Output::Number(1))));
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn entries_bigger_than_the_budget_are_refused() {
         let clock = ManualClock::new(0);
         let engine = engine(StoreOptions { max_size_bytes: Some(10), ..StoreOptions::default() }, &clock);

@@ -206,9 +206,8 @@ impl RetryOptions {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[wasm_bindgen_test]
+    #[test]
     fn ttl_rules() {
         assert_eq!(Ttl::parse("ttlMs", f64::INFINITY).unwrap(), Ttl::Forever);
         assert_eq!(Ttl::parse("ttlMs", 0.5).unwrap(), Ttl::Millis(0.5));
@@ -223,7 +222,7 @@ mod tests {
         assert_eq!(Ttl::Forever.expires_at(1000), None);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn paths_durability_and_numbers() {
         assert_eq!(StoragePath::parse(":memory:").unwrap(), StoragePath::Memory);
         assert_eq!(StoragePath::parse(":temp:").unwrap(), StoragePath::Temp);

@@ -5,46 +5,7 @@
 use std::collections::VecDeque;
 
 use crate::error::StorageError;
-
-/// What an operation is, for messages now and per-kind metrics later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperationKind {
-    Set,
-    SetIfAbsent,
-    Get,
-    Has,
-    Delete,
-    MGet,
-    MSet,
-    MDelete,
-    Invalidate,
-    Clear,
-    PurgeExpired,
-    Keys,
-    Count,
-    CacheSize,
-}
-
-impl OperationKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            OperationKind::Set => "set",
-            OperationKind::SetIfAbsent => "getOrSet",
-            OperationKind::Get => "get",
-            OperationKind::Has => "has",
-            OperationKind::Delete => "delete",
-            OperationKind::MGet => "mget",
-            OperationKind::MSet => "mset",
-            OperationKind::MDelete => "mdelete",
-            OperationKind::Invalidate => "invalidate",
-            OperationKind::Clear => "clear",
-            OperationKind::PurgeExpired => "purgeExpired",
-            OperationKind::Keys => "keys",
-            OperationKind::Count => "count",
-            OperationKind::CacheSize => "getCurrentCacheSize",
-        }
-    }
-}
+use crate::operation::OperationKind;
 
 /// An operation waiting its turn.
 #[derive(Debug)]
@@ -88,11 +49,13 @@ impl<T> OperationQueue<T> {
         OperationQueue { waiting: VecDeque::new(), max_length, closed: false }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.waiting.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 
@@ -152,7 +115,6 @@ impl<T> OperationQueue<T> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
     fn run_payload(next: Option<Next<u32>>) -> u32 {
         match next {
@@ -161,7 +123,7 @@ mod tests {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn operations_leave_in_call_order() {
         let mut queue = OperationQueue::new(10);
         for payload in 0..5 {
@@ -172,7 +134,7 @@ mod tests {
         assert!(queue.next(0, None).is_none());
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn the_bound_refuses_with_queue_full_and_returns_the_payload() {
         let mut queue = OperationQueue::new(2);
         queue.push(OperationKind::Get, 0, 1).unwrap();
@@ -185,7 +147,7 @@ mod tests {
         assert_eq!(queue.len(), 2);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn an_operation_that_waited_too_long_expires_unrun() {
         let mut queue = OperationQueue::new(10);
         queue.push(OperationKind::Set, 100, 1).unwrap();
@@ -200,7 +162,7 @@ mod tests {
         assert_eq!(run_payload(queue.next(i64::MAX, None)), 4);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn next_if_takes_only_a_wanted_head_still_in_time() {
         let mut queue = OperationQueue::new(10);
         for (at, payload) in [(0, 1), (0, 2), (0, 3), (100, 4)] {
@@ -216,7 +178,7 @@ mod tests {
         assert!(queue.next_if(100, None, |_| true).is_none(), "empty");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn close_hands_back_everything_and_stops_intake() {
         let mut queue = OperationQueue::new(10);
         for payload in 0..3 {

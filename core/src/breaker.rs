@@ -126,7 +126,6 @@ impl CircuitBreaker {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
     use BreakerState::{Closed, HalfOpen, Open};
 
@@ -149,7 +148,7 @@ mod tests {
         Ok(admission)
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn opens_after_the_threshold_of_consecutive_failures_and_fails_fast() {
         let mut breaker = breaker();
         run(&mut breaker, 0, Err(io())).unwrap();
@@ -161,7 +160,7 @@ mod tests {
         assert_eq!(run(&mut breaker, 1004, Ok(())), Err(ErrorCode::CircuitOpen), "still within the timeout");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_success_resets_the_count_and_invalid_input_neither_counts_nor_resets() {
         let mut breaker = breaker();
         run(&mut breaker, 0, Err(io())).unwrap();
@@ -180,7 +179,7 @@ mod tests {
         assert_eq!(breaker.state(), Closed, "the success reset the count");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn after_the_timeout_exactly_one_probe_runs_and_its_success_closes() {
         let mut breaker = breaker();
         for _ in 0..3 {
@@ -195,7 +194,7 @@ mod tests {
         assert_eq!(run(&mut breaker, 1000, Ok(())), Ok(Admission::Normal));
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_failed_probe_reopens_for_a_full_timeout() {
         let mut breaker = breaker();
         for _ in 0..3 {
@@ -212,7 +211,7 @@ mod tests {
         assert_eq!(breaker.state(), Closed);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_probe_that_proves_nothing_hands_the_probe_to_the_next_operation() {
         let mut breaker = breaker();
         for _ in 0..3 {

@@ -14,7 +14,7 @@ pub const APPLICATION_ID: i32 = 0x4c52_4452;
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// Schema version 1. `ns` is the namespace ('' is the root store's own);
-/// `kind` says how `value` is encoded (see `codec::ValueKind`); `size` is what
+/// `kind` says how `value` is encoded (see `value::ValueKind`); `size` is what
 /// the entry counts toward the budget; `expires_at` is absolute, in the
 /// store clock's milliseconds; `last_used` orders entries for LRU eviction.
 const CREATE_V1: &str = "
@@ -121,9 +121,8 @@ pub fn prepare(conn: &Connection) -> Result<()> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[wasm_bindgen_test]
+    #[test]
     fn an_empty_database_gets_the_schema_and_is_recognised_after() {
         let conn = Connection::open_in_memory().unwrap();
         prepare(&conn).unwrap();
@@ -135,7 +134,7 @@ mod tests {
         prepare(&conn).unwrap();
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_database_without_incremental_vacuum_is_switched_once_and_keeps_its_rows() {
         let conn = Connection::open_in_memory().unwrap();
         create(&conn).unwrap();
@@ -154,7 +153,7 @@ mod tests {
         assert_eq!(inspect(&conn).unwrap(), SchemaState::Current);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn foreign_and_newer_databases_are_refused_untouched() {
         let foreign = Connection::open_in_memory().unwrap();
         foreign.execute_batch("CREATE TABLE notes(body TEXT)").unwrap();

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
 
-use crate::cache::{ExpiryFloor, LedgerDelta, Ledgers, Recency, SizeLedger};
-use crate::codec::{EncodedValue, ValueKind};
+use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, Recency, SizeLedger};
+use crate::database::Database;
 use crate::deadline;
 use crate::error::{ErrorCode, Result, StorageError};
 use crate::footprint;
 use crate::options::{Durability, StoreOptions, MAX_SAFE_INTEGER};
 use crate::schema::{self, SchemaState};
-use crate::vfs::Database;
+use crate::value::{EncodedValue, ValueKind};
 
 // The row limits are written into the SQL, not bound: SQLite prepares a
 // statement again every time a bound LIMIT is bound, even to the same value,
@@ -46,7 +46,7 @@ const EVICTION_SQL: &str = concat!(
     eviction_batch!()
 );
 
-/// One entry of a write: its key, encoded value and size (see `cache::entry_size`).
+/// One entry of a write: its key, encoded value and size (see `accounting::entry_size`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub key: String,
@@ -788,7 +788,6 @@ impl ToSql for TextBytes<'_> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
     const ALL: Scope = Scope::Store;
 
@@ -817,7 +816,7 @@ mod tests {
         store.keys("", &KeyQuery::default(), 0).unwrap()
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn sizes_follow_overwrites_deletes_and_clear() {
         let mut store = open(None);
         put(&mut store, "component:react:button", 100);
@@ -833,7 +832,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_failed_batch_changes_nothing() {
         let mut store = open(None);
         put(&mut store, "a", 10);
@@ -854,7 +853,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn expired_entries_are_invisible_accounted_until_removed_and_purged() {
         let mut store = open(None);
         store.set("", &entry("short", "1", 5), Some(1000), 0).unwrap();
@@ -870,7 +869,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn writes_remove_a_bounded_number_of_expired_rows() {
         let mut store = open(None);
         let batch: Vec<Entry> = (0..100).map(|i| entry(&format!("old{i:03}"), "1", 1)).collect();
@@ -882,7 +881,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn eviction_removes_least_recently_used_entries_and_no_more() {
         let mut store = open(Some(100));
         for key in ["a", "b", "c", "d"] {
@@ -898,7 +897,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_write_that_cannot_fit_fails_and_evicts_nothing() {
         let mut store = open(Some(100));
         put(&mut store, "a", 60);
@@ -909,7 +908,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn the_statements_of_every_write_are_not_prepared_again_when_bound() {
         use rusqlite::StatementStatus;
         let store = open(None);
@@ -926,7 +925,7 @@ mod tests {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn expired_entries_stay_out_of_the_totals_after_a_rolled_back_purge() {
         let mut store = open(Some(100));
         store.mset("", &[entry("a", "1", 10), entry("b", "1", 10)], Some(10), 0).unwrap();
@@ -941,7 +940,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_group_commit_writes_in_order_and_a_failing_member_fails_alone() {
         let mut store = open(Some(100));
         put(&mut store, "old", 30);
@@ -962,7 +961,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn read_recency_is_persisted_by_the_next_write_and_survives_a_failed_one() {
         let mut store = open(Some(75));
         for key in ["a", "b", "c"] {
@@ -984,7 +983,7 @@ mod tests {
         assert_eq!(live_keys(&mut store), vec!["a", "c", "d"]);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn scopes_count_clear_and_purge_one_namespace_or_all() {
         let mut store = open(None);
         store.set("", &entry("k", "1", 1), None, 0).unwrap();
@@ -1003,7 +1002,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn prefixes_are_literal_ranges_for_keys_and_invalidate() {
         let mut store = open(None);
         let keys = ["a%", "a%b", "a_", "ab", "A", "a", "a\0", "a\0b", "a\\", "é", "\u{10ffff}x", "b"];
@@ -1040,7 +1039,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn insert_if_absent_keeps_a_live_entry_and_replaces_an_expired_one() {
         let mut store = open(None);
         assert_eq!(store.insert_if_absent("", &entry("k", "1", 1), None, 0).unwrap().bytes, b"1");
@@ -1071,7 +1070,7 @@ mod tests {
         (0..count).map(|i| entry(&format!("{prefix}{i:04}"), &json, 1000)).collect()
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn clear_invalidate_and_purge_give_every_free_page_back() {
         let mut store = open(None);
         let (_, empty) = pages(&store);
@@ -1093,7 +1092,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
         let mut store = open(None);
         store.mset("", &kilobytes("k", 3000), None, 0).unwrap();
@@ -1114,7 +1113,7 @@ mod tests {
         assert!(trimmed, "free pages past the threshold were given back");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn expired_rows_go_before_live_ones_once_the_stored_total_is_over_the_budget() {
         let mut store = open(Some(100));
         let expiring: Vec<Entry> = (0..40).map(|i| entry(&format!("e{i:02}"), "1", 2)).collect();
@@ -1128,7 +1127,7 @@ mod tests {
         check_ledgers(&store);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn prefix_successor_bounds() {
         assert_eq!(prefix_successor(b""), None);
         assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));

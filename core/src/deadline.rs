@@ -67,9 +67,8 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::error::ErrorCode;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[wasm_bindgen_test]
+    #[test]
     fn the_deadline_holds_only_while_its_operation_runs() {
         let clock = ManualClock::new(100);
         assert!(!passed(), "nothing is running");
@@ -83,7 +82,7 @@ mod tests {
         run_until(Rc::new(clock.clone()), None, || assert!(!passed(), "no limit"));
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn sqlite_statements_are_interrupted_past_the_deadline_and_roll_back() {
         let mut conn = Connection::open_in_memory().unwrap();
         install(&mut conn).unwrap();

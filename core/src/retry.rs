@@ -52,19 +52,18 @@ pub fn next_attempt_at(policy: &RetryOptions, failed: &FailedAttempt, random: f6
     }
 }
 
-/// Full jitter's random factor.
-pub fn jitter() -> f64 {
-    js_sys::Math::random()
+/// Full jitter's random factor: uniform in `[0, 1)` (`Math.random` in wasm).
+pub trait Random {
+    fn unit(&self) -> f64;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
     const POLICY: RetryOptions = RetryOptions { max_attempts: 4, base_delay_ms: 20.0, max_delay_ms: 50.0 };
 
-    #[wasm_bindgen_test]
+    #[test]
     fn waits_grow_exponentially_up_to_the_cap_with_full_jitter() {
         let locked = StorageError::Locked("held".into());
         assert_eq!(delay_after(&POLICY, 1, &locked, 0.5), Some(10.0));
@@ -74,7 +73,7 @@ mod tests {
         assert_eq!(delay_after(&POLICY, 4, &locked, 0.5), None, "no attempt left");
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn only_transient_errors_are_retried() {
         let busy = StorageError::Sqlite { code: ErrorCode::Busy, message: "busy".into(), extended_code: 5 };
         assert!(delay_after(&POLICY, 1, &busy, 0.5).is_some());
@@ -96,14 +95,14 @@ mod tests {
         FailedAttempt { attempt: 1, error, effect_possible, failed_at_ms: 1_000, deadline_ms }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn the_next_attempt_is_due_after_the_backoff_on_the_store_clock() {
         let eio = StorageError::Io("eio".into());
         assert_eq!(next_attempt_at(&POLICY, &failed(&eio, false, None), 0.5), Some(1_010.0));
         assert_eq!(next_attempt_at(&POLICY, &failed(&eio, false, Some(1_010)), 0.5), Some(1_010.0));
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn no_retry_after_a_possible_effect_or_past_the_deadline() {
         let eio = StorageError::Io("eio".into());
         assert_eq!(next_attempt_at(&POLICY, &failed(&eio, true, None), 0.5), None);

@@ -361,9 +361,8 @@ impl From<rusqlite::Error> for StorageError {
 mod tests {
     use super::*;
     use rusqlite::ffi;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[wasm_bindgen_test]
+    #[test]
     fn every_code_has_the_documented_classification() {
         // (code, category, retryable, recovery) exactly as the table in the README.
         let table = [
@@ -397,7 +396,7 @@ mod tests {
 
     /// One row per case of the README's table: every primary result code,
     /// and the extended codes classified on their own.
-    #[wasm_bindgen_test]
+    #[test]
     fn sqlite_codes_are_classified_and_kept() {
         use ErrorCode::*;
         let cases = [
@@ -460,7 +459,7 @@ mod tests {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn a_stored_value_of_the_wrong_type_is_corruption() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t(n INTEGER, b BLOB); INSERT INTO t VALUES ('text', -1);").unwrap();
@@ -480,7 +479,7 @@ mod tests {
         assert_eq!(text.code(), ErrorCode::Corrupt);
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn rusqlite_errors_keep_their_extended_code() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t(k PRIMARY KEY); INSERT INTO t VALUES (1);").unwrap();
