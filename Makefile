@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser clean
+.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,10 +17,16 @@ build: setup
 demo: build
 	node demo/demo.mjs
 
-test: build lint test-rust-node test-rust-chrome test-js test-browser test-browser-crash
+test: build lint test-core test-rust-node test-rust-chrome test-js test-browser test-browser-crash
 
-# The Rust suite (unit tests beside the code, environment tests under tests/),
-# run twice: in Node and in headless Chromium.
+# The core crate's tests, natively (SQLite built from rusqlite's bundled
+# sources): the engine, store, schema and policies, in seconds.
+test-core: setup
+	cargo test -p larder-core
+
+# The wasm crate's suite (the boundary, codec and VFSs, unit tests beside the
+# code, environment tests under tests/), run twice: in Node and in headless
+# Chromium.
 test-rust-node: setup
 	wasm-pack test --node
 
@@ -75,7 +81,8 @@ bench-browser: build
 	node bench/browser/run.mjs
 
 lint: setup
-	cargo fmt --check
+	cargo fmt --all --check
+	cargo clippy -p larder-core --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets --features test-hooks -- -D warnings
 	node_modules/.bin/tsc -p js --noEmit

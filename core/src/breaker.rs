@@ -5,23 +5,29 @@
 //! operation runs as a probe, whose success closes the breaker and whose
 //! failure opens it again for another full timeout.
 
+use strum::{EnumDiscriminants, IntoStaticStr};
+
 use crate::error::StorageError;
 use crate::options::BreakerOptions;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
+/// Where the breaker is, with what only that state knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumDiscriminants)]
+#[strum_discriminants(
+    name(BreakerState),
+    vis(pub),
+    doc = "The breaker's state as listeners see it: `CLOSED`, `OPEN`, `HALF_OPEN`.",
+    derive(IntoStaticStr),
+    strum(serialize_all = "SCREAMING_SNAKE_CASE")
+)]
+enum Circuit {
     Closed,
-    Open,
-    HalfOpen,
+    Open { since_ms: i64 },
+    HalfOpen { probe_running: bool },
 }
 
 impl BreakerState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "CLOSED",
-            BreakerState::Open => "OPEN",
-            BreakerState::HalfOpen => "HALF_OPEN",
-        }
+        self.into()
     }
 }
 
@@ -39,72 +45,62 @@ pub type Transition = (BreakerState, BreakerState);
 #[derive(Debug)]
 pub struct CircuitBreaker {
     options: BreakerOptions,
-    state: BreakerState,
+    circuit: Circuit,
     consecutive_failures: u32,
-    opened_at_ms: i64,
-    probe_running: bool,
     transitions: Vec<Transition>,
 }
 
 impl CircuitBreaker {
     pub fn new(options: BreakerOptions) -> Self {
-        CircuitBreaker {
-            options,
-            state: BreakerState::Closed,
-            consecutive_failures: 0,
-            opened_at_ms: 0,
-            probe_running: false,
-            transitions: Vec::new(),
-        }
+        CircuitBreaker { options, circuit: Circuit::Closed, consecutive_failures: 0, transitions: Vec::new() }
     }
 
     pub fn state(&self) -> BreakerState {
-        self.state
+        self.circuit.into()
     }
 
     /// Lets an operation through, or refuses it with CIRCUIT_OPEN.
     pub fn admit(&mut self, now_ms: i64) -> Result<Admission, StorageError> {
-        match self.state {
-            BreakerState::Closed => Ok(Admission::Normal),
-            BreakerState::Open if (now_ms - self.opened_at_ms) as f64 >= self.options.recovery_timeout_ms => {
-                self.move_to(BreakerState::HalfOpen);
-                self.probe_running = true;
+        match self.circuit {
+            Circuit::Closed => Ok(Admission::Normal),
+            Circuit::Open { since_ms } if (now_ms - since_ms) as f64 >= self.options.recovery_timeout_ms => {
+                self.move_to(Circuit::HalfOpen { probe_running: true });
                 Ok(Admission::Probe)
             }
-            BreakerState::HalfOpen if !self.probe_running => {
-                self.probe_running = true;
+            Circuit::HalfOpen { probe_running: false } => {
+                self.circuit = Circuit::HalfOpen { probe_running: true };
                 Ok(Admission::Probe)
             }
-            BreakerState::Open | BreakerState::HalfOpen => Err(StorageError::CircuitOpen(format!(
-                "the circuit breaker is {} after {} consecutive storage failures; operations fail fast until a probe succeeds",
-                self.state.as_str(),
-                self.consecutive_failures
-            ))),
+            Circuit::Open { .. } | Circuit::HalfOpen { probe_running: true } => {
+                Err(StorageError::CircuitOpen(format!(
+                    "the circuit breaker is {} after {} consecutive storage failures; operations fail fast until a probe succeeds",
+                    self.state().as_str(),
+                    self.consecutive_failures
+                )))
+            }
         }
     }
 
     /// Takes an admitted operation's outcome into account.
     pub fn record(&mut self, admission: Admission, outcome: Result<(), &StorageError>, now_ms: i64) {
-        if admission == Admission::Probe {
-            self.probe_running = false;
-        }
+        let probe = admission == Admission::Probe;
         match outcome {
             Ok(()) => {
                 self.consecutive_failures = 0;
-                if admission == Admission::Probe {
-                    self.move_to(BreakerState::Closed);
+                if probe {
+                    self.move_to(Circuit::Closed);
                 }
             }
             Err(error) if error.is_storage_failure() => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 let tripped = self.consecutive_failures >= self.options.failure_threshold;
-                if admission == Admission::Probe || (self.state == BreakerState::Closed && tripped) {
-                    self.opened_at_ms = now_ms;
-                    self.move_to(BreakerState::Open);
+                if probe || (self.circuit == Circuit::Closed && tripped) {
+                    self.move_to(Circuit::Open { since_ms: now_ms });
                 }
             }
             // Neither a failure nor a success: a probe that ended so proved
             // nothing, and the next operation probes instead.
+            Err(_) if probe => self.circuit = Circuit::HalfOpen { probe_running: false },
             Err(_) => {}
         }
     }
@@ -114,11 +110,12 @@ impl CircuitBreaker {
         std::mem::take(&mut self.transitions)
     }
 
-    fn move_to(&mut self, state: BreakerState) {
-        if state != self.state {
-            self.transitions.push((state, self.state));
-            self.state = state;
+    fn move_to(&mut self, circuit: Circuit) {
+        let (state, previous) = (BreakerState::from(circuit), self.state());
+        if state != previous {
+            self.transitions.push((state, previous));
         }
+        self.circuit = circuit;
     }
 }
 

@@ -546,4 +546,54 @@ mod tests {
         let error = engine.entry("k".into(), value, Some(11)).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ValueTooLarge);
     }
+
+    /// A file database whose connection does not wait for locks, and a
+    /// second connection to the same file to hold its write lock.
+    fn contended_file(name: &str) -> (Database, rusqlite::Connection, std::path::PathBuf) {
+        struct SharedFile;
+        impl crate::database::Backing for SharedFile {
+            fn is_file(&self) -> bool {
+                false // no exclusive locking: the other connection can get in
+            }
+            fn confirm_owned(&self) -> Result<()> {
+                Ok(())
+            }
+            fn release(self: Box<Self>) {}
+        }
+        let path = std::env::temp_dir().join(format!("larder-core-{}-{name}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let db = Database::over(Ok(conn), Box::new(SharedFile)).unwrap();
+        (db, rusqlite::Connection::open(&path).unwrap(), path)
+    }
+
+    #[test]
+    fn a_retry_waits_on_the_store_clock_and_holds_the_queue_behind_it() {
+        let clock = ManualClock::new(0);
+        let (db, other, path) = contended_file("retry");
+        let engine = Rc::new(
+            Engine::open(StoreOptions::default(), Rc::new(clock.clone()), Box::new(Half), db).unwrap(),
+        );
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let log: Log = Log::default();
+        engine.submit(set("k", "1"), recorder(&log, 0));
+        engine.submit(get("k"), recorder(&log, 1));
+        engine.drain();
+        assert!(
+            log.borrow().is_empty(),
+            "the set failed with BUSY and waits to be retried; the get waits behind it"
+        );
+        assert_eq!(clock.pending_timers(), 1);
+        // Full jitter at 0.5 of baseDelayMs (20): the retry is due at 10 ms.
+        clock.advance(9);
+        assert!(log.borrow().is_empty(), "not yet due");
+        other.execute_batch("ROLLBACK").unwrap();
+        clock.advance(1);
+        let ids: Vec<usize> = log.borrow().iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![0, 1]);
+        assert!(matches!(&log.borrow()[1].1, Ok(Output::Value(Some(value))) if value.bytes == b"1"));
+        engine.dispose();
+        let _ = std::fs::remove_file(path);
+    }
 }

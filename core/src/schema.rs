@@ -1,9 +1,12 @@
-//! The database schema: its DDL, how a larder file is recognised, and
-//! migrations. A file that is not larder's, or is newer, is never touched.
+//! The database schema and the connection's setup: its DDL, how a larder
+//! file is recognised, migrations, and the pragmas a store runs under. A file
+//! that is not larder's, or is newer, is never touched.
 
 use rusqlite::Connection;
 
 use crate::error::{Result, StorageError};
+use crate::footprint;
+use crate::options::{Durability, StoreOptions};
 
 /// `PRAGMA application_id` of a larder database: "LRDR".
 pub const APPLICATION_ID: i32 = 0x4c52_4452;
@@ -108,13 +111,40 @@ pub fn enable_incremental_vacuum(conn: &Connection) -> Result<bool> {
 /// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
 const AUTO_VACUUM_INCREMENTAL: i32 = 2;
 
-/// `inspect`, then `create` if the database is empty, or
-/// `enable_incremental_vacuum` if it is larder's.
-pub fn prepare(conn: &Connection) -> Result<()> {
-    match inspect(conn)? {
-        SchemaState::Empty => create(conn),
-        SchemaState::Current => enable_incremental_vacuum(conn).map(drop),
+/// Readies a freshly opened connection: checks (reading only) that the
+/// database is larder's or empty, leaving any other file untouched; for a
+/// file, sets exclusive locking, WAL and the sync level the durability asks
+/// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
+/// only at checkpoints) and the WAL's bound; creates the schema if empty, or
+/// switches on incremental vacuum in a file made without it. The inspection
+/// comes first: `journal_mode = WAL` writes to the file.
+pub fn prepare(conn: &Connection, options: &StoreOptions, is_file: bool) -> Result<()> {
+    if is_file {
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
+    let state = inspect(conn)?;
+    if state == SchemaState::Empty {
+        // Before WAL mode: switching to it writes the file's first page, after
+        // which SQLite ignores a change of auto_vacuum (see `create`).
+        create(conn)?;
+    }
+    if is_file {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StorageError::Internal(format!("SQLite refused WAL mode (kept {mode})")));
+        }
+        let synchronous = match options.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        footprint::limit_wal(conn, options.max_size_bytes)?;
+    }
+    // The rebuild goes through the WAL: a copy of the whole file.
+    if state == SchemaState::Current && enable_incremental_vacuum(conn)? && is_file {
+        footprint::truncate_wal(conn)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,13 +155,13 @@ mod tests {
     #[test]
     fn an_empty_database_gets_the_schema_and_is_recognised_after() {
         let conn = Connection::open_in_memory().unwrap();
-        prepare(&conn).unwrap();
+        prepare(&conn, &StoreOptions::default(), false).unwrap();
         let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
         let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!((id, version), (APPLICATION_ID, SCHEMA_VERSION));
         let auto_vacuum: i32 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap();
         assert_eq!(auto_vacuum, AUTO_VACUUM_INCREMENTAL);
-        prepare(&conn).unwrap();
+        prepare(&conn, &StoreOptions::default(), false).unwrap();
     }
 
     #[test]
@@ -157,13 +187,60 @@ mod tests {
     fn foreign_and_newer_databases_are_refused_untouched() {
         let foreign = Connection::open_in_memory().unwrap();
         foreign.execute_batch("CREATE TABLE notes(body TEXT)").unwrap();
-        assert_eq!(prepare(&foreign).unwrap_err().code(), ErrorCode::IncompatibleSchema);
+        assert_eq!(
+            prepare(&foreign, &StoreOptions::default(), false).unwrap_err().code(),
+            ErrorCode::IncompatibleSchema
+        );
         let tables: i64 = foreign.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).unwrap();
         assert_eq!(tables, 1);
 
         let newer = Connection::open_in_memory().unwrap();
-        prepare(&newer).unwrap();
+        prepare(&newer, &StoreOptions::default(), false).unwrap();
         newer.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
-        assert_eq!(prepare(&newer).unwrap_err().code(), ErrorCode::IncompatibleSchema);
+        assert_eq!(
+            prepare(&newer, &StoreOptions::default(), false).unwrap_err().code(),
+            ErrorCode::IncompatibleSchema
+        );
+    }
+
+    fn file_connection(name: &str) -> (Connection, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("larder-core-{}-{name}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        (Connection::open(&path).unwrap(), path)
+    }
+
+    /// The journal mode as the file's header records it (bytes 18 and 19:
+    /// 1 for a rollback journal, 2 for WAL).
+    fn header_journal_mode(path: &std::path::Path) -> [u8; 2] {
+        let bytes = std::fs::read(path).unwrap();
+        [bytes[18], bytes[19]]
+    }
+
+    #[test]
+    fn a_file_is_inspected_before_anything_writes_to_it() {
+        let (foreign, path) = file_connection("foreign");
+        foreign.execute_batch("CREATE TABLE notes(body TEXT)").unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let error = prepare(&foreign, &StoreOptions::default(), true).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::IncompatibleSchema);
+        drop(foreign);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "not a byte changed: no WAL switch, no schema");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_new_file_gets_the_schema_then_wal_and_the_sync_level() {
+        let (conn, path) = file_connection("new");
+        let options = StoreOptions { durability: Durability::Normal, ..StoreOptions::default() };
+        prepare(&conn, &options, true).unwrap();
+        let auto_vacuum: i32 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap();
+        assert_eq!(auto_vacuum, AUTO_VACUUM_INCREMENTAL, "set before WAL mode wrote the first page");
+        let synchronous: i32 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
+        assert_eq!(header_journal_mode(&path), [2, 2]);
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Current);
+        drop(conn);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("sqlite-wal"));
     }
 }

@@ -1,0 +1,89 @@
+//! Rows of the entries table: reading a live value, writing an entry with
+//! its ledger change, and recounting what is stored.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::Entry;
+use crate::accounting::{LedgerDelta, SizeLedger};
+use crate::error::Result;
+use crate::options::MAX_SAFE_INTEGER;
+use crate::value::{EncodedValue, ValueKind};
+
+pub(super) fn count_by_namespace(conn: &Connection) -> Result<Vec<(String, SizeLedger)>> {
+    let mut statement =
+        conn.prepare("SELECT ns, count(*), total(size), min(size), max(size) FROM entries GROUP BY ns")?;
+    let counts = statement
+        .query_map([], |row| {
+            // Sizes larder never writes are damage, found here at the open.
+            for index in [3, 4] {
+                let size: i64 = row.get(index)?;
+                if !(0.0..=MAX_SAFE_INTEGER).contains(&(size as f64)) {
+                    return Err(rusqlite::Error::IntegralValueOutOfRange(index, size));
+                }
+            }
+            Ok((row.get(0)?, SizeLedger { rows: row.get(1)?, bytes: total_bytes(row, 2)? }))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(counts)
+}
+
+/// A `total(size)` as bytes. Unlike `sum`, `total` cannot fail with "integer
+/// overflow"; it adds as a float, exactly while the total is below 2^53.
+pub(super) fn total_bytes(row: &rusqlite::Row, index: usize) -> rusqlite::Result<u64> {
+    let total: f64 = row.get(index)?;
+    match total >= 0.0 && total < u64::MAX as f64 {
+        true => Ok(total as u64),
+        false => Err(rusqlite::Error::IntegralValueOutOfRange(index, total as i64)),
+    }
+}
+
+pub(super) fn is_live(expires_at: Option<i64>, now_ms: i64) -> bool {
+    expires_at.is_none_or(|expires_at| now_ms < expires_at)
+}
+
+pub(super) fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> Result<Option<EncodedValue>> {
+    let row: Option<(i64, Vec<u8>, Option<i64>)> = conn
+        .prepare_cached("SELECT kind, value, expires_at FROM entries WHERE ns = ?1 AND key = ?2")?
+        .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    match row {
+        Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => {
+            Ok(Some(EncodedValue { kind: ValueKind::from_stored(kind)?, bytes }))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub(super) fn upsert(
+    tx: &Transaction,
+    ns: &str,
+    entry: &Entry,
+    expires_at: Option<i64>,
+    stamp: i64,
+    delta: &mut LedgerDelta,
+) -> Result<()> {
+    let old_size: Option<u64> = tx
+        .prepare_cached("SELECT size FROM entries WHERE ns = ?1 AND key = ?2")?
+        .query_row(params![ns, entry.key], |row| row.get(0))
+        .optional()?;
+    tx.prepare_cached(
+        "INSERT INTO entries (ns, key, kind, value, size, expires_at, last_used)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (ns, key) DO UPDATE SET kind = excluded.kind, value = excluded.value,
+             size = excluded.size, expires_at = excluded.expires_at, last_used = excluded.last_used",
+    )?
+    .execute(params![
+        ns,
+        entry.key,
+        entry.value.kind as i64,
+        entry.value.bytes,
+        entry.size,
+        expires_at,
+        stamp
+    ])?;
+    match old_size {
+        Some(old_size) => delta.replaced(ns, old_size, entry.size),
+        None => delta.inserted(ns, entry.size),
+    }
+    Ok(())
+}

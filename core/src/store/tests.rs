@@ -1,0 +1,339 @@
+//! The store through its operations: accounting, eviction, TTL, group
+//! commit, key ranges and the file's footprint.
+
+use super::eviction::{EVICTION_SQL, LAZY_PURGE_LIMIT, PURGE_SOME_SQL};
+use super::*;
+use crate::error::{ErrorCode, StorageError};
+use crate::footprint;
+use crate::value::ValueKind;
+
+const ALL: Scope = Scope::Store;
+
+fn entry(key: &str, json: &str, size: u64) -> Entry {
+    Entry {
+        key: key.into(),
+        value: EncodedValue { kind: ValueKind::Json, bytes: json.as_bytes().to_vec() },
+        size,
+    }
+}
+
+fn open(budget: Option<u64>) -> Store {
+    let options = StoreOptions { max_size_bytes: budget, ..StoreOptions::default() };
+    Store::open(Database::in_memory().unwrap(), &options).unwrap()
+}
+
+fn put(store: &mut Store, key: &str, size: u64) {
+    store.set("", &entry(key, "1", size), None, 0).unwrap();
+}
+
+fn check_ledgers(store: &Store) {
+    assert_eq!(store.ledgers(), &store.recount().unwrap());
+}
+
+fn live_keys(store: &mut Store) -> Vec<String> {
+    store.keys("", &KeyQuery::default(), 0).unwrap()
+}
+
+#[test]
+fn sizes_follow_overwrites_deletes_and_clear() {
+    let mut store = open(None);
+    put(&mut store, "component:react:button", 100);
+    put(&mut store, "block:react:dashboard-01", 200);
+    assert_eq!(store.total_size(ALL, 0).unwrap(), 300);
+    assert!(store.delete("", "component:react:button", 0).unwrap());
+    assert_eq!(store.total_size(ALL, 0).unwrap(), 200);
+    put(&mut store, "block:react:dashboard-01", 50);
+    assert_eq!((store.count(ALL, 0).unwrap(), store.total_size(ALL, 0).unwrap()), (1, 50));
+    check_ledgers(&store);
+    store.clear(ALL).unwrap();
+    assert_eq!((store.count(ALL, 0).unwrap(), store.total_size(ALL, 0).unwrap()), (0, 0));
+    check_ledgers(&store);
+}
+
+#[test]
+fn a_failed_batch_changes_nothing() {
+    let mut store = open(None);
+    put(&mut store, "a", 10);
+    // The third write of the batch fails inside the transaction.
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TEMP TRIGGER refuse_c BEFORE INSERT ON entries WHEN NEW.key = 'c'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .unwrap();
+    let batch = [entry("b", "2", 20), entry("a", "9", 99), entry("c", "3", 30)];
+    let error = store.mset("", &batch, None, 0).unwrap_err();
+    assert_eq!(error.sqlite_code(), Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER));
+    assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"1");
+    assert_eq!(store.get("", "b", 0).unwrap(), None);
+    assert_eq!((store.count(ALL, 0).unwrap(), store.total_size(ALL, 0).unwrap()), (1, 10));
+    check_ledgers(&store);
+}
+
+#[test]
+fn expired_entries_are_invisible_accounted_until_removed_and_purged() {
+    let mut store = open(None);
+    store.set("", &entry("short", "1", 5), Some(1000), 0).unwrap();
+    store.set("", &entry("long", "1", 7), None, 0).unwrap();
+    assert!(store.has("", "short", 999).unwrap());
+    assert!(!store.has("", "short", 1000).unwrap());
+    assert_eq!(store.get("", "short", 1000).unwrap(), None);
+    assert_eq!((store.count(ALL, 1000).unwrap(), store.total_size(ALL, 1000).unwrap()), (1, 7));
+    assert_eq!(store.keys("", &KeyQuery::default(), 1000).unwrap(), vec!["long"]);
+    assert_eq!(store.recount().unwrap().total(), SizeLedger { rows: 2, bytes: 12 }, "still stored");
+    assert_eq!(store.purge_expired(ALL, 1000).unwrap(), 1);
+    assert_eq!(store.recount().unwrap().total(), SizeLedger { rows: 1, bytes: 7 });
+    check_ledgers(&store);
+}
+
+#[test]
+fn writes_remove_a_bounded_number_of_expired_rows() {
+    let mut store = open(None);
+    let batch: Vec<Entry> = (0..100).map(|i| entry(&format!("old{i:03}"), "1", 1)).collect();
+    store.mset("", &batch, Some(10), 0).unwrap();
+    put(&mut store, "fresh", 1);
+    assert_eq!(store.recount().unwrap().total().rows, 101, "nothing expired yet");
+    store.set("", &entry("later", "1", 1), None, 10).unwrap();
+    assert_eq!(store.recount().unwrap().total().rows, 102 - LAZY_PURGE_LIMIT);
+    check_ledgers(&store);
+}
+
+#[test]
+fn eviction_removes_least_recently_used_entries_and_no_more() {
+    let mut store = open(Some(100));
+    for key in ["a", "b", "c", "d"] {
+        put(&mut store, key, 25);
+    }
+    // Reading "a" makes "b" the least recently used; `has` refreshes nothing.
+    assert!(store.get("", "a", 0).unwrap().is_some());
+    assert!(store.has("", "b", 0).unwrap());
+    put(&mut store, "e", 30);
+    // 130 bytes: evicting b leaves 105, evicting c leaves 80; d stays.
+    assert_eq!(live_keys(&mut store), vec!["a", "d", "e"]);
+    assert_eq!(store.total_size(ALL, 0).unwrap(), 80);
+    check_ledgers(&store);
+}
+
+#[test]
+fn a_write_that_cannot_fit_fails_and_evicts_nothing() {
+    let mut store = open(Some(100));
+    put(&mut store, "a", 60);
+    let batch = [entry("b", "1", 60), entry("c", "1", 60)];
+    let error = store.mset("", &batch, None, 0).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ValueTooLarge);
+    assert_eq!(live_keys(&mut store), vec!["a"]);
+    check_ledgers(&store);
+}
+
+#[test]
+fn the_statements_of_every_write_are_not_prepared_again_when_bound() {
+    use rusqlite::StatementStatus;
+    let store = open(None);
+    for sql in [PURGE_SOME_SQL, EVICTION_SQL] {
+        let mut statement = store.conn().prepare(sql).unwrap();
+        for now_ms in [10_i64, 20, 30] {
+            let mut rows = match statement.parameter_count() {
+                1 => statement.query([now_ms]).unwrap(),
+                _ => statement.query([now_ms, now_ms]).unwrap(),
+            };
+            while rows.next().unwrap().is_some() {}
+        }
+        assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+    }
+}
+
+#[test]
+fn expired_entries_stay_out_of_the_totals_after_a_rolled_back_purge() {
+    let mut store = open(Some(100));
+    store.mset("", &[entry("a", "1", 10), entry("b", "1", 10)], Some(10), 0).unwrap();
+    put(&mut store, "kept", 10);
+    // Purges "a" and "b", then cannot fit: rolled back, both come back, expired.
+    let error = store.mset("", &[entry("c", "1", 60), entry("d", "1", 60)], None, 20).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ValueTooLarge);
+    assert_eq!(store.recount().unwrap().total().rows, 3);
+    assert_eq!((store.count(ALL, 20).unwrap(), store.total_size(ALL, 20).unwrap()), (1, 10));
+    assert_eq!(store.purge_expired(ALL, 20).unwrap(), 2);
+    assert_eq!((store.count(ALL, 20).unwrap(), store.total_size(ALL, 20).unwrap()), (1, 10));
+    check_ledgers(&store);
+}
+
+#[test]
+fn a_group_commit_writes_in_order_and_a_failing_member_fails_alone() {
+    let mut store = open(Some(100));
+    put(&mut store, "old", 30);
+    let (a, too_big, b, a_again) =
+        (entry("a", "1", 40), entry("huge", "1", 101), entry("b", "2", 40), entry("a", "3", 20));
+    let group: Vec<GroupedSet> = [&a, &too_big, &b, &a_again]
+        .into_iter()
+        .map(|entry| GroupedSet { ns: "", entry, expires_at: None })
+        .collect();
+    let outcomes = store.set_group(&group, 0).unwrap();
+    let codes: Vec<Option<ErrorCode>> =
+        outcomes.iter().map(|outcome| outcome.as_ref().err().map(StorageError::code)).collect();
+    assert_eq!(codes, vec![None, Some(ErrorCode::ValueTooLarge), None, None]);
+    // As if set one by one: "old" was evicted to fit "b"; the later "a" won.
+    assert_eq!(live_keys(&mut store), vec!["a", "b"]);
+    assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"3");
+    assert_eq!(store.total_size(ALL, 0).unwrap(), 60);
+    check_ledgers(&store);
+}
+
+#[test]
+fn read_recency_is_persisted_by_the_next_write_and_survives_a_failed_one() {
+    let mut store = open(Some(75));
+    for key in ["a", "b", "c"] {
+        put(&mut store, key, 25);
+    }
+    store.get("", "a", 0).unwrap();
+    let stored_stamp = |store: &Store, key: &str| -> i64 {
+        store
+            .conn()
+            .query_row("SELECT last_used FROM entries WHERE key = ?1", [key], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(stored_stamp(&store, "a"), 1, "a read writes nothing");
+    let too_big = [entry("x", "1", 80)];
+    assert!(store.mset("", &too_big, None, 0).is_err());
+    assert_eq!(stored_stamp(&store, "a"), 1, "the failed write rolled its recency back");
+    put(&mut store, "d", 25);
+    assert!(stored_stamp(&store, "a") > stored_stamp(&store, "c"), "the read was kept and persisted");
+    assert_eq!(live_keys(&mut store), vec!["a", "c", "d"]);
+}
+
+#[test]
+fn scopes_count_clear_and_purge_one_namespace_or_all() {
+    let mut store = open(None);
+    store.set("", &entry("k", "1", 1), None, 0).unwrap();
+    store.set("ns", &entry("k", "2", 2), None, 0).unwrap();
+    store.set("ns", &entry("t", "2", 4), Some(5), 0).unwrap();
+    store.set("ns2", &entry("k", "3", 8), Some(5), 0).unwrap();
+    assert_eq!(store.get("ns", "k", 0).unwrap().unwrap().bytes, b"2");
+    assert_eq!(store.total_size(Scope::Namespace("ns"), 0).unwrap(), 6);
+    assert_eq!(store.total_size(Scope::Namespace("ns"), 5).unwrap(), 2);
+    assert_eq!(store.total_size(ALL, 5).unwrap(), 3);
+    assert_eq!(store.purge_expired(Scope::Namespace("ns"), 5).unwrap(), 1);
+    assert_eq!(store.recount().unwrap().namespace("ns2").rows, 1, "another namespace is not purged");
+    store.clear(Scope::Namespace("ns")).unwrap();
+    assert_eq!(store.count(Scope::Namespace("ns"), 5).unwrap(), 0);
+    assert_eq!(store.get("", "k", 5).unwrap().unwrap().bytes, b"1");
+    check_ledgers(&store);
+}
+
+#[test]
+fn prefixes_are_literal_ranges_for_keys_and_invalidate() {
+    let mut store = open(None);
+    let keys = ["a%", "a%b", "a_", "ab", "A", "a", "a\0", "a\0b", "a\\", "é", "\u{10ffff}x", "b"];
+    for key in keys {
+        put(&mut store, key, 1);
+    }
+    store.set("other", &entry("a%", "1", 1), None, 0).unwrap();
+    let keys = |store: &mut Store, prefix: &str| {
+        let query = KeyQuery { prefix: prefix.into(), ..KeyQuery::default() };
+        store.keys("", &query, 0).unwrap()
+    };
+    assert_eq!(keys(&mut store, "a%"), vec!["a%", "a%b"]);
+    assert_eq!(keys(&mut store, "a_"), vec!["a_"]);
+    assert_eq!(keys(&mut store, "a\0"), vec!["a\0", "a\0b"]);
+    assert_eq!(keys(&mut store, "A"), vec!["A"]);
+    assert_eq!(keys(&mut store, "\u{10ffff}"), vec!["\u{10ffff}x"]);
+    assert_eq!(keys(&mut store, "a").len(), 8);
+    let all = keys(&mut store, "");
+    let mut sorted = all.clone();
+    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!((all.len(), &all), (12, &sorted));
+    let page = KeyQuery { prefix: "a".into(), after: Some("a%b".into()), limit: Some(2) };
+    assert_eq!(store.keys("", &page, 0).unwrap(), vec!["a\\", "a_"]);
+
+    assert_eq!(store.invalidate("", "a%", 0).unwrap(), 2);
+    assert_eq!(store.invalidate("", "a", 0).unwrap(), 6);
+    assert_eq!(keys(&mut store, ""), vec!["A", "b", "é", "\u{10ffff}x"]);
+    assert_eq!(
+        store.keys("other", &KeyQuery::default(), 0).unwrap(),
+        vec!["a%"],
+        "other namespace untouched"
+    );
+    assert_eq!(store.invalidate("", "", 0).unwrap(), 4);
+    check_ledgers(&store);
+}
+
+#[test]
+fn insert_if_absent_keeps_a_live_entry_and_replaces_an_expired_one() {
+    let mut store = open(None);
+    assert_eq!(store.insert_if_absent("", &entry("k", "1", 1), None, 0).unwrap().bytes, b"1");
+    assert_eq!(store.insert_if_absent("", &entry("k", "2", 2), None, 0).unwrap().bytes, b"1", "live: kept");
+    store.set("", &entry("t", "1", 1), Some(10), 0).unwrap();
+    assert_eq!(
+        store.insert_if_absent("", &entry("t", "2", 2), None, 10).unwrap().bytes,
+        b"2",
+        "expired: replaced"
+    );
+    assert_eq!(store.total_size(ALL, 10).unwrap(), 3);
+    check_ledgers(&store);
+}
+
+/// `(free pages, all pages)` of the store's database.
+fn pages(store: &Store) -> (i64, i64) {
+    let pragma = |name: &str| store.conn().pragma_query_value(None, name, |row| row.get(0)).unwrap();
+    (pragma("freelist_count"), pragma("page_count"))
+}
+
+/// `count` entries of about 1 KB each, keyed `{prefix}{i}`.
+fn kilobytes(prefix: &str, count: usize) -> Vec<Entry> {
+    let json = format!("\"{}\"", "x".repeat(1000));
+    (0..count).map(|i| entry(&format!("{prefix}{i:04}"), &json, 1000)).collect()
+}
+
+#[test]
+fn clear_invalidate_and_purge_give_every_free_page_back() {
+    let mut store = open(None);
+    let (_, empty) = pages(&store);
+    store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+    store.mset("", &kilobytes("b", 10), None, 0).unwrap();
+    assert!(pages(&store).1 > empty + 200);
+    assert_eq!(store.invalidate("", "a", 0).unwrap(), 2000);
+    assert_eq!(pages(&store).0, 0);
+    assert!(pages(&store).1 < empty + 10, "{:?}", pages(&store));
+
+    store.mset("", &kilobytes("a", 2000), Some(10), 0).unwrap();
+    assert_eq!(store.purge_expired(ALL, 10).unwrap(), 2000);
+    assert_eq!(pages(&store).0, 0);
+    assert!(pages(&store).1 < empty + 10);
+
+    store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+    store.clear(ALL).unwrap();
+    assert_eq!(pages(&store), (0, empty));
+    check_ledgers(&store);
+}
+
+#[test]
+fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
+    let mut store = open(None);
+    store.mset("", &kilobytes("k", 3000), None, 0).unwrap();
+    let (mut kept_some, mut trimmed) = (false, false);
+    for batch in 0..60 {
+        let keys: Vec<String> = (batch * 50..(batch + 1) * 50).map(|i| format!("k{i:04}")).collect();
+        let (_, before) = pages(&store);
+        assert_eq!(store.mdelete("", &keys, 0).unwrap(), 50);
+        let (free, total) = pages(&store);
+        assert!(free <= footprint::FREE_PAGES_KEPT.max(total / 8), "batch {batch}: {free} of {total} free");
+        kept_some |= free > 0;
+        trimmed |= total < before;
+    }
+    assert!(kept_some, "a write that frees a few pages leaves them for the next inserts");
+    assert!(trimmed, "free pages past the threshold were given back");
+}
+
+#[test]
+fn expired_rows_go_before_live_ones_once_the_stored_total_is_over_the_budget() {
+    let mut store = open(Some(100));
+    let expiring: Vec<Entry> = (0..40).map(|i| entry(&format!("e{i:02}"), "1", 2)).collect();
+    store.mset("", &expiring, Some(10), 0).unwrap();
+    // 40 expired rows: the write removes 32 on the side; the 8 left plus
+    // 90 bytes are over the budget, so they go too, and no live entry.
+    put(&mut store, "live", 5);
+    store.set("", &entry("big", "1", 90), None, 10).unwrap();
+    assert_eq!(store.recount().unwrap().total(), SizeLedger { rows: 2, bytes: 95 });
+    assert_eq!(live_keys(&mut store), vec!["big", "live"]);
+    check_ledgers(&store);
+}

@@ -1,0 +1,168 @@
+//! The unit of work: every write is one immediate transaction that first
+//! persists the recency of recent reads and last trims free pages; the
+//! ledgers move by what it changed only if it commits, and a commit that
+//! failed in I/O is discarded from the WAL. Each member of a group commit
+//! runs under its own savepoint.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Transaction, TransactionBehavior};
+
+use super::{rows, Entry, Store};
+use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, Recency};
+use crate::database::Database;
+use crate::error::{ErrorCode, Result};
+use crate::footprint;
+
+impl Store {
+    /// Runs `body` in one immediate transaction that first persists the
+    /// recency of recent reads and last trims the free pages (see
+    /// `footprint`); moves the ledgers by what it changed only if it commits.
+    /// On failure the reads' recency is kept for the next write.
+    pub(super) fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
+        self.commit_unsettled = false;
+        let floor_before = self.expiry_floor;
+        let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
+        let conn = &mut db.as_mut().expect("the database is open until close").conn;
+        let dirty = recency.take_dirty();
+        let outcome: Result<(T, LedgerDelta, bool)> = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut write = Write {
+                tx: &tx,
+                ledgers,
+                recency,
+                delta: LedgerDelta::default(),
+                max_size_bytes: *max_size_bytes,
+                expiry_floor,
+                pages_released: false,
+            };
+            persist_recency(write.tx, &dirty)?;
+            let result = body(&mut write)?;
+            let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
+            let delta = write.delta;
+            tx.commit()?;
+            Ok((result, delta, pages_released))
+        })();
+        match outcome {
+            Ok((result, delta, pages_released)) => {
+                self.ledgers.apply(&delta);
+                if pages_released {
+                    self.shrink_file();
+                }
+                Ok(result)
+            }
+            Err(error) => {
+                self.recency.restore_dirty(dirty);
+                // A purge inside the rolled-back transaction may have raised it.
+                self.expiry_floor = floor_before;
+                if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
+                    self.commit_unsettled = !self.discard_failed_commit();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// After a commit that gave pages back, checkpoints at once so the file
+    /// shrinks and the WAL is emptied now, not at the next checkpoint. The
+    /// commit stands either way: if this fails, the next checkpoint does it.
+    fn shrink_file(&self) {
+        if self.db.as_ref().is_some_and(Database::is_file) {
+            let _ = footprint::truncate_wal(self.conn());
+        }
+    }
+
+    /// After a write failed in I/O, its frames may sit in the WAL past the
+    /// last commit (an fsync failed after they were written). SQLite no
+    /// longer sees them, but crash recovery would, and would bring back a
+    /// write its caller was told failed. A truncating checkpoint keeps only
+    /// what committed. If the disk still fails, the next successful commit
+    /// overwrites those frames and breaks their checksum chain instead.
+    /// Returns whether the failed write is surely gone.
+    fn discard_failed_commit(&self) -> bool {
+        if !self.db.as_ref().is_some_and(Database::is_file) {
+            return true;
+        }
+        self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).is_ok()
+    }
+}
+
+/// One write transaction in progress.
+pub(super) struct Write<'a> {
+    pub(super) tx: &'a Transaction<'a>,
+    pub(super) ledgers: &'a Ledgers,
+    pub(super) recency: &'a mut Recency,
+    pub(super) delta: LedgerDelta,
+    pub(super) max_size_bytes: Option<u64>,
+    pub(super) expiry_floor: &'a mut ExpiryFloor,
+    /// Free pages were given back: the file shrinks at the next checkpoint.
+    pages_released: bool,
+}
+
+impl Write<'_> {
+    /// Gives back every free page, after a removal meant to free space.
+    pub(super) fn release_free_pages(&mut self) -> Result<()> {
+        self.pages_released |= footprint::release_free_pages(self.tx)?;
+        Ok(())
+    }
+
+    /// Writes one entry, evicting what it takes to fit it.
+    pub(super) fn put(
+        &mut self,
+        ns: &str,
+        entry: &Entry,
+        expires_at: Option<i64>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let first_new_stamp = self.recency.next_stamp();
+        self.upsert(ns, entry, expires_at)?;
+        self.make_room(first_new_stamp, now_ms)
+    }
+
+    /// Inserts or replaces an entry with the next recency stamp.
+    pub(super) fn upsert(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>) -> Result<()> {
+        let stamp = self.recency.stamp();
+        rows::upsert(self.tx, ns, entry, expires_at, stamp, &mut self.delta)?;
+        self.expiry_floor.note(expires_at);
+        Ok(())
+    }
+
+    /// Runs `body` under a savepoint. Not rusqlite's `Savepoint`: it borrows
+    /// the transaction mutably for as long as it lives, while `body` writes
+    /// through this `Write`, and it runs its SQL uncached, a parse per member
+    /// of a group commit where these cached statements parse once.
+    /// If it fails on its own (not storage
+    /// itself), only its changes are rolled back and its error is returned
+    /// inside `Ok`; a storage failure is returned as is, for the whole
+    /// transaction to fail.
+    pub(super) fn isolated(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<Result<()>> {
+        self.tx.prepare_cached("SAVEPOINT grouped")?.execute([])?;
+        let delta = self.delta.clone();
+        match body(self) {
+            Ok(()) => {
+                self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
+                Ok(Ok(()))
+            }
+            Err(error) if error.is_storage_failure() => Err(error),
+            Err(error) => {
+                self.tx.prepare_cached("ROLLBACK TO grouped")?.execute([])?;
+                self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
+                self.delta = delta;
+                Ok(Err(error))
+            }
+        }
+    }
+}
+
+/// Writes the recency stamps of reads made since the last write.
+fn persist_recency(tx: &Transaction, dirty: &HashMap<(String, String), i64>) -> Result<()> {
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let mut statement =
+        tx.prepare_cached("UPDATE entries SET last_used = ?3 WHERE ns = ?1 AND key = ?2 AND last_used < ?3")?;
+    for ((ns, key), stamp) in dirty {
+        statement.execute(params![ns, key, stamp])?;
+    }
+    Ok(())
+}
