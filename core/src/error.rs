@@ -396,63 +396,63 @@ mod tests {
 
     /// One row per case of the README's table: every primary result code,
     /// and the extended codes classified on their own.
+    const SQLITE_CASES: [(i32, ErrorCode); 43] = [
+        // SQLITE_BUSY*, SQLITE_LOCKED*: BUSY
+        (ffi::SQLITE_BUSY, ErrorCode::Busy),
+        (ffi::SQLITE_BUSY_SNAPSHOT, ErrorCode::Busy),
+        (ffi::SQLITE_BUSY_RECOVERY, ErrorCode::Busy),
+        (ffi::SQLITE_LOCKED, ErrorCode::Busy),
+        (ffi::SQLITE_LOCKED_SHAREDCACHE, ErrorCode::Busy),
+        // SQLITE_IOERR_* (but IOERR_NOMEM), CANTOPEN*, READONLY*, PROTOCOL: IO
+        (ffi::SQLITE_IOERR, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_READ, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_SHORT_READ, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_WRITE, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_FSYNC, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_TRUNCATE, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_DELETE, ErrorCode::Io),
+        (ffi::SQLITE_IOERR_LOCK, ErrorCode::Io),
+        (ffi::SQLITE_CANTOPEN, ErrorCode::Io),
+        (ffi::SQLITE_CANTOPEN_ISDIR, ErrorCode::Io),
+        (ffi::SQLITE_CANTOPEN_FULLPATH, ErrorCode::Io),
+        (ffi::SQLITE_READONLY, ErrorCode::Io),
+        (ffi::SQLITE_READONLY_DBMOVED, ErrorCode::Io),
+        (ffi::SQLITE_PROTOCOL, ErrorCode::Io),
+        // SQLITE_IOERR_NOMEM, SQLITE_NOMEM: INTERNAL
+        (ffi::SQLITE_IOERR_NOMEM, ErrorCode::Internal),
+        (ffi::SQLITE_NOMEM, ErrorCode::Internal),
+        // SQLITE_FULL: QUOTA_EXCEEDED
+        (ffi::SQLITE_FULL, ErrorCode::QuotaExceeded),
+        // SQLITE_CORRUPT*, SQLITE_NOTADB: CORRUPT
+        (ffi::SQLITE_CORRUPT, ErrorCode::Corrupt),
+        (ffi::SQLITE_CORRUPT_INDEX, ErrorCode::Corrupt),
+        (ffi::SQLITE_NOTADB, ErrorCode::Corrupt),
+        // SQLITE_TOOBIG: VALUE_TOO_LARGE
+        (ffi::SQLITE_TOOBIG, ErrorCode::ValueTooLarge),
+        // SQLITE_INTERRUPT: TIMEOUT
+        (ffi::SQLITE_INTERRUPT, ErrorCode::Timeout),
+        // SQLITE_CONSTRAINT*, MISMATCH, MISUSE and every other code: INTERNAL
+        (ffi::SQLITE_CONSTRAINT, ErrorCode::Internal),
+        (ffi::SQLITE_CONSTRAINT_PRIMARYKEY, ErrorCode::Internal),
+        (ffi::SQLITE_CONSTRAINT_UNIQUE, ErrorCode::Internal),
+        (ffi::SQLITE_MISMATCH, ErrorCode::Internal),
+        (ffi::SQLITE_MISUSE, ErrorCode::Internal),
+        (ffi::SQLITE_ERROR, ErrorCode::Internal),
+        (ffi::SQLITE_INTERNAL, ErrorCode::Internal),
+        (ffi::SQLITE_PERM, ErrorCode::Internal),
+        (ffi::SQLITE_ABORT, ErrorCode::Internal),
+        (ffi::SQLITE_NOTFOUND, ErrorCode::Internal),
+        (ffi::SQLITE_EMPTY, ErrorCode::Internal),
+        (ffi::SQLITE_SCHEMA, ErrorCode::Internal),
+        (ffi::SQLITE_NOLFS, ErrorCode::Internal),
+        (ffi::SQLITE_AUTH, ErrorCode::Internal),
+        (ffi::SQLITE_FORMAT, ErrorCode::Internal),
+        (ffi::SQLITE_RANGE, ErrorCode::Internal),
+    ];
+
     #[test]
     fn sqlite_codes_are_classified_and_kept() {
-        use ErrorCode::*;
-        let cases = [
-            // SQLITE_BUSY*, SQLITE_LOCKED*: BUSY
-            (ffi::SQLITE_BUSY, Busy),
-            (ffi::SQLITE_BUSY_SNAPSHOT, Busy),
-            (ffi::SQLITE_BUSY_RECOVERY, Busy),
-            (ffi::SQLITE_LOCKED, Busy),
-            (ffi::SQLITE_LOCKED_SHAREDCACHE, Busy),
-            // SQLITE_IOERR_* (but IOERR_NOMEM), CANTOPEN*, READONLY*, PROTOCOL: IO
-            (ffi::SQLITE_IOERR, Io),
-            (ffi::SQLITE_IOERR_READ, Io),
-            (ffi::SQLITE_IOERR_SHORT_READ, Io),
-            (ffi::SQLITE_IOERR_WRITE, Io),
-            (ffi::SQLITE_IOERR_FSYNC, Io),
-            (ffi::SQLITE_IOERR_TRUNCATE, Io),
-            (ffi::SQLITE_IOERR_DELETE, Io),
-            (ffi::SQLITE_IOERR_LOCK, Io),
-            (ffi::SQLITE_CANTOPEN, Io),
-            (ffi::SQLITE_CANTOPEN_ISDIR, Io),
-            (ffi::SQLITE_CANTOPEN_FULLPATH, Io),
-            (ffi::SQLITE_READONLY, Io),
-            (ffi::SQLITE_READONLY_DBMOVED, Io),
-            (ffi::SQLITE_PROTOCOL, Io),
-            // SQLITE_IOERR_NOMEM, SQLITE_NOMEM: INTERNAL
-            (ffi::SQLITE_IOERR_NOMEM, Internal),
-            (ffi::SQLITE_NOMEM, Internal),
-            // SQLITE_FULL: QUOTA_EXCEEDED
-            (ffi::SQLITE_FULL, QuotaExceeded),
-            // SQLITE_CORRUPT*, SQLITE_NOTADB: CORRUPT
-            (ffi::SQLITE_CORRUPT, Corrupt),
-            (ffi::SQLITE_CORRUPT_INDEX, Corrupt),
-            (ffi::SQLITE_NOTADB, Corrupt),
-            // SQLITE_TOOBIG: VALUE_TOO_LARGE
-            (ffi::SQLITE_TOOBIG, ValueTooLarge),
-            // SQLITE_INTERRUPT: TIMEOUT
-            (ffi::SQLITE_INTERRUPT, Timeout),
-            // SQLITE_CONSTRAINT*, MISMATCH, MISUSE and every other code: INTERNAL
-            (ffi::SQLITE_CONSTRAINT, Internal),
-            (ffi::SQLITE_CONSTRAINT_PRIMARYKEY, Internal),
-            (ffi::SQLITE_CONSTRAINT_UNIQUE, Internal),
-            (ffi::SQLITE_MISMATCH, Internal),
-            (ffi::SQLITE_MISUSE, Internal),
-            (ffi::SQLITE_ERROR, Internal),
-            (ffi::SQLITE_INTERNAL, Internal),
-            (ffi::SQLITE_PERM, Internal),
-            (ffi::SQLITE_ABORT, Internal),
-            (ffi::SQLITE_NOTFOUND, Internal),
-            (ffi::SQLITE_EMPTY, Internal),
-            (ffi::SQLITE_SCHEMA, Internal),
-            (ffi::SQLITE_NOLFS, Internal),
-            (ffi::SQLITE_AUTH, Internal),
-            (ffi::SQLITE_FORMAT, Internal),
-            (ffi::SQLITE_RANGE, Internal),
-        ];
-        for (sqlite, expected) in cases {
+        for (sqlite, expected) in SQLITE_CASES {
             let error = StorageError::from_sqlite_code(sqlite, "detail");
             assert_eq!(error.code(), expected, "sqlite code {sqlite}");
             assert_eq!(error.sqlite_code(), Some(sqlite));
