@@ -8,10 +8,11 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createRuntime } from "./wasm/larder.js";
+import { FS_FUNCTION_NAMES } from "./fs-functions.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
 import { storageOpener } from "./storage.js";
-import type { FileSystem, StorageOptions } from "./types.js";
+import type { StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";
 export type { ErrorCode, ErrorCategory, RecoveryAction } from "./errors.js";
@@ -27,6 +28,9 @@ function fileHost(options: StorageOptions | undefined) {
   const held = heldFiles(fsOption(options));
   const host = {
     fs: held.fs,
+    // The functions bound in `fs`, for the core to refuse an `fs` lacking one.
+    fsFunctions: FS_FUNCTION_NAMES,
+    atView,
     flags: { O_RDONLY, O_RDWR, O_CREAT, O_EXCL },
     resolvePath: (file: string) => path.resolve(file),
     dirname: (file: string) => path.dirname(file),
@@ -48,20 +52,25 @@ function fsOption(options: StorageOptions | undefined): unknown {
 
 type FsFunction = (...args: unknown[]) => unknown;
 
-/** The functions of the `fs` option the core calls (see `FileSystem`). */
-const FS_FUNCTION_NAMES: readonly (keyof FileSystem)[] = [
-  "openSync",
-  "closeSync",
-  "readSync",
-  "writeSync",
-  "fsyncSync",
-  "ftruncateSync",
-  "fstatSync",
-  "statSync",
-  "unlinkSync",
-  "readFileSync",
-  "mkdirSync",
-];
+/**
+ * How the core reads and writes: `fsFunction` (`readSync` or `writeSync`,
+ * called on `this`, the host's `fs`) over a view of `len` bytes of the wasm
+ * `memory` at `ptr`. The view is made here, inside the call and from the
+ * memory's current buffer, because one made in Rust before the call would be
+ * detached if anything in between grew the memory (see `at_view` in
+ * src/vfs/node_host.rs).
+ */
+function atView(
+  this: unknown,
+  fsFunction: FsFunction,
+  fd: number,
+  memory: WebAssembly.Memory,
+  ptr: number,
+  len: number,
+  position: number,
+): unknown {
+  return fsFunction.call(this, fd, new Uint8Array(memory.buffer, ptr, len), 0, len, position);
+}
 
 /**
  * A plain object of `fs`'s functions, each bound to `fs`. Deriving from `fs`

@@ -7,6 +7,9 @@ pub mod node_file;
 pub mod node_host;
 pub mod opfs;
 
+#[cfg(test)]
+mod node_tests;
+
 use std::rc::Rc;
 
 use rusqlite::{Connection, OpenFlags};

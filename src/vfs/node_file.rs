@@ -33,6 +33,12 @@ pub struct NodeVfsData {
     last_error: RefCell<Option<VfsError>>,
 }
 
+impl NodeVfsData {
+    pub fn new(host: Rc<NodeHost>) -> NodeVfsData {
+        NodeVfsData { host, os: WasmOsCallback, last_error: RefCell::new(None) }
+    }
+}
+
 /// Turns a host failure into the SQLite error for the operation that failed;
 /// a full disk is always `SQLITE_FULL`, whatever the operation.
 fn vfs_error(operation: VfsErrorCode, what: &str, error: FsError) -> VfsError {
@@ -51,24 +57,10 @@ pub enum NodeFile {
     Memory(MemChunksFile),
 }
 
-/// Codes with which a host says it cannot fsync a directory at all (Windows
-/// cannot open one; some file systems refuse the call): nothing to be done.
-const DIR_SYNC_UNSUPPORTED: [&str; 5] = ["EISDIR", "EINVAL", "EPERM", "EACCES", "ENOTSUP"];
-
-/// Makes the entries of `path`'s directory durable: failures to open the
-/// directory, or a refusal of fsync for a directory, mean the host cannot,
-/// and are not errors; a failing fsync (EIO, a full disk) is.
+/// Makes `path`'s entry in its directory (created or deleted) durable.
 fn sync_parent(host: &NodeHost, path: &str) -> VfsResult<()> {
     let dir = host.dirname(path);
-    let Ok(fd) = host.open(&dir, host.flags.read_only) else { return Ok(()) };
-    let synced = host.fsync(fd);
-    let _ = host.close(fd);
-    match synced {
-        Err(error) if !DIR_SYNC_UNSUPPORTED.contains(&error.code.as_str()) => {
-            Err(vfs_error(VfsErrorCode::IoDirectorySync, &dir, error))
-        }
-        _ => Ok(()),
-    }
+    host.sync_dir(&dir).map_err(|error| vfs_error(VfsErrorCode::IoDirectorySync, &dir, error))
 }
 
 impl VfsFile for NodeFile {
@@ -214,8 +206,7 @@ impl VfsStore for NodeStore {
             vfs_error(code, name, error)
         })?;
         if sync_dir {
-            let dir = host.dirname(name);
-            host.sync_dir(&dir).map_err(|error| vfs_error(VfsErrorCode::IoDirectorySync, &dir, error))?;
+            sync_parent(host, name)?;
         }
         Ok(())
     }
@@ -252,7 +243,7 @@ impl NodeFileVfs {
     pub fn register(host: Rc<NodeHost>) -> Result<NodeFileVfs, RegisterVfsError> {
         let id = NEXT_ID.with(|next| next.replace(next.get() + 1));
         let name = format!("larder-node-{id}");
-        let data = NodeVfsData { host, os: WasmOsCallback, last_error: RefCell::new(None) };
+        let data = NodeVfsData::new(host);
         // SAFETY: NodeVfs and NodeIoMethods use rsqlite-vfs's default raw
         // callbacks and layouts, which agree by construction; the name is
         // unique; SQLite and this VFS are only used from this one thread.

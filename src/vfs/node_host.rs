@@ -2,8 +2,11 @@
 //! option (default `node:fs`) and the few process facts file storage needs,
 //! all passed in by the Node facade. Every call catches what the host throws
 //! and returns it as an `FsError` with the errno code (`EIO`, `ENOSPC` …).
+//!
+//! Which `fs` functions there are is the facade's list (`js/fs-functions.ts`),
+//! handed over with the host; this module refuses an `fs` lacking any of them.
 
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -57,6 +60,10 @@ pub struct OpenFlags {
 
 pub struct NodeHost {
     fs: JsValue,
+    /// This instance's `WebAssembly.Memory`, for `at_view`.
+    memory: JsValue,
+    /// The facade's `atView(fsFunction, fd, memory, ptr, len, position)`.
+    at_view: Function,
     open: Function,
     close: Function,
     read: Function,
@@ -82,6 +89,10 @@ pub struct HostLock {
     release: Function,
 }
 
+/// Codes with which a host says it cannot fsync a directory at all (Windows
+/// cannot open one; some file systems refuse the call): nothing to be done.
+const DIR_SYNC_UNSUPPORTED: [&str; 5] = ["EISDIR", "EINVAL", "EPERM", "EACCES", "ENOTSUP"];
+
 fn function(object: &JsValue, name: &str, what: &str) -> Result<Function> {
     Reflect::get(object, &name.into())
         .ok()
@@ -96,22 +107,41 @@ fn number(object: &JsValue, name: &str) -> Result<f64> {
         .ok_or_else(|| StorageError::Internal(format!("the Node host lacks the number {name}")))
 }
 
+/// The `fs` the facade passes: an object with every function of its list
+/// `fsFunctions` (the ones it bound), or INVALID_ARGUMENT naming the first
+/// one missing.
+fn checked_fs(host: &JsValue) -> Result<JsValue> {
+    let fs = Reflect::get(host, &"fs".into()).unwrap_or(JsValue::UNDEFINED);
+    if !fs.is_object() {
+        return Err(StorageError::InvalidArgument("option fs must be an object of node:fs functions".into()));
+    }
+    let names = Reflect::get(host, &"fsFunctions".into())
+        .ok()
+        .filter(Array::is_array)
+        .ok_or_else(|| StorageError::Internal("the Node host lacks its list fsFunctions".into()))?;
+    for name in Array::from(&names).iter() {
+        let name = name
+            .as_string()
+            .ok_or_else(|| StorageError::Internal("fsFunctions holds a non-string".into()))?;
+        function(&fs, &name, "option fs")?;
+    }
+    Ok(fs)
+}
+
 impl NodeHost {
-    /// Reads the host object the Node facade builds: `{ fs, flags,
-    /// resolvePath, dirname, tempPath, acquireLock }`.
+    /// Reads the host object the Node facade builds (`fileHost` in
+    /// js/node.ts): `{ fs, fsFunctions, atView, flags, resolvePath, dirname,
+    /// tempPath, acquireLock }`.
     pub fn from_js(host: &JsValue) -> Result<NodeHost> {
-        let fs = Reflect::get(host, &"fs".into()).unwrap_or(JsValue::UNDEFINED);
-        if !fs.is_object() {
-            return Err(StorageError::InvalidArgument(
-                "option fs must be an object of node:fs functions".into(),
-            ));
-        }
+        let fs = checked_fs(host)?;
         let fs_function = |name: &str| function(&fs, name, "option fs");
         let host_function = |name: &str| {
             function(host, name, "the Node host").map_err(|error| StorageError::Internal(error.to_string()))
         };
         let flags = Reflect::get(host, &"flags".into()).unwrap_or(JsValue::UNDEFINED);
         Ok(NodeHost {
+            memory: wasm_bindgen::memory(),
+            at_view: host_function("atView")?,
             open: fs_function("openSync")?,
             close: fs_function("closeSync")?,
             read: fs_function("readSync")?,
@@ -134,11 +164,6 @@ impl NodeHost {
             acquire_lock: host_function("acquireLock")?,
             fs,
         })
-        .and_then(|host| {
-            // Not called from here: the facade's ownership lock reads with it.
-            function(&host.fs, "readFileSync", "option fs")?;
-            Ok(host)
-        })
     }
 
     fn call(&self, function: &Function, args: &[JsValue]) -> FsResult<JsValue> {
@@ -158,22 +183,57 @@ impl NodeHost {
         self.call(&self.close, &[fd.into()]).map(drop)
     }
 
+    /// Calls `fs_function(fd, view, 0, len, position)`, the view covering
+    /// wasm memory from `ptr` to `ptr + len`, and returns the byte count it
+    /// reports (at most `len`).
+    ///
+    /// Why the view is made in JS (`atView` in js/node.ts), inside the call,
+    /// from `(ptr, len)`: a `Uint8Array` over wasm memory is detached when
+    /// the memory grows, and anything that allocates between making a view
+    /// and using it (marshalling the other arguments, say) may grow it. Made
+    /// from `memory.buffer` once every argument has crossed, the view is
+    /// handed straight to the synchronous `fs` call, which runs no code of
+    /// this instance (an `fs` option that called back into the store would
+    /// re-enter an operation in progress, which nothing supports), so the
+    /// memory cannot grow while the view is in use. No `unsafe` is needed on
+    /// this side: Rust lends the bytes by holding the borrow of the slice
+    /// `ptr` points into until the call returns.
+    fn at_view(
+        &self,
+        fs_function: &Function,
+        fd: Fd,
+        ptr: *const u8,
+        len: usize,
+        position: u64,
+    ) -> FsResult<usize> {
+        let args: Array = [
+            JsValue::from(fs_function),
+            fd.into(),
+            self.memory.clone(),
+            (ptr as usize as u32).into(),
+            (len as u32).into(),
+            (position as f64).into(),
+        ]
+        .into_iter()
+        .collect();
+        let count = self.at_view.apply(&self.fs, &args).map_err(FsError::from_thrown)?;
+        // A negative, fractional or oversized count from an `fs` option is
+        // clamped: the caller never indexes past what it lent.
+        Ok(count.as_f64().map_or(0, |count| count.clamp(0.0, len as f64) as usize))
+    }
+
     /// Reads at `offset` until `buf` is full or the file ends; returns the
     /// number of bytes read.
     pub fn read_at(&self, fd: Fd, buf: &mut [u8], offset: u64) -> FsResult<usize> {
         let mut done = 0;
         while done < buf.len() {
+            // `rest` stays mutably borrowed, so untouched by Rust, while the
+            // host writes into it (see `at_view`).
             let rest = &mut buf[done..];
-            // SAFETY: the view covers exactly `rest`, which we borrow mutably
-            // for the duration of the call; nothing allocates in wasm while
-            // the host runs, so the memory cannot grow and detach the view.
-            let view = unsafe { Uint8Array::view_mut_raw(rest.as_mut_ptr(), rest.len()) };
-            let position = (offset + done as u64) as f64;
-            let read = self
-                .call(&self.read, &[fd.into(), view.into(), 0.into(), rest.len().into(), position.into()])?;
-            match read.as_f64() {
-                Some(count) if count > 0.0 => done += count as usize,
-                _ => break,
+            let position = offset + done as u64;
+            match self.at_view(&self.read, fd, rest.as_mut_ptr(), rest.len(), position)? {
+                0 => break,
+                count => done += count,
             }
         }
         Ok(done)
@@ -184,14 +244,10 @@ impl NodeHost {
         let mut done = 0;
         while done < buf.len() {
             let rest = &buf[done..];
-            // SAFETY: as in `read_at`; the host only reads through the view.
-            let view = unsafe { Uint8Array::view(rest) };
-            let position = (offset + done as u64) as f64;
-            let written = self
-                .call(&self.write, &[fd.into(), view.into(), 0.into(), rest.len().into(), position.into()])?;
-            match written.as_f64() {
-                Some(count) if count > 0.0 => done += count as usize,
-                _ => return Err(FsError { code: "EIO".into(), message: "writeSync wrote nothing".into() }),
+            let position = offset + done as u64;
+            match self.at_view(&self.write, fd, rest.as_ptr(), rest.len(), position)? {
+                0 => return Err(FsError { code: "EIO".into(), message: "writeSync wrote nothing".into() }),
+                count => done += count,
             }
         }
         Ok(())
@@ -230,11 +286,18 @@ impl NodeHost {
     }
 
     /// Makes a directory entry change (a created or deleted file) durable.
+    /// As SQLite's unix VFS does, a host that cannot (the directory does not
+    /// open, or fsync of a directory is refused) is not an error; a failing
+    /// fsync (EIO, a full disk) is. Closing a read-only descriptor loses
+    /// nothing, so its failure is ignored.
     pub fn sync_dir(&self, dir: &str) -> FsResult<()> {
-        let fd = self.open(dir, self.flags.read_only)?;
+        let Ok(fd) = self.open(dir, self.flags.read_only) else { return Ok(()) };
         let synced = self.fsync(fd);
-        let closed = self.close(fd);
-        synced.and(closed)
+        let _ = self.close(fd);
+        match synced {
+            Err(error) if !DIR_SYNC_UNSUPPORTED.contains(&error.code.as_str()) => Err(error),
+            _ => Ok(()),
+        }
     }
 
     /// Host helpers that cannot fail in a way larder could act on.
