@@ -70,14 +70,8 @@ impl FileDatabase {
         let temporary = path.is_none();
         let path = host.resolve_path(&path.map_or_else(|| host.temp_path(), str::to_owned));
         let dir = host.dirname(&path);
-        host.make_dirs(&dir).map_err(|error| {
-            let message = format!("cannot create the directory {dir}: {error}");
-            if error.is_full() {
-                StorageError::QuotaExceeded(message)
-            } else {
-                StorageError::Io(message)
-            }
-        })?;
+        host.make_dirs(&dir)
+            .map_err(|error| error.storage_error(format!("cannot create the directory {dir}: {error}")))?;
         let lock = host.acquire_lock(&path).await?;
         match NodeFileVfs::register(host.clone()) {
             Ok(vfs) => Ok(FileDatabase { host, path, vfs, lock, temporary }),

@@ -36,6 +36,15 @@ impl FsError {
     pub fn is_full(&self) -> bool {
         matches!(self.code.as_str(), "ENOSPC" | "EDQUOT")
     }
+
+    /// The failure as the store reports it: QUOTA_EXCEEDED when the disk or
+    /// quota is full, IO otherwise. `message` says what was being done.
+    pub fn storage_error(&self, message: String) -> StorageError {
+        match self.is_full() {
+            true => StorageError::QuotaExceeded(message),
+            false => StorageError::Io(message),
+        }
+    }
 }
 
 impl std::fmt::Display for FsError {
@@ -340,12 +349,9 @@ impl NodeHost {
 /// Why the facade could not take a lock: held by another store, a full disk,
 /// or a failed file call.
 fn lock_error(error: FsError) -> StorageError {
-    if error.is("LOCKED") {
-        StorageError::LockedByProcess(error.message)
-    } else if error.is_full() {
-        StorageError::QuotaExceeded(error.message)
-    } else {
-        StorageError::Io(error.message)
+    match error.is("LOCKED") {
+        true => StorageError::LockedByProcess(error.message),
+        false => error.storage_error(error.message.clone()),
     }
 }
 
