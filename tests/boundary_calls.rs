@@ -1,179 +1,16 @@
-//! The environment suite: larder through its wasm-bindgen boundary (`openStore`
+//! Opening and every key/value call: larder through its wasm-bindgen boundary (`openStore`
 //! and `NativeStore`), called the way JS calls it. Every call returns a Promise
 //! and every failure rejects it with a StorageError-shaped JS `Error`.
 //!
 //! Runs unchanged under `wasm-pack test --node` and, with
 //! `WASM_BINDGEN_USE_BROWSER=1`, under `wasm-pack test --headless --chrome`.
 
-use js_sys::{Array, Function, Promise, Reflect, Uint8Array, JSON};
-use larder::testing::{open_store, NativeStore};
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::convert::TryFromJsValue;
+mod common;
+
+use common::*;
+use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
-
-/// The namespace argument that names the root store's own namespace.
-const ROOT: JsValue = JsValue::UNDEFINED;
-/// An omitted options argument.
-const NO_OPTIONS: JsValue = JsValue::UNDEFINED;
-
-/// Evaluates a JS expression.
-fn js(expression: &str) -> JsValue {
-    js_sys::eval(&format!("({expression})"))
-        .unwrap_or_else(|error| panic!("evaluating {expression}: {error:?}"))
-}
-
-fn field(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &name.into()).expect("reading a property of an object")
-}
-
-fn set_field(object: &JsValue, name: &str, value: JsValue) {
-    Reflect::set(object, &name.into(), &value).expect("setting a property of an object");
-}
-
-/// A JS value as text that tells `undefined`, `null` and bytes apart.
-fn show(value: &JsValue) -> String {
-    let replacer: Function = js("(_, x) => x === undefined ? '<undefined>' \
-         : x instanceof Uint8Array ? `<bytes ${x}>` : x")
-    .unchecked_into();
-    JSON::stringify_with_replacer(value, &replacer)
-        .ok()
-        .and_then(|text| text.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
-}
-
-/// Asserts that `actual` equals the value of the JS expression `expected`.
-fn assert_same(actual: &JsValue, expected: &str) {
-    assert_eq!(show(actual), show(&js(expected)), "expected {expected}");
-}
-
-fn code(error: &JsValue) -> String {
-    let code = error.is_object().then(|| field(error, "code").as_string());
-    code.flatten().unwrap_or_else(|| format!("no code on {error:?}"))
-}
-
-/// Awaits a promise. One still pending after 10 s fails the test: left alone,
-/// it would let Node's event loop empty and the run end early, reported as a success.
-async fn call(promise: Promise) -> Result<JsValue, JsValue> {
-    let watch: Function = js("(promise) => { let timer; \
-        const late = new Promise((_, reject) => { timer = setTimeout( \
-            () => reject(new Error('still pending after 10 s')), 10000); }); \
-        return Promise.race([promise, late]).finally(() => clearTimeout(timer)); }")
-    .unchecked_into();
-    let watched = watch.call1(&JsValue::UNDEFINED, &promise);
-    let watched: Promise = watched.expect("watching a promise").unchecked_into();
-    JsFuture::from(watched).await
-}
-
-async fn resolved(promise: Promise) -> JsValue {
-    call(promise).await.unwrap_or_else(|error| panic!("rejected with {}: {error:?}", code(&error)))
-}
-
-/// Awaits a promise that must reject with a StorageError of code `expected`.
-async fn rejected(promise: Promise, expected: &str) -> JsValue {
-    match call(promise).await {
-        Ok(value) => panic!("expected {expected}, resolved with {}", show(&value)),
-        Err(error) => {
-            assert_storage_error(&error, expected);
-            error
-        }
-    }
-}
-
-/// API.md's classification of the codes this suite provokes.
-const CLASSIFICATION: [(&str, &str, bool, &str); 9] = [
-    ("INVALID_ARGUMENT", "VALIDATION", false, "FIX_INPUT"),
-    ("INVALID_KEY", "VALIDATION", false, "FIX_INPUT"),
-    ("INVALID_VALUE", "VALIDATION", false, "FIX_INPUT"),
-    ("VALUE_TOO_LARGE", "CAPACITY", false, "FIX_INPUT"),
-    ("BATCH_TOO_LARGE", "CAPACITY", false, "FIX_INPUT"),
-    ("QUEUE_FULL", "CAPACITY", true, "WAIT"),
-    ("DISPOSED", "LIFECYCLE", false, "REOPEN"),
-    ("TIMEOUT", "TIMEOUT", true, "RETRY"),
-    ("UNSUPPORTED", "LIFECYCLE", false, "NONE"),
-];
-
-/// Asserts that `error` is a JS `Error` named StorageError with code `expected`
-/// and every field API.md gives one. None of this suite's errors comes from
-/// SQLite, so `sqliteCode` is always undefined.
-fn assert_storage_error(error: &JsValue, expected: &str) {
-    assert_eq!(code(error), expected, "{error:?}");
-    let &(_, category, retryable, action) = CLASSIFICATION
-        .iter()
-        .find(|row| row.0 == expected)
-        .unwrap_or_else(|| panic!("{expected} is missing from CLASSIFICATION"));
-    assert!(error.is_instance_of::<js_sys::Error>(), "{expected}: not an Error");
-    let text = |name: &str| field(error, name).as_string().unwrap_or_default();
-    assert_eq!(
-        (text("name"), text("category"), field(error, "retryable").as_bool(), text("recoveryAction")),
-        ("StorageError".into(), category.into(), Some(retryable), action.into()),
-        "{expected}: name, category, retryable, recoveryAction",
-    );
-    for name in ["userMessage", "message"] {
-        assert!(!text(name).is_empty(), "{expected}: {name}");
-    }
-    assert!(field(error, "sqliteCode").is_undefined(), "{expected}: sqliteCode");
-}
-
-async fn open(options: JsValue) -> NativeStore {
-    let store = resolved(open_store(options, JsValue::UNDEFINED)).await;
-    NativeStore::try_from_js_value(store).expect("openStore resolves to a NativeStore")
-}
-
-/// Options with a `clock` (merged over `extra`) that returns `clock.now` after
-/// adding `clock.step` to it; both start at 0 and tests set them.
-fn with_clock(extra: &str) -> (JsValue, JsValue) {
-    let options = js(&format!(
-        "{{ ...{extra}, clock: Object.assign(\
-         function clock() {{ return clock.now += clock.step; }}, {{ now: 0, step: 0 }}) }}"
-    ));
-    let clock = field(&options, "clock");
-    (options, clock)
-}
-
-/// How a group of promises made together settled: `order` lists their indices
-/// in the order they settled, `outcomes` their results in the order made.
-struct Settled {
-    order: Vec<u32>,
-    outcomes: Vec<Result<JsValue, JsValue>>,
-}
-
-/// Attaches handlers to every promise at once (so no rejection goes unhandled)
-/// and waits for all.
-async fn settle_all(promises: &[Promise]) -> Settled {
-    let watch: Function = js("(promises) => { const order = []; \
-        return Promise.all(promises.map((promise, index) => promise.then( \
-            (value) => (order.push(index), { ok: true, value }), \
-            (value) => (order.push(index), { ok: false, value })))) \
-        .then((outcomes) => ({ order, outcomes })); }")
-    .unchecked_into();
-    let promises: Array = promises.iter().collect();
-    let settled = watch.call1(&JsValue::UNDEFINED, &promises).expect("watching promises");
-    let settled = resolved(settled.unchecked_into()).await;
-    let order = Array::from(&field(&settled, "order"));
-    let outcomes = Array::from(&field(&settled, "outcomes"));
-    Settled {
-        order: order.iter().map(|i| i.as_f64().unwrap() as u32).collect(),
-        outcomes: outcomes
-            .iter()
-            .map(|outcome| {
-                let value = field(&outcome, "value");
-                if field(&outcome, "ok").is_truthy() {
-                    Ok(value)
-                } else {
-                    Err(value)
-                }
-            })
-            .collect(),
-    }
-}
-
-/// Awaits a promise that must resolve to a number (`count()`, `getCurrentCacheSize()`).
-async fn number(promise: Promise) -> f64 {
-    let value = resolved(promise).await;
-    value.as_f64().unwrap_or_else(|| panic!("not a number: {value:?}"))
-}
 
 // ---- opening ----
 
@@ -214,9 +51,8 @@ async fn opens_with_default_options_and_documented_defaults() {
 }
 
 /// A stand-in for `node:fs` whose every function fails the test if called.
-const FS: &str = "Object.fromEntries(['openSync', 'closeSync', 'readSync', 'writeSync', \
-    'fsyncSync', 'ftruncateSync', 'fstatSync', 'statSync', 'unlinkSync', 'readFileSync', \
-    'mkdirSync'].map((name) => [name, () => { throw new Error(`fs.${name} called`); }]))";
+const FS: &str =
+    "new Proxy({}, { get: (_, name) => () => { throw new Error(`fs.${String(name)} called`); } })";
 
 #[wasm_bindgen_test]
 async fn opens_with_each_option_at_a_valid_value() {
@@ -260,65 +96,67 @@ async fn opens_with_each_option_at_a_valid_value() {
     }
 }
 
+/// Options `openStore` refuses with INVALID_ARGUMENT.
+const INVALID_OPTIONS: [&str; 54] = [
+    "5",
+    "'{}'",
+    "true",
+    "[]",
+    "() => ({})",
+    "{ bogus: 1 }",
+    "{ MaxSizeBytes: 1 }",
+    "{ bogus: undefined }",
+    "{ path: '' }",
+    "{ path: 5 }",
+    "{ path: 'a\\0b' }",
+    "{ path: '\\uD800' }",
+    "{ maxSizeBytes: 0 }",
+    "{ maxSizeBytes: -1 }",
+    "{ maxSizeBytes: 1.5 }",
+    "{ maxSizeBytes: '10' }",
+    "{ maxSizeBytes: null }",
+    "{ maxSizeBytes: NaN }",
+    "{ maxSizeBytes: Infinity }",
+    "{ maxSizeBytes: 2 ** 53 }",
+    "{ defaultTtlMs: 0 }",
+    "{ defaultTtlMs: -5 }",
+    "{ defaultTtlMs: NaN }",
+    "{ defaultTtlMs: -Infinity }",
+    "{ defaultTtlMs: '100' }",
+    "{ defaultTtlMs: 2 ** 53 + 2 }",
+    "{ maxBatchSize: 0 }",
+    "{ maxBatchSize: 2.5 }",
+    "{ maxKeyBytes: 0 }",
+    "{ maxValueBytes: -1 }",
+    "{ maxQueueLength: 0 }",
+    "{ maxQueueLength: Infinity }",
+    "{ operationTimeoutMs: 0 }",
+    "{ operationTimeoutMs: -1 }",
+    "{ operationTimeoutMs: NaN }",
+    "{ operationTimeoutMs: '5' }",
+    "{ durability: 'FULL' }",
+    "{ durability: 'off' }",
+    "{ durability: 1 }",
+    "{ breaker: 5 }",
+    "{ breaker: { failureThreshold: 0 } }",
+    "{ breaker: { recoveryTimeoutMs: -1 } }",
+    "{ breaker: { threshold: 5 } }",
+    "{ retry: [] }",
+    "{ retry: { maxAttempts: 0 } }",
+    "{ retry: { baseDelayMs: -1 } }",
+    "{ retry: { baseDelayMs: 50, maxDelayMs: 10 } }",
+    "{ retry: { attempts: 3 } }",
+    "{ clock: 5 }",
+    "{ clock: 'Date.now' }",
+    "{ clock: {} }",
+    "{ fs: 5 }",
+    "{ fs: 'node:fs' }",
+    "{ get maxSizeBytes() { throw new Error('boom'); } }",
+];
+
 #[wasm_bindgen_test]
 async fn invalid_and_unknown_options_reject_with_invalid_argument() {
-    let invalid = [
-        "5",
-        "'{}'",
-        "true",
-        "[]",
-        "() => ({})",
-        "{ bogus: 1 }",
-        "{ MaxSizeBytes: 1 }",
-        "{ bogus: undefined }",
-        "{ path: '' }",
-        "{ path: 5 }",
-        "{ path: 'a\\0b' }",
-        "{ path: '\\uD800' }",
-        "{ maxSizeBytes: 0 }",
-        "{ maxSizeBytes: -1 }",
-        "{ maxSizeBytes: 1.5 }",
-        "{ maxSizeBytes: '10' }",
-        "{ maxSizeBytes: null }",
-        "{ maxSizeBytes: NaN }",
-        "{ maxSizeBytes: Infinity }",
-        "{ maxSizeBytes: 2 ** 53 }",
-        "{ defaultTtlMs: 0 }",
-        "{ defaultTtlMs: -5 }",
-        "{ defaultTtlMs: NaN }",
-        "{ defaultTtlMs: -Infinity }",
-        "{ defaultTtlMs: '100' }",
-        "{ defaultTtlMs: 2 ** 53 + 2 }",
-        "{ maxBatchSize: 0 }",
-        "{ maxBatchSize: 2.5 }",
-        "{ maxKeyBytes: 0 }",
-        "{ maxValueBytes: -1 }",
-        "{ maxQueueLength: 0 }",
-        "{ maxQueueLength: Infinity }",
-        "{ operationTimeoutMs: 0 }",
-        "{ operationTimeoutMs: -1 }",
-        "{ operationTimeoutMs: NaN }",
-        "{ operationTimeoutMs: '5' }",
-        "{ durability: 'FULL' }",
-        "{ durability: 'off' }",
-        "{ durability: 1 }",
-        "{ breaker: 5 }",
-        "{ breaker: { failureThreshold: 0 } }",
-        "{ breaker: { recoveryTimeoutMs: -1 } }",
-        "{ breaker: { threshold: 5 } }",
-        "{ retry: [] }",
-        "{ retry: { maxAttempts: 0 } }",
-        "{ retry: { baseDelayMs: -1 } }",
-        "{ retry: { baseDelayMs: 50, maxDelayMs: 10 } }",
-        "{ retry: { attempts: 3 } }",
-        "{ clock: 5 }",
-        "{ clock: 'Date.now' }",
-        "{ clock: {} }",
-        "{ fs: 5 }",
-        "{ fs: 'node:fs' }",
-        "{ get maxSizeBytes() { throw new Error('boom'); } }",
-    ];
-    for options in invalid {
+    for options in INVALID_OPTIONS {
         console_log!("options: {options}");
         rejected(open_store(js(options), JsValue::UNDEFINED), "INVALID_ARGUMENT").await;
     }
@@ -577,6 +415,43 @@ async fn namespaces_are_separate_but_counted_together() {
     }
 }
 
+/// Values `set` refuses with INVALID_VALUE.
+const BAD_VALUES: [&str; 20] = [
+    "undefined",
+    "() => 1",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "10n",
+    "Symbol('s')",
+    "new Date(0)",
+    "new Map()",
+    "new Set()",
+    "new (class Thing {})()",
+    "{ a: undefined }",
+    "[1, undefined]",
+    "[1, , 3]",
+    "'\\uD800'",
+    "{ k: '\\uDC00' }",
+    "{ [Symbol('s')]: 1 }",
+    "(() => { const o = {}; o.self = o; return o; })()",
+    "JSON.parse('['.repeat(129) + ']'.repeat(129))",
+    "{ get boom() { throw new Error('boom'); } }",
+];
+
+/// `set` options refused with INVALID_ARGUMENT.
+const BAD_SET_OPTIONS: [&str; 9] = [
+    "5",
+    "{ ttlMs: 0 }",
+    "{ ttlMs: -1 }",
+    "{ ttlMs: NaN }",
+    "{ ttlMs: '1' }",
+    "{ size: -1 }",
+    "{ size: 1.5 }",
+    "{ size: '1' }",
+    "{ bogus: 1 }",
+];
+
 #[wasm_bindgen_test]
 async fn invalid_arguments_reject_and_write_nothing() {
     let store = open(JsValue::UNDEFINED).await;
@@ -591,44 +466,11 @@ async fn invalid_arguments_reject_and_write_nothing() {
         rejected(store.mget(ROOT, list.clone()), "INVALID_KEY").await;
         rejected(store.mdelete(ROOT, list), "INVALID_KEY").await;
     }
-    let bad_values = [
-        "undefined",
-        "() => 1",
-        "NaN",
-        "Infinity",
-        "-Infinity",
-        "10n",
-        "Symbol('s')",
-        "new Date(0)",
-        "new Map()",
-        "new Set()",
-        "new (class Thing {})()",
-        "{ a: undefined }",
-        "[1, undefined]",
-        "[1, , 3]",
-        "'\\uD800'",
-        "{ k: '\\uDC00' }",
-        "{ [Symbol('s')]: 1 }",
-        "(() => { const o = {}; o.self = o; return o; })()",
-        "JSON.parse('['.repeat(129) + ']'.repeat(129))",
-        "{ get boom() { throw new Error('boom'); } }",
-    ];
-    for value in bad_values {
+    for value in BAD_VALUES {
         console_log!("value: {value}");
         rejected(store.set(ROOT, "k".into(), js(value), NO_OPTIONS), "INVALID_VALUE").await;
     }
-    let bad_set_options = [
-        "5",
-        "{ ttlMs: 0 }",
-        "{ ttlMs: -1 }",
-        "{ ttlMs: NaN }",
-        "{ ttlMs: '1' }",
-        "{ size: -1 }",
-        "{ size: 1.5 }",
-        "{ size: '1' }",
-        "{ bogus: 1 }",
-    ];
-    for options in bad_set_options {
+    for options in BAD_SET_OPTIONS {
         console_log!("set options: {options}");
         rejected(store.set(ROOT, "k".into(), 1.into(), js(options)), "INVALID_ARGUMENT").await;
     }
@@ -675,223 +517,4 @@ async fn mset_is_all_or_nothing() {
             (2.0, size)
         );
     }
-}
-
-// ---- the queue and the lifecycle ----
-
-#[wasm_bindgen_test]
-async fn operations_fired_together_settle_in_call_order() {
-    let store = open(JsValue::UNDEFINED).await;
-    let key = || JsValue::from("k");
-    let set = |value: &str| store.set(ROOT, key(), js(value), NO_OPTIONS);
-    let calls = [
-        (set("1"), "undefined"),
-        (store.get(ROOT, key()), "1"),
-        (set("[2]"), "undefined"),
-        (store.get(ROOT, key()), "[2]"),
-        (store.has(ROOT, key()), "true"),
-        (store.count(ROOT), "1"),
-        (store.delete(ROOT, key()), "true"),
-        (store.get(ROOT, key()), "undefined"),
-        (store.has(ROOT, key()), "false"),
-        (store.delete(ROOT, key()), "false"),
-        (store.mset(ROOT, js("{ k: 3, j: 4 }"), NO_OPTIONS), "undefined"),
-        (store.mget(ROOT, js("['j', 'k', 'x']")), "[4, 3, undefined]"),
-        (store.keys(ROOT, NO_OPTIONS), "['j', 'k']"),
-        (set("new Uint8Array(3)"), "undefined"),
-        (store.current_cache_size(ROOT), "4 + 2"),
-        (store.mdelete(ROOT, js("['j', 'k']")), "2"),
-        (store.count(ROOT), "0"),
-        (set("5"), "undefined"),
-        (store.clear(ROOT), "undefined"),
-        (store.mget(ROOT, js("['k']")), "[undefined]"),
-    ];
-    let promises: Vec<Promise> = calls.iter().map(|(promise, _)| promise.clone()).collect();
-    let settled = settle_all(&promises).await;
-    assert_eq!(settled.order, (0..calls.len() as u32).collect::<Vec<_>>());
-    for ((_, expected), outcome) in calls.iter().zip(settled.outcomes) {
-        let value = outcome.unwrap_or_else(|error| panic!("{expected}: {error:?}"));
-        assert_same(&value, expected);
-    }
-}
-
-#[wasm_bindgen_test]
-async fn every_promise_settles_across_dispose() {
-    let store = open(JsValue::UNDEFINED).await;
-    let promises: Vec<Promise> = (0..100)
-        .map(|i| match i % 4 {
-            0 => store.set(ROOT, format!("k{i}").into(), i.into(), NO_OPTIONS),
-            1 => store.get(ROOT, format!("k{}", i - 1).into()),
-            2 => store.mset(ROOT, js(&format!("{{ m{i}: {i} }}")), NO_OPTIONS),
-            _ => store.count(ROOT),
-        })
-        .collect();
-    let disposed = store.dispose();
-    assert!(store.is_disposed());
-    assert_same(&resolved(disposed).await, "undefined");
-    let settled = settle_all(&promises).await;
-    assert_eq!(settled.outcomes.len(), 100);
-    for outcome in settled.outcomes {
-        if let Err(error) = outcome {
-            assert_storage_error(&error, "DISPOSED");
-        }
-    }
-}
-
-#[wasm_bindgen_test]
-async fn after_dispose_everything_rejects_with_disposed() {
-    let store = open(JsValue::UNDEFINED).await;
-    resolved(store.set(ROOT, "k".into(), 1.into(), NO_OPTIONS)).await;
-    assert!(!store.is_disposed());
-    resolved(store.dispose()).await;
-    assert!(store.is_disposed());
-    assert_same(&resolved(store.dispose()).await, "undefined");
-    assert!(store.is_disposed());
-    let calls = [
-        store.set(ROOT, "k".into(), 2.into(), NO_OPTIONS),
-        store.get(ROOT, "k".into()),
-        store.has(ROOT, "k".into()),
-        store.delete(ROOT, "k".into()),
-        store.mget(ROOT, js("['k']")),
-        store.mset(ROOT, js("{ k: 2 }"), NO_OPTIONS),
-        store.mdelete(ROOT, js("['k']")),
-        store.clear(ROOT),
-        store.keys(ROOT, NO_OPTIONS),
-        store.count(ROOT),
-        store.current_cache_size(ROOT),
-        store.get(js("'ns'"), "k".into()),
-    ];
-    for outcome in settle_all(&calls).await.outcomes {
-        assert_storage_error(&outcome.expect_err("resolved after dispose"), "DISPOSED");
-    }
-}
-
-#[wasm_bindgen_test]
-async fn a_full_queue_refuses_with_queue_full() {
-    let store = open(js("{ maxQueueLength: 2 }")).await;
-    let calls = [
-        store.set(ROOT, "a".into(), 1.into(), NO_OPTIONS),
-        store.get(ROOT, "a".into()),
-        store.set(ROOT, "c".into(), 3.into(), NO_OPTIONS),
-    ];
-    let settled = settle_all(&calls).await;
-    let [first, second, third] = <[_; 3]>::try_from(settled.outcomes).unwrap();
-    assert_same(&first.expect("the first waits"), "undefined");
-    assert_same(&second.expect("the second waits"), "1");
-    assert_storage_error(&third.expect_err("the third is refused"), "QUEUE_FULL");
-    // The queue has room again, and the refused write left no trace.
-    let calls = [store.has(ROOT, "c".into()), store.count(ROOT)];
-    let outcomes = settle_all(&calls).await.outcomes;
-    let outcomes: Vec<String> = outcomes.iter().map(|o| show(o.as_ref().unwrap())).collect();
-    assert_eq!(outcomes, ["false", "1"]);
-}
-
-#[wasm_bindgen_test]
-async fn operations_that_wait_too_long_time_out_without_effect() {
-    // The clock moves 1000 ms per reading, so an operation waits about
-    // 1000 ms per operation queued with it.
-    let (options, clock) = with_clock("{ operationTimeoutMs: 2500 }");
-    set_field(&clock, "step", 1000.into());
-    let store = open(options).await;
-    resolved(store.set(ROOT, "alone".into(), 1.into(), NO_OPTIONS)).await;
-    let writes: Vec<Promise> = ["a", "b", "c", "d", "e"]
-        .iter()
-        .map(|key| store.set(ROOT, (*key).into(), 1.into(), NO_OPTIONS))
-        .collect();
-    for outcome in settle_all(&writes).await.outcomes {
-        assert_storage_error(&outcome.expect_err("waited too long"), "TIMEOUT");
-    }
-    assert_same(&resolved(store.keys(ROOT, NO_OPTIONS)).await, "['alone']");
-
-    // The default operationTimeoutMs (30 s) lets 10 wait but not 40.
-    let (options, clock) = with_clock("{}");
-    set_field(&clock, "step", 1000.into());
-    let store = open(options).await;
-    for (waiting, timed_out) in [(10, false), (40, true)] {
-        let counts: Vec<Promise> = (0..waiting).map(|_| store.count(ROOT)).collect();
-        for outcome in settle_all(&counts).await.outcomes {
-            match outcome {
-                Ok(_) => assert!(!timed_out, "{waiting} waiting"),
-                Err(error) => {
-                    assert!(timed_out, "{waiting} waiting: {error:?}");
-                    assert_storage_error(&error, "TIMEOUT");
-                }
-            }
-        }
-    }
-}
-
-#[wasm_bindgen_test]
-async fn errors_are_error_instances_named_storage_error() {
-    let from_open = call(open_store(js("{ bogus: 1 }"), JsValue::UNDEFINED)).await.unwrap_err();
-    let store = open(JsValue::UNDEFINED).await;
-    let from_validation = call(store.get(ROOT, "".into())).await.unwrap_err();
-    let from_queue = store.count(ROOT);
-    let disposed = store.dispose();
-    let from_queue = call(from_queue).await.unwrap_err();
-    let is_storage_error: Function =
-        js("(e) => e instanceof Error && e.name === 'StorageError' && typeof e.stack === 'string' \
-            && String(e).startsWith('StorageError: ')")
-        .unchecked_into();
-    resolved(disposed).await;
-    for error in [from_open, from_validation, from_queue] {
-        let checked = is_storage_error.call1(&JsValue::UNDEFINED, &error).unwrap();
-        assert_eq!(checked.as_bool(), Some(true), "{error:?}");
-    }
-}
-
-// ---- hostile arguments and the budget ----
-
-/// Calls `make` from JS, so that a synchronous throw fails the test with a
-/// clear message instead of unwinding through the harness.
-fn guarded(make: impl FnOnce() -> Promise + 'static) -> Promise {
-    let make: Function = Closure::once_into_js(make).unchecked_into();
-    let promise = make.call0(&JsValue::UNDEFINED);
-    promise
-        .unwrap_or_else(|error| panic!("threw synchronously instead of rejecting: {error:?}"))
-        .unchecked_into()
-}
-
-#[wasm_bindgen_test]
-async fn throwing_getters_and_proxies_reject_instead_of_throwing() {
-    let options = js("new Proxy({}, { ownKeys() { throw new Error('boom'); } })");
-    rejected(guarded(|| open_store(options, JsValue::UNDEFINED)), "INVALID_ARGUMENT").await;
-    let store = open(JsValue::UNDEFINED).await;
-    let value = js("Object.defineProperty([], 0, \
-        { get() { throw new Error('boom'); }, enumerable: true })");
-    let set = guarded(move || store.set(ROOT, "k".into(), value, NO_OPTIONS));
-    rejected(set, "INVALID_VALUE").await;
-}
-
-#[wasm_bindgen_test]
-async fn class_instances_are_not_taken_for_plain_objects() {
-    rejected(open_store(js("new Map([['bogus', 1]])"), JsValue::UNDEFINED), "INVALID_ARGUMENT").await;
-    let store = open(JsValue::UNDEFINED).await;
-    for entries in ["new Set([['a', 1]])", "new Date(0)"] {
-        let mset = store.mset(ROOT, js(entries), NO_OPTIONS);
-        rejected(mset, "INVALID_ARGUMENT").await;
-    }
-}
-
-#[wasm_bindgen_test]
-async fn writes_beyond_max_size_bytes_evict_the_least_recently_used() {
-    let store = open(js("{ maxSizeBytes: 100 }")).await;
-    for key in ["a", "b"] {
-        resolved(store.set(ROOT, key.into(), 1.into(), js("{ size: 40 }"))).await;
-    }
-    resolved(store.get(ROOT, "a".into())).await;
-    resolved(store.set(ROOT, "c".into(), 1.into(), js("{ size: 40 }"))).await;
-    assert_same(&resolved(store.keys(ROOT, NO_OPTIONS)).await, "['a', 'c']");
-    assert_eq!(number(store.current_cache_size(ROOT)).await, 80.0);
-}
-
-/// Here (Node without the facade's file host, or a page's main thread) there
-/// is neither a file host nor OPFS: a file or temp path is UNSUPPORTED,
-/// while ":memory:" works.
-#[wasm_bindgen_test]
-async fn file_paths_without_file_storage_are_unsupported() {
-    for path in ["{ path: 'cache.sqlite' }", "{ path: ':temp:' }"] {
-        rejected(open_store(js(path), JsValue::UNDEFINED), "UNSUPPORTED").await;
-    }
-    open(js("{ path: ':memory:' }")).await;
 }
