@@ -81,6 +81,7 @@ bench-browser: build
 	node bench/browser/run.mjs
 
 lint: setup
+	node scripts/check-sizes.mjs
 	cargo fmt --all --check
 	cargo clippy -p larder-core --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings

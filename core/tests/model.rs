@@ -7,8 +7,6 @@
 //! the budget; at the end every value must too. A failing sequence is shrunk
 //! to a short one.
 
-use std::collections::BTreeMap;
-
 use larder_core::database::Database;
 use larder_core::error::ErrorCode;
 use larder_core::options::StoreOptions;
@@ -87,9 +85,8 @@ fn any_key() -> BoxedStrategy<String> {
     (select(&KEY_STEMS[..]), 0..KEY_NUMBERS).prop_map(|(stem, n)| format!("{stem}{n}")).boxed()
 }
 
-/// How a sequence is drawn. `Mixed` has the weights of the old seeded test
-/// (`tests/model.rs` in the wasm crate). `Crowded`
-/// piles up many small entries with long lives, removes few, and now and
+/// How a sequence is drawn. `Mixed` spreads steps over every operation,
+/// most of them writes and reads. `Crowded` piles up many small entries with long lives, removes few, and now and
 /// then jumps the clock far ahead: so one write must evict more entries than
 /// one eviction query reads, and more rows expire at once than one write
 /// purges on the side.
@@ -158,141 +155,10 @@ fn reading<T: std::fmt::Debug + 'static>(
         .boxed()
 }
 
-// ---------------------------------------------------------------------------
-// The model
+#[path = "model/plain_model.rs"]
+mod plain_model;
 
-#[derive(Clone, Debug)]
-struct ModelEntry {
-    value: String,
-    size: u64,
-    expires_at: Option<i64>,
-    stamp: i64,
-}
-
-/// What a step must return, as the model has it.
-#[derive(Clone, Debug, Default, PartialEq)]
-enum Outcome {
-    #[default]
-    Done,
-    Written {
-        fits: bool,
-    },
-    Value(Option<String>),
-    Values(Vec<Option<String>>),
-    LiveRemoved(u64),
-    Live(bool),
-}
-
-/// What the store should hold, with the store's own rules written plainly.
-#[derive(Clone, Debug)]
-struct Model {
-    entries: BTreeMap<(String, String), ModelEntry>,
-    next_stamp: i64,
-    now: i64,
-    mix: Mix,
-    /// The most entries one write has evicted.
-    most_evicted: usize,
-    /// What the last step must have returned.
-    outcome: Outcome,
-}
-
-impl Model {
-    fn new(mix: Mix) -> Model {
-        Model {
-            entries: BTreeMap::new(),
-            next_stamp: 0,
-            now: START_MS,
-            mix,
-            most_evicted: 0,
-            outcome: Outcome::Done,
-        }
-    }
-
-    fn is_live(&self, entry: &ModelEntry) -> bool {
-        entry.expires_at.is_none_or(|t| self.now < t)
-    }
-
-    fn live(&self) -> impl Iterator<Item = (&(String, String), &ModelEntry)> {
-        self.entries.iter().filter(|(_, e)| self.is_live(e))
-    }
-
-    fn totals(&self, scope: Option<&str>) -> (u64, u64) {
-        self.live()
-            .filter(|((ns, _), _)| scope.is_none_or(|scope| scope == ns))
-            .fold((0, 0), |(rows, bytes), (_, e)| (rows + 1, bytes + e.size))
-    }
-
-    fn live_keys(&self, ns: &str) -> Vec<String> {
-        self.live().filter(|((n, _), _)| n == ns).map(|((_, k), _)| k.clone()).collect()
-    }
-
-    fn stamp(&mut self) -> i64 {
-        self.next_stamp += 1;
-        self.next_stamp
-    }
-
-    /// Writes a batch, then evicts the least recently used live entries not
-    /// written by it until the live total fits. False (and no change but the
-    /// stamps taken) when it cannot fit.
-    fn mset(&mut self, ns: &str, batch: &[Put], expires_at: Option<i64>) -> bool {
-        let before = self.entries.clone();
-        let first_new = self.next_stamp + 1;
-        for put in batch {
-            let stamp = self.stamp();
-            let entry = put.entry();
-            let value = String::from_utf8(entry.value.bytes).unwrap();
-            self.entries
-                .insert((ns.into(), entry.key), ModelEntry { value, size: entry.size, expires_at, stamp });
-        }
-        let mut live = self.totals(None).1;
-        let mut victims: Vec<_> = self
-            .live()
-            .filter(|(_, e)| e.stamp < first_new)
-            .map(|(k, e)| (e.stamp, k.clone(), e.size))
-            .collect();
-        victims.sort();
-        let mut victims = victims.into_iter();
-        let mut evicted = 0;
-        while live > BUDGET {
-            let Some((_, key, size)) = victims.next() else {
-                self.entries = before;
-                return false;
-            };
-            self.entries.remove(&key);
-            live -= size;
-            evicted += 1;
-        }
-        self.most_evicted = self.most_evicted.max(evicted);
-        true
-    }
-
-    /// A live entry's value, which becomes the most recently used.
-    fn read(&mut self, ns: &str, key: &str) -> Option<String> {
-        let stamp = self.next_stamp + 1;
-        let now = self.now;
-        let entry = self.entries.get_mut(&(ns.to_string(), key.to_string()))?;
-        if entry.expires_at.is_some_and(|t| now >= t) {
-            return None;
-        }
-        entry.stamp = stamp;
-        self.next_stamp = stamp;
-        Some(entry.value.clone())
-    }
-
-    /// Removes the matching rows; returns how many of them were live.
-    fn remove_where(&mut self, doomed: impl Fn(&(String, String), &ModelEntry) -> bool) -> u64 {
-        let now = self.now;
-        let mut live_removed = 0;
-        self.entries.retain(|key, entry| {
-            let remove = doomed(key, entry);
-            if remove && entry.expires_at.is_none_or(|t| now < t) {
-                live_removed += 1;
-            }
-            !remove
-        });
-        live_removed
-    }
-}
+use plain_model::{Model, Outcome};
 
 struct TheStore;
 
