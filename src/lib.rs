@@ -15,7 +15,6 @@ pub mod codec;
 pub mod deadline;
 pub mod engine;
 pub mod error;
-pub mod flight;
 pub mod footprint;
 pub mod options;
 pub mod queue;
