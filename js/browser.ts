@@ -7,7 +7,8 @@
 
 import { storageOpener } from "./storage.js";
 import { ownError } from "./errors.js";
-import { RemoteStore, startRuntime } from "./remote.js";
+import { RemoteStore } from "./remote.js";
+import { startFetchedRuntime } from "./runtime.js";
 import type { StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";
@@ -20,7 +21,7 @@ const nothingHeld = () => {};
 
 export const openStorage = storageOpener(async (options, trapped) => {
   if (!inWorker(options)) {
-    const runtime = await startRuntime(trapped);
+    const runtime = await startFetchedRuntime(trapped);
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
   return { native: await RemoteStore.open(startWorker, options, trapped), releaseAfterTrap: nothingHeld };

@@ -96,6 +96,12 @@ export function ownError(code: OwnCode, message: string, options?: { cause?: unk
   return new StorageError({ code, category, retryable, recoveryAction, userMessage, message }, options);
 }
 
+/** Every field of a StorageError, as a plain object (one that can be posted, or copied with a new message). */
+export function errorFields(error: StorageError): StorageErrorFields {
+  const { code, category, retryable, recoveryAction, userMessage, message, sqliteCode } = error;
+  return { code, category, retryable, recoveryAction, userMessage, message, sqliteCode };
+}
+
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof StorageError;
 }

@@ -7,10 +7,10 @@ import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { createRuntime } from "./wasm/larder.js";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
+import { runtimeStarter } from "./runtime.js";
 import { storageOpener } from "./storage.js";
 import type { StorageOptions } from "./types.js";
 
@@ -19,7 +19,12 @@ export type { ErrorCode, ErrorCategory, RecoveryAction } from "./errors.js";
 export { Storage, StorageNamespace } from "./storage.js";
 export type * from "./types.js";
 
-let compiling: Promise<WebAssembly.Module> | undefined;
+// Synchronous instantiation is fine in Node, and the async path would load
+// Node's fetch machinery just to test for a Request.
+const startRuntime = runtimeStarter(
+  (url) => readFile(url),
+  (runtime, module) => runtime.initSync({ module }),
+);
 
 /** What the wasm core needs from Node to keep a database in a file, and a
  *  way to release what it held if its instance traps. */
@@ -155,18 +160,14 @@ function heldFiles(fs: unknown) {
 }
 
 export const openStorage = storageOpener(async (options, trapped) => {
-  compiling ??= readFile(new URL("./wasm/larder_bg.wasm", import.meta.url)).then((bytes) => WebAssembly.compile(bytes));
   const { host, release } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
   // scheduled) leaves nobody else to release what the instance held.
   let opened = false;
-  const runtime = createRuntime((error) => {
+  const runtime = await startRuntime((error) => {
     if (!opened) release();
     trapped(error);
   });
-  // Synchronous instantiation is fine in Node, and the async path would
-  // load Node's fetch machinery just to test for a Request.
-  runtime.initSync({ module: await compiling });
   try {
     const native = await runtime.openStore(options, host);
     opened = true;

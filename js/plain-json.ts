@@ -3,14 +3,13 @@
  * boundary several times per property; V8's JSON.stringify does not cross at
  * all. A value made only of what the core stores unchanged — plain objects
  * (data properties only) and dense plain arrays of well-formed strings,
- * finite numbers, booleans and null, no cycles, at most 128 levels deep —
+ * finite numbers, booleans and null, no cycles, not nested too deeply —
  * gets the exact text the core would write, from JSON.stringify. Anything
  * else (or a value whose reading throws) is left to the core, which encodes
  * it or explains why it cannot be stored.
  */
 
-/** The core's nesting limit (codec::MAX_DEPTH). */
-const MAX_DEPTH = 128;
+import { isPlainObject, nestsTooDeep } from "./values.js";
 
 /** JSON text of `value` if it is plainly storable, else undefined. */
 export function plainJson(value: unknown): string | undefined {
@@ -32,10 +31,10 @@ function isPlain(value: unknown, ancestors: object[], depth: number): boolean {
     case "object":
       if (value === null) return true;
       // toJSON (own or inherited) would make JSON.stringify write something else.
-      if (depth >= MAX_DEPTH || ancestors.includes(value) || "toJSON" in value) return false;
+      if (nestsTooDeep(depth) || ancestors.includes(value) || "toJSON" in value) return false;
       ancestors.push(value);
       try {
-        return Array.isArray(value) ? isPlainArray(value, ancestors, depth) : isPlainObject(value, ancestors, depth);
+        return Array.isArray(value) ? isPlainArray(value, ancestors, depth) : isPlainRecord(value, ancestors, depth);
       } finally {
         ancestors.pop();
       }
@@ -53,10 +52,9 @@ function isPlainArray(array: unknown[], ancestors: object[], depth: number): boo
   return true;
 }
 
-function isPlainObject(object: object, ancestors: object[], depth: number): boolean {
-  const prototype = Object.getPrototypeOf(object);
-  if (prototype !== Object.prototype && prototype !== null) return false;
-  if (Object.getOwnPropertySymbols(object).length > 0) return false;
+/** A plain object of data properties only, each plainly storable. */
+function isPlainRecord(object: object, ancestors: object[], depth: number): boolean {
+  if (!isPlainObject(object) || Object.getOwnPropertySymbols(object).length > 0) return false;
   for (const name of Object.keys(object)) {
     const property = Object.getOwnPropertyDescriptor(object, name);
     if (!name.isWellFormed() || property === undefined || !("value" in property)) return false;

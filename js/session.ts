@@ -11,12 +11,12 @@
  */
 
 import { ownError, toStorageError, type StorageError } from "./errors.js";
-import type { NativeStore } from "./wasm/larder.js";
-import type { BreakerState, StorageOptions } from "./types.js";
+import type { NativeApi } from "./native-api.js";
+import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
 /** A store opened in a fresh wasm instance (or worker). */
 export interface OpenedStore {
-  native: NativeStore;
+  native: NativeApi;
   /** Releases what the instance held, once it has trapped. */
   releaseAfterTrap(): void;
 }
@@ -30,10 +30,28 @@ export type NativeOpener = (
   trapped: (error: unknown) => void,
 ) => Promise<OpenedStore>;
 
-type StateListener = (state: BreakerState, previous: BreakerState) => void;
+type State =
+  /** A live instance serves the calls. */
+  | { kind: "open"; opened: OpenedStore }
+  /** The instance trapped; a new one is being opened (undefined if that fails) and calls wait for it. */
+  | { kind: "reopening"; reopened: Promise<OpenedStore | undefined> }
+  /** The last reopening failed with `failure`; the next call tries again. */
+  | { kind: "failed"; failure: StorageError }
+  | Disposed;
+
+/** dispose() was called. `opened` is the instance it closes, if any (known
+ *  once a reopening under way at dispose() has finished); `closed` settles
+ *  when that is closed. */
+interface Disposed {
+  kind: "disposed";
+  opened: OpenedStore | undefined;
+  closed: Promise<void>;
+}
 
 /** Whether `error` is a wasm trap, after which the instance is unusable. */
 const isTrap = (error: unknown): boolean => error instanceof WebAssembly.RuntimeError;
+
+const disposed = () => ownError("DISPOSED", "the store has been disposed");
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -43,16 +61,8 @@ export class Session {
   readonly #openNative: NativeOpener;
   readonly #options: StorageOptions | undefined;
   readonly #onStateChange: StateListener;
-  #current!: OpenedStore;
-  /** Counts instances: a trap reported by an instance already replaced is old news. */
-  #generation = 0;
-  /** The instance trapped and no new one is open yet. */
-  #lost = false;
-  /** Set while a new instance is being opened. */
-  #reopening: Promise<void> | undefined;
-  /** Why the last reopening failed. */
-  #reopenFailure: StorageError | undefined;
-  #disposed = false;
+  #state!: State;
+  /** The breaker state last reported, for when no instance can be asked. */
   #lastBreakerState: BreakerState = "CLOSED";
   /** The reject functions of the calls in flight. */
   readonly #inFlight = new Set<(error: StorageError) => void>();
@@ -69,18 +79,49 @@ export class Session {
     onStateChange: StateListener,
   ): Promise<Session> {
     const session = new Session(openNative, options, onStateChange);
-    await session.#openInstance();
+    session.#state = { kind: "open", opened: await session.#openInstance() };
     return session;
   }
 
   /** Runs `invoke` on the native store; a trap, during the call or while it
    *  waits in the queue, rejects it with INTERNAL and starts the reopening. */
-  async call<T>(invoke: (native: NativeStore) => Promise<T>): Promise<T> {
+  async call<T>(invoke: (native: NativeApi) => Promise<T>): Promise<T> {
     // A reopening that failed (storage still failing) is tried again.
-    if (this.#lost && !this.#disposed) this.#reopen();
-    if (this.#reopening) await this.#reopening;
-    if (this.#lost) throw this.#disposed ? ownError("DISPOSED", "the store has been disposed") : this.#reopenFailure;
-    const generation = this.#generation;
+    if (this.#state.kind === "failed") this.#reopen();
+    let state = this.#state;
+    while (state.kind === "reopening") {
+      await state.reopened;
+      state = this.#state;
+    }
+    if (state.kind === "disposed") throw disposed();
+    if (state.kind === "failed") throw state.failure;
+    return this.#invoke(state.opened, invoke);
+  }
+
+  get breakerState(): BreakerState {
+    const state = this.#state;
+    const opened = state.kind === "open" || state.kind === "disposed" ? state.opened : undefined;
+    return opened ? opened.native.breakerState() : this.#lastBreakerState;
+  }
+
+  isDisposed(): boolean {
+    return this.#state.kind === "disposed";
+  }
+
+  dispose(): Promise<void> {
+    const before = this.#state;
+    if (before.kind === "disposed") return before.closed;
+    const opened = before.kind === "open" ? before.opened : undefined;
+    const after: Disposed = { kind: "disposed", opened, closed: Promise.resolve() };
+    this.#state = after;
+    after.closed = (async () => {
+      if (before.kind === "reopening") after.opened = await before.reopened;
+      await after.opened?.native.dispose();
+    })();
+    return after.closed;
+  }
+
+  #invoke<T>(opened: OpenedStore, invoke: (native: NativeApi) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#inFlight.add(reject);
       const settle = (finish: () => void) => {
@@ -89,9 +130,9 @@ export class Session {
       };
       let pending: Promise<T>;
       try {
-        pending = invoke(this.#current.native);
+        pending = invoke(opened.native);
       } catch (error) {
-        if (isTrap(error)) this.#trapped(generation, error);
+        if (isTrap(error)) this.#trapped(opened, error);
         settle(() => reject(error));
         return;
       }
@@ -102,41 +143,26 @@ export class Session {
     });
   }
 
-  get breakerState(): BreakerState {
-    if (this.#lost) return this.#lastBreakerState;
-    return this.#current.native.breakerState() as BreakerState;
-  }
-
-  isDisposed(): boolean {
-    return this.#disposed;
-  }
-
-  async dispose(): Promise<void> {
-    this.#disposed = true;
-    if (this.#reopening) await this.#reopening;
-    if (this.#lost) return;
-    return this.#current.native.dispose();
-  }
-
   /** Opens a store in a fresh instance; a trap while it opens fails the open. */
-  async #openInstance(): Promise<void> {
-    const generation = this.#generation;
-    let opening = true;
+  async #openInstance(): Promise<OpenedStore> {
+    let opened: OpenedStore | undefined;
     let failOpen: (error: unknown) => void = () => {};
     const trappedWhileOpening = new Promise<never>((_, reject) => (failOpen = reject));
-    const trapped = (error: unknown) => (opening ? failOpen(error) : this.#trapped(generation, error));
-    this.#current = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
-    opening = false;
+    const trapped = (error: unknown) => (opened ? this.#trapped(opened, error) : failOpen(error));
+    opened = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
     this.#lastBreakerState = "CLOSED";
-    this.#current.native.onStateChange((state: BreakerState, previous: BreakerState) => {
+    opened.native.onStateChange((state, previous) => {
       this.#lastBreakerState = state;
       this.#onStateChange(state, previous);
     });
+    return opened;
   }
 
-  #trapped(generation: number, error: unknown): void {
-    if (generation !== this.#generation) return;
-    this.#generation += 1;
+  /** `opened` trapped: unless it was already replaced (old news), fail the
+   *  calls in flight, release what it held and, unless disposed, reopen. */
+  #trapped(opened: OpenedStore, error: unknown): void {
+    const state = this.#state;
+    if ((state.kind !== "open" && state.kind !== "disposed") || state.opened !== opened) return;
     const failure = ownError(
       "INTERNAL",
       `larder's core stopped on an internal error (${describe(error)}); the call did not complete and the store is being reopened`,
@@ -149,23 +175,25 @@ export class Session {
       this.#inFlight.clear();
       for (const reject of inFlight) reject(failure);
     });
-    this.#lost = true;
-    this.#current.releaseAfterTrap();
-    this.#reopen();
+    opened.releaseAfterTrap();
+    if (state.kind === "disposed") state.opened = undefined;
+    else this.#reopen();
   }
 
-  /** Opens a new instance in place of the lost one, unless that is under way. */
+  /** Opens a new instance in place of the lost one. */
   #reopen(): void {
-    this.#reopening ??= (async () => {
-      try {
-        await this.#openInstance();
-        this.#lost = false;
-        if (this.#disposed) await this.#current.native.dispose();
-      } catch (error) {
-        this.#reopenFailure = toStorageError(error);
-      } finally {
-        this.#reopening = undefined;
-      }
-    })();
+    const reopened: Promise<OpenedStore | undefined> = this.#openInstance().then(
+      (opened) => {
+        if (this.#state.kind === "reopening" && this.#state.reopened === reopened) this.#state = { kind: "open", opened };
+        return opened;
+      },
+      (error) => {
+        if (this.#state.kind === "reopening" && this.#state.reopened === reopened) {
+          this.#state = { kind: "failed", failure: toStorageError(error) };
+        }
+        return undefined;
+      },
+    );
+    this.#state = { kind: "reopening", reopened };
   }
 }

@@ -5,9 +5,10 @@
  */
 
 import { ownError, toStorageError } from "./errors.js";
+import { GetOrSet, type NativeCall } from "./get-or-set.js";
+import type { NativeApi, Namespace } from "./native-api.js";
 import { plainJson } from "./plain-json.js";
 import { Session, type NativeOpener } from "./session.js";
-import type { NativeStore } from "./wasm/larder.js";
 import type {
   BreakerState,
   Entries,
@@ -24,20 +25,19 @@ import type {
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
-/** Carries a getOrSet loader's own error through the native layer untouched. */
-class LoaderFailure {
-  constructor(readonly error: unknown) {}
-}
-
-/** Runs a call; whatever it throws or rejects with becomes a StorageError
- *  (except a loader's own error, which callers get as it was thrown). */
+/** Runs a call; whatever it throws or rejects with becomes a StorageError. */
 async function call<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof LoaderFailure) throw error.error;
     throw toStorageError(error);
   }
+}
+
+/** What a Storage and its namespace views share. */
+interface Shared {
+  session: Session;
+  getOrSet: GetOrSet;
 }
 
 /**
@@ -46,18 +46,18 @@ async function call<T>(run: () => Promise<T>): Promise<T> {
  * `count`, `getCurrentCacheSize`, `purgeExpired` and `clear` the whole store.
  */
 export class StorageNamespace {
-  readonly #session: Session;
-  readonly #ns: string | null | undefined;
+  readonly #shared: Shared;
+  readonly #ns: Namespace;
 
   /** @internal Use `openStorage` and `namespace`. */
-  constructor(session: Session, ns: string | null | undefined) {
-    this.#session = session;
+  constructor(shared: Shared, ns: Namespace) {
+    this.#shared = shared;
     this.#ns = ns;
   }
 
   /** Runs `invoke` on the native store, with this view's namespace. */
-  #run<T>(invoke: (native: NativeStore, ns: string | null | undefined) => Promise<T>): Promise<T> {
-    return call(() => this.#session.call((native) => invoke(native, this.#ns)));
+  #run<T>(invoke: (native: NativeApi, ns: Namespace) => Promise<T>): Promise<T> {
+    return call(() => this.#shared.session.call((native) => invoke(native, this.#ns)));
   }
 
   set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
@@ -67,8 +67,9 @@ export class StorageNamespace {
     );
   }
 
+  // `T` is the caller's word for what the key holds: the store cannot check it.
   get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
-    return this.#run((native, ns) => native.get(ns, key));
+    return this.#run((native, ns) => native.get(ns, key) as Promise<T | undefined>);
   }
 
   has(key: string): Promise<boolean> {
@@ -80,7 +81,7 @@ export class StorageNamespace {
   }
 
   mget<T extends StorageValue = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
-    return this.#run((native, ns) => native.mget(ns, keys));
+    return this.#run((native, ns) => native.mget(ns, keys) as Promise<Array<T | undefined>>);
   }
 
   mset(entries: Entries, options?: MsetOptions): Promise<void> {
@@ -100,17 +101,7 @@ export class StorageNamespace {
     loader: (key: string) => T | Promise<T>,
     options?: GetOrSetOptions,
   ): Promise<T> {
-    const tagged =
-      typeof loader === "function"
-        ? async (k: string) => {
-            try {
-              return await loader(k);
-            } catch (error) {
-              throw new LoaderFailure(error);
-            }
-          }
-        : loader;
-    return this.#run((native, ns) => native.getOrSet(ns, key, tagged, options));
+    return this.#shared.getOrSet.run(this.#ns, key, loader, options) as Promise<T>;
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
@@ -135,19 +126,21 @@ export class StorageNamespace {
 }
 
 export class Storage extends StorageNamespace {
-  readonly #session: Session;
+  readonly #shared: Shared;
   readonly #listeners: Set<StateListener>;
 
   /** @internal Use `openStorage`. */
   constructor(session: Session, listeners: Set<StateListener>) {
-    super(session, undefined);
-    this.#session = session;
+    const native: NativeCall = (invoke) => call(() => session.call(invoke));
+    const shared = { session, getOrSet: new GetOrSet(native) };
+    super(shared, undefined);
+    this.#shared = shared;
     this.#listeners = listeners;
   }
 
   /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
   get breakerState(): BreakerState {
-    return this.#session.breakerState;
+    return this.#shared.session.breakerState;
   }
 
   /** Calls `listener(state, previousState)` once per breaker transition, in
@@ -164,15 +157,18 @@ export class Storage extends StorageNamespace {
    *  invalid name makes the view's calls reject with INVALID_KEY. */
   namespace(name: string): StorageNamespace {
     // null, unlike undefined, never means the root: it is an invalid name.
-    return new StorageNamespace(this.#session, name === undefined ? null : name);
+    return new StorageNamespace(this.#shared, name === undefined ? null : name);
   }
 
+  /** Closes the store: calls still waiting, getOrSet callers waiting on a
+   *  loader too, and every later call reject with DISPOSED. */
   dispose(): Promise<void> {
-    return call(() => this.#session.dispose());
+    this.#shared.getOrSet.close();
+    return call(() => this.#shared.session.dispose());
   }
 
   isDisposed(): boolean {
-    return this.#session.isDisposed();
+    return this.#shared.session.isDisposed();
   }
 
   [asyncDispose](): Promise<void> {

@@ -6,9 +6,10 @@
  */
 
 import type { NativeStore } from "./wasm/larder.js";
-import { toStorageError } from "./errors.js";
-import { errorFields, startRuntime } from "./remote.js";
-import type { ForwardedMethod, LoaderStandIn, Lookup, WorkerReply, WorkerRequest } from "./remote.js";
+import { errorFields, toStorageError } from "./errors.js";
+import { isStoreCall, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { startFetchedRuntime } from "./runtime.js";
+import type { StorageOptions } from "./types.js";
 
 /** What this file uses of a dedicated worker's global scope (the DOM lib types `self` as a window). */
 interface WorkerScope {
@@ -22,64 +23,32 @@ const scope = self as unknown as WorkerScope;
 
 let store: NativeStore | undefined;
 
-/** Thrown by the "miss" stand-in loader: the key is missing, so the caller's loader must run. */
-const MISS = Symbol("miss");
-
-const methods = {
-  /** Opens the store, holding the Web Lock `lifeLock` for as long as this
-   *  worker lives (the caller learns of its end when the lock is released).
-   *  Resolves with whether it holds it (no Web Locks, no lock). */
-  async open(options: unknown, lifeLock: unknown): Promise<boolean> {
-    const holdsLifeLock = typeof lifeLock === "string" && scope.navigator.locks !== undefined;
-    if (holdsLifeLock) {
-      await new Promise<void>((held) => {
-        void scope.navigator.locks.request(lifeLock, () => {
-          held();
-          return new Promise(() => {});
-        });
+/** Opens the store, holding the Web Lock `lifeLock` for as long as this
+ *  worker lives (the caller learns of its end when the lock is released). */
+async function open(options: unknown, lifeLock: unknown): Promise<Opened> {
+  const holdsLifeLock = typeof lifeLock === "string" && scope.navigator.locks !== undefined;
+  if (holdsLifeLock) {
+    await new Promise<void>((held) => {
+      void scope.navigator.locks.request(lifeLock, () => {
+        held();
+        return new Promise(() => {});
       });
-    }
-    const runtime = await startRuntime(stop);
-    store = (await runtime.openStore(options, undefined)) as NativeStore;
-    store.onStateChange((state: string, previous: string) => scope.postMessage({ id: 0, state, previous }));
-    return holdsLifeLock;
-  },
-
-  /** The core's getOrSet, with a stand-in for the caller's loader. */
-  async getOrSet(
-    ns: unknown,
-    key: unknown,
-    standIn: LoaderStandIn,
-    options: unknown,
-    loaded?: unknown,
-  ): Promise<Lookup> {
-    const loader =
-      standIn === "miss"
-        ? () => {
-            throw MISS;
-          }
-        : standIn === "loaded"
-          ? () => loaded
-          : standIn.given;
-    try {
-      return { hit: true, value: await theStore().getOrSet(ns, key, loader, options) };
-    } catch (error) {
-      if (error === MISS) return { hit: false };
-      throw error;
-    }
-  },
-};
-
-function theStore(): NativeStore {
-  if (!store) throw new Error("no store is open in this worker");
-  return store;
+    });
+  }
+  const runtime = await startFetchedRuntime(stop);
+  // The core checks the options, whatever they are.
+  store = await runtime.openStore(options as StorageOptions | undefined, undefined);
+  store.onStateChange((state, previous) => scope.postMessage({ id: 0, state, previous }));
+  return { holdsLifeLock, operationTimeoutMs: store.operationTimeoutMs() };
 }
 
 function run({ method, args }: WorkerRequest): Promise<unknown> {
-  if (method === "open") return methods.open(args[0], args[1]);
-  if (method === "getOrSet") return methods.getOrSet(args[0], args[1], args[2] as LoaderStandIn, args[3], args[4]);
-  const native = theStore();
-  return (native[method satisfies ForwardedMethod] as (...args: unknown[]) => Promise<unknown>).apply(native, args);
+  if (method === "open") return open(args[0], args[1]);
+  if (!store) throw new Error("no store is open in this worker");
+  if (method === "dispose") return store.dispose();
+  if (!isStoreCall(method)) throw new Error(`the storage worker has no call ${String(method)}`);
+  // The core checks every argument, whatever it is.
+  return (store[method] as (...args: unknown[]) => Promise<unknown>).apply(store, args);
 }
 
 function reply(message: WorkerReply): void {

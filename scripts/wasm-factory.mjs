@@ -1,6 +1,6 @@
 // Turns wasm-bindgen's `--target web` glue, which holds one wasm instance in
 // module-level variables, into a factory: `createRuntime(trapped)` returns a
-// fresh runtime (`init`, `initSync`, `openStore`, `NativeStore`) with its own
+// fresh runtime (`init`, `initSync`, `openStore`, `limits`, `NativeStore`) with its own
 // instance each time. This is what lets a store replace an instance that
 // trapped on a Rust panic. Inside the factory, `queueMicrotask` and
 // `setTimeout` are shadowed so that a trap in a task the runtime scheduled
@@ -10,6 +10,7 @@
 const EXPORTS = [
   [/^export class NativeStore /m, "class NativeStore "],
   [/^export function openStore\(/m, "function openStore("],
+  [/^export function limits\(/m, "function limits("],
   [/^export \{ initSync, __wbg_init as default \};\n?/m, ""],
 ];
 
@@ -26,7 +27,7 @@ const PROLOGUE = `export function createRuntime(trapped) {
 `;
 
 const EPILOGUE = `
-  return { NativeStore, openStore, init: __wbg_init, initSync };
+  return { NativeStore, openStore, limits, init: __wbg_init, initSync };
 }
 `;
 
@@ -46,6 +47,7 @@ export function glueFactory(source) {
 const TYPE_EXPORTS = [
   [/^export class NativeStore /m, "declare class NativeStore "],
   [/^export function openStore\(/m, "declare function openStore("],
+  [/^export function limits\(/m, "declare function limits("],
   [/^export function initSync\(/m, "declare function initSync("],
   [/^export default function __wbg_init /m, "declare function __wbg_init "],
 ];
@@ -64,6 +66,7 @@ export type { NativeStore };
 export interface Runtime {
   NativeStore: typeof NativeStore;
   openStore: typeof openStore;
+  limits: typeof limits;
   init: typeof __wbg_init;
   initSync: typeof initSync;
 }

@@ -13,8 +13,6 @@ use larder_core::{clock, engine, error, operation, options, retry, store, value}
 mod api;
 /// JS values to stored values and back, and key checks.
 mod codec;
-/// The single flight of `getOrSet` loaders.
-mod flight;
 /// `Date.now`, `setTimeout` and `Math.random` for the core.
 mod js_time;
 /// Reading JS objects without running their code.

@@ -284,16 +284,6 @@ pub fn invalidate_prefix(value: &JsValue) -> Result<String> {
     })
 }
 
-/// The `getOrSet` loader: a function.
-pub fn loader(value: JsValue) -> Result<Function> {
-    value.dyn_into().map_err(|other| {
-        StorageError::InvalidArgument(format!(
-            "getOrSet loader must be a function, got {}",
-            type_name(&other)
-        ))
-    })
-}
-
 /// `keys` options: `{ prefix?, limit?, after? }`.
 pub fn key_query(value: &JsValue) -> Result<KeyQuery> {
     let bag = OptionBag::read(value, &["prefix", "limit", "after"], "keys option")?;

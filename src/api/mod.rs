@@ -3,9 +3,7 @@
 //! validated and copied at call time, then the operation joins the queue.
 
 mod convert;
-mod get_or_set;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
@@ -15,7 +13,6 @@ use crate::clock::Clock;
 use crate::codec;
 use crate::engine::{Engine, Reply};
 use crate::error::{Result, StorageError};
-use crate::flight::SingleFlight;
 use crate::js_time::{self, MathRandom, SystemClock};
 use crate::operation::{Operation, Output};
 use crate::retry;
@@ -28,12 +25,39 @@ pub use convert::error_to_js;
 /// The resolving functions of one caller's Promise.
 type Settle = (Function, Function);
 
+// The TS types the declarations below name (js/types.ts, beside js/wasm/).
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"import type {
+  BreakerState, Entries, GetOrSetOptions, InvalidateOptions, KeysOptions, MsetOptions, SetOptions, StorageOptions,
+  StorageValue,
+} from "../types.js";
+
+/** The limits the core enforces that the facade also checks ahead of it. */
+export interface Limits {
+  /** How deeply arrays and objects may nest in a value. */
+  maxDepth: number;
+}
+"#;
+
+/// The limits the core enforces that the facade also checks ahead of it
+/// (js/values.ts); a test holds the two equal.
+#[wasm_bindgen(unchecked_return_type = "Limits")]
+pub fn limits() -> JsValue {
+    let limits = js_sys::Object::new();
+    // Defining a property on a fresh object cannot fail.
+    let _ = js_sys::Reflect::set(&limits, &"maxDepth".into(), &(codec::MAX_DEPTH as f64).into());
+    limits.into()
+}
+
 /// Opens a store. Resolves to a `NativeStore`; rejects with a StorageError.
 /// `host` is the Node facade's file host (absent in browsers). An open that
 /// fails with a retryable error (another store holds the file) is retried
 /// under the `retry` option.
-#[wasm_bindgen(js_name = openStore)]
-pub fn open_store(options: JsValue, host: JsValue) -> Promise {
+#[wasm_bindgen(js_name = openStore, unchecked_return_type = "Promise<NativeStore>")]
+pub fn open_store(
+    #[wasm_bindgen(unchecked_param_type = "StorageOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "object | undefined")] host: JsValue,
+) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         open(&options, &host).await.map(JsValue::from).map_err(|error| error_to_js(&error))
     })
@@ -59,7 +83,7 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
                 {
                     panic!("test-hooks: a panic while opening");
                 }
-                return Ok(NativeStore { engine: Rc::new(engine), flights: Rc::default() });
+                return Ok(NativeStore { engine: Rc::new(engine) });
             }
             Err(error) => match retry::delay_after(&options.retry, attempt, &error, js_sys::Math::random()) {
                 Some(delay_ms) => js_time::sleep(delay_ms).await,
@@ -73,41 +97,101 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
 /// One open store, as seen from JS. `ns` arguments name the namespace a call
 /// acts on: for key calls `undefined` is the root store's own namespace; for
 /// `count`, `getCurrentCacheSize`, `clear` and `purgeExpired` it is the whole
-/// store.
+/// store. The declared parameter types are what the facade passes; the core
+/// checks every argument whatever it is.
 #[wasm_bindgen]
 pub struct NativeStore {
     engine: Rc<Engine>,
-    /// `getOrSet` callers waiting on a loader, by namespace and key.
-    flights: Rc<RefCell<SingleFlight<(String, String), Settle>>>,
 }
 
 #[wasm_bindgen]
 impl NativeStore {
-    pub fn set(&self, ns: JsValue, key: JsValue, value: JsValue, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn set(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "StorageValue")] value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SetOptions | undefined")] options: JsValue,
+    ) -> Promise {
         self.set_encoded(ns, key, options, |max_bytes| codec::encode(&value, max_bytes))
     }
 
     /// `set` of a value the facade has already made JSON text of (see
     /// `codec::encoded_json`).
-    #[wasm_bindgen(js_name = setJson)]
-    pub fn set_json(&self, ns: JsValue, key: JsValue, json: js_sys::JsString, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = setJson, unchecked_return_type = "Promise<void>")]
+    pub fn set_json(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        json: js_sys::JsString,
+        #[wasm_bindgen(unchecked_param_type = "SetOptions | undefined")] options: JsValue,
+    ) -> Promise {
         self.set_encoded(ns, key, options, |max_bytes| codec::encoded_json(&json, max_bytes))
     }
 
-    pub fn get(&self, ns: JsValue, key: JsValue) -> Promise {
+    /// `getOrSet`'s write: stores `value` unless the key has a live value by
+    /// the time the write runs; resolves with the value stored, whichever it is.
+    #[wasm_bindgen(js_name = setIfAbsent, unchecked_return_type = "Promise<StorageValue>")]
+    pub fn set_if_absent(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "StorageValue")] value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
-                Ok(Operation::Get { ns, key })
+                let ttl = convert::ttl_options(&options, "getOrSet option")?;
+                let encoded = codec::encode(&value, self.engine.options().max_value_bytes)?;
+                Ok(Operation::SetIfAbsent { ns, entry: self.engine.entry(key, encoded, None)?, ttl })
             },
             |output| match output {
-                Output::Value(value) => optional_value(value),
+                Output::Value(Some(stored)) => codec::decode(stored.kind, &stored.bytes),
                 other => unexpected(other),
             },
         )
     }
 
-    pub fn has(&self, ns: JsValue, key: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<StorageValue | undefined>")]
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
+        self.lookup(|| self.ns_and_key(&ns, &key))
+    }
+
+    /// `getOrSet`'s read: `get`, checking first every argument of the
+    /// `getOrSet` call in its order (namespace, key, loader, options), so a
+    /// bad one is refused before any loader runs, even on a hit. Functions
+    /// cannot cross to a worker, so the facade judges the loader and passes
+    /// its refusal, if any, for the core to report in turn.
+    #[wasm_bindgen(js_name = getForLoad, unchecked_return_type = "Promise<StorageValue | undefined>")]
+    pub fn get_for_load(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | undefined")] loader_refusal: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        self.lookup(|| {
+            let ns_and_key = self.ns_and_key(&ns, &key)?;
+            if let Some(refusal) = loader_refusal {
+                return Err(StorageError::InvalidArgument(refusal));
+            }
+            convert::ttl_options(&options, "getOrSet option")?;
+            Ok(ns_and_key)
+        })
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn has(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
@@ -117,7 +201,12 @@ impl NativeStore {
         )
     }
 
-    pub fn delete(&self, ns: JsValue, key: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
@@ -127,7 +216,12 @@ impl NativeStore {
         )
     }
 
-    pub fn mget(&self, ns: JsValue, keys: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Array<StorageValue | undefined>>")]
+    pub fn mget(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "readonly string[]")] keys: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
@@ -146,7 +240,13 @@ impl NativeStore {
         )
     }
 
-    pub fn mset(&self, ns: JsValue, entries: JsValue, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn mset(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Entries")] entries: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MsetOptions | undefined")] options: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
@@ -157,7 +257,12 @@ impl NativeStore {
         )
     }
 
-    pub fn mdelete(&self, ns: JsValue, keys: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn mdelete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "readonly string[]")] keys: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
@@ -167,16 +272,28 @@ impl NativeStore {
         )
     }
 
-    pub fn clear(&self, scope: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn clear(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
+    ) -> Promise {
         self.submit(|| Ok(Operation::Clear { scope: self.scope(&scope)? }), done)
     }
 
-    #[wasm_bindgen(js_name = purgeExpired)]
-    pub fn purge_expired(&self, scope: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = purgeExpired, unchecked_return_type = "Promise<number>")]
+    pub fn purge_expired(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
+    ) -> Promise {
         self.submit(|| Ok(Operation::PurgeExpired { scope: self.scope(&scope)? }), number)
     }
 
-    pub fn invalidate(&self, ns: JsValue, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn invalidate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "InvalidateOptions")] options: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
@@ -186,30 +303,12 @@ impl NativeStore {
         )
     }
 
-    /// The value of `key`, or else the loader's result, stored. Concurrent
-    /// callers for one key share one loader call.
-    #[wasm_bindgen(js_name = getOrSet)]
-    pub fn get_or_set(&self, ns: JsValue, key: JsValue, loader: JsValue, options: JsValue) -> Promise {
-        if self.engine.is_disposed() {
-            return settle_now(Err(StorageError::Disposed));
-        }
-        let request = (|| {
-            let (ns, key) = self.ns_and_key(&ns, &key)?;
-            let loader = convert::loader(loader)?;
-            Ok(get_or_set::Request {
-                ns,
-                key,
-                loader,
-                ttl: convert::ttl_options(&options, "getOrSet option")?,
-            })
-        })();
-        match request {
-            Ok(request) => get_or_set::join(&self.engine, &self.flights, request),
-            Err(error) => settle_now(Err(error)),
-        }
-    }
-
-    pub fn keys(&self, ns: JsValue, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<string[]>")]
+    pub fn keys(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "KeysOptions | undefined")] options: JsValue,
+    ) -> Promise {
         self.submit(
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
@@ -222,23 +321,26 @@ impl NativeStore {
         )
     }
 
-    pub fn count(&self, scope: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn count(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
+    ) -> Promise {
         self.submit(|| Ok(Operation::Count { scope: self.scope(&scope)? }), number)
     }
 
-    #[wasm_bindgen(js_name = getCurrentCacheSize)]
-    pub fn current_cache_size(&self, scope: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = getCurrentCacheSize, unchecked_return_type = "Promise<number>")]
+    pub fn current_cache_size(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
+    ) -> Promise {
         self.submit(|| Ok(Operation::CacheSize { scope: self.scope(&scope)? }), number)
     }
 
-    /// Rejects everything waiting (queued operations and `getOrSet` callers
-    /// whose loader has not settled) with DISPOSED and closes the database.
+    /// Rejects every queued operation with DISPOSED and closes the database.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn dispose(&self) -> Promise {
         self.engine.dispose();
-        let abandoned = self.flights.borrow_mut().abandon_all();
-        for (resolve, reject) in abandoned {
-            answer(&resolve, &reject, Err(StorageError::Disposed));
-        }
         // A temporary OPFS database is removed once its pool has let go;
         // dispose resolves after that, and only resolves.
         let cleanups: js_sys::Array = opfs::take_pending_cleanups().into_iter().collect();
@@ -253,8 +355,14 @@ impl NativeStore {
         self.engine.is_disposed()
     }
 
-    /// `"CLOSED"`, `"OPEN"` or `"HALF_OPEN"`.
-    #[wasm_bindgen(js_name = breakerState)]
+    /// The longest an operation may run (`operationTimeoutMs`, `Infinity` for
+    /// no limit): how long a worker store's owner waits for a dispose.
+    #[wasm_bindgen(js_name = operationTimeoutMs)]
+    pub fn operation_timeout_ms(&self) -> f64 {
+        self.engine.options().operation_timeout_ms.unwrap_or(f64::INFINITY)
+    }
+
+    #[wasm_bindgen(js_name = breakerState, unchecked_return_type = "BreakerState")]
     pub fn breaker_state(&self) -> String {
         self.engine.breaker_state().as_str().to_owned()
     }
@@ -263,7 +371,11 @@ impl NativeStore {
     /// breaker transition, in order. What it throws is ignored: a listener
     /// cannot break the store.
     #[wasm_bindgen(js_name = onStateChange)]
-    pub fn on_state_change(&self, listener: Function) {
+    pub fn on_state_change(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(state: BreakerState, previous: BreakerState) => void")]
+        listener: Function,
+    ) {
         self.engine.on_transition(Box::new(move |state, previous| {
             let _ = listener.call2(&JsValue::UNDEFINED, &state.as_str().into(), &previous.as_str().into());
         }));
@@ -271,6 +383,20 @@ impl NativeStore {
 }
 
 impl NativeStore {
+    /// A `get` of the namespace and key `check` returns, once it has checked the call.
+    fn lookup(&self, check: impl FnOnce() -> Result<(String, String)>) -> Promise {
+        self.submit(
+            || {
+                let (ns, key) = check()?;
+                Ok(Operation::Get { ns, key })
+            },
+            |output| match output {
+                Output::Value(value) => optional_value(value),
+                other => unexpected(other),
+            },
+        )
+    }
+
     /// `undefined`: the whole store; a name: that namespace.
     fn scope(&self, scope: &JsValue) -> Result<Option<String>> {
         if scope.is_undefined() {

@@ -13,7 +13,9 @@ self.addEventListener("message", ({ data: { id, method, args } }) => {
     const held = typeof lifeLock === "string"
       ? new Promise((granted) => navigator.locks.request(lifeLock, () => (granted(), new Promise(() => {}))))
       : Promise.resolve();
-    held.then(() => self.postMessage({ id, ok: true, value: typeof lifeLock === "string" }));
+    // The store's operationTimeoutMs as the core would settle it (default 30 s).
+    const operationTimeoutMs = args[0]?.operationTimeoutMs ?? 30_000;
+    held.then(() => self.postMessage({ id, ok: true, value: { holdsLifeLock: typeof lifeLock === "string", operationTimeoutMs } }));
     return;
   }
   if (mode === "close") self.close();

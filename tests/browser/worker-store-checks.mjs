@@ -350,6 +350,8 @@ async function getOrSetOnThisThread() {
       const thrown = make();
       const failing = manualLoader();
       const callers = Array.from({ length: 5 }, () => settle(() => store.getOrSet("fails", failing)));
+      // Rejected only once called (each caller's lookup crosses to the worker first).
+      for (let i = 0; i < 50 && failing.calls === 0; i += 1) await tick(10);
       await tick(20);
       failing.reject(thrown);
       const failed = await Promise.all(callers);

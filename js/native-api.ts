@@ -1,0 +1,64 @@
+/**
+ * The store a Storage wraps, whichever kind it is: the wasm `NativeStore` of
+ * an in-thread store, or the `RemoteStore` that forwards each call to a store
+ * in a worker (js/remote.ts). Both implement `NativeApi`; the wasm one's
+ * declarations come from the `unchecked_*_type` attributes in src/api/mod.rs.
+ */
+
+import type {
+  BreakerState,
+  Entries,
+  GetOrSetOptions,
+  InvalidateOptions,
+  KeysOptions,
+  MsetOptions,
+  SetOptions,
+  StateListener,
+  StorageValue,
+} from "./types.js";
+
+/**
+ * The namespace a call acts on. For key calls `undefined` is the root store's
+ * own namespace; for `count`, `getCurrentCacheSize`, `purgeExpired` and
+ * `clear` it is the whole store. `null` (`namespace(undefined)`) is an invalid
+ * name, for the core to refuse. Every argument is checked by the core,
+ * whatever its declared type.
+ */
+export type Namespace = string | null | undefined;
+
+export interface NativeApi {
+  set(ns: Namespace, key: string, value: StorageValue, options: SetOptions | undefined): Promise<void>;
+  /** A set of a value the facade has made JSON text of (js/plain-json.ts). */
+  setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void>;
+  get(ns: Namespace, key: string): Promise<StorageValue | undefined>;
+  /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
+   *  verdict on the loader), then gets. */
+  getForLoad(
+    ns: Namespace,
+    key: string,
+    loaderRefusal: string | undefined,
+    options: GetOrSetOptions | undefined,
+  ): Promise<StorageValue | undefined>;
+  /** getOrSet's write: stores `value` unless the key has a value by then;
+   *  resolves with the value stored, whichever it is. */
+  setIfAbsent(ns: Namespace, key: string, value: StorageValue, options: GetOrSetOptions | undefined): Promise<StorageValue>;
+  has(ns: Namespace, key: string): Promise<boolean>;
+  delete(ns: Namespace, key: string): Promise<boolean>;
+  mget(ns: Namespace, keys: readonly string[]): Promise<Array<StorageValue | undefined>>;
+  mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void>;
+  mdelete(ns: Namespace, keys: readonly string[]): Promise<number>;
+  keys(ns: Namespace, options: KeysOptions | undefined): Promise<string[]>;
+  invalidate(ns: Namespace, options: InvalidateOptions): Promise<number>;
+  purgeExpired(scope: Namespace): Promise<number>;
+  count(scope: Namespace): Promise<number>;
+  getCurrentCacheSize(scope: Namespace): Promise<number>;
+  clear(scope: Namespace): Promise<void>;
+  /** Rejects every waiting call with DISPOSED and closes the database. */
+  dispose(): Promise<void>;
+  breakerState(): BreakerState;
+  /** Sets the one listener told of each breaker transition. */
+  onStateChange(listener: StateListener): void;
+}
+
+/** The calls that run an operation in the store, each as it is. */
+export type StoreCall = Exclude<keyof NativeApi, "dispose" | "breakerState" | "onStateChange">;

@@ -1,0 +1,64 @@
+/**
+ * The messages between a RemoteStore (js/remote.ts) and its worker
+ * (js/worker.ts), and the one table of the calls the worker runs as they are.
+ */
+
+import type { ArgKind } from "./clone-check.js";
+import type { StorageErrorFields } from "./errors.js";
+import type { NativeApi, StoreCall } from "./native-api.js";
+import type { BreakerState } from "./types.js";
+
+/** One kind per parameter of a call. */
+type ArgKinds<Params extends unknown[]> = { readonly [Index in keyof Params]: ArgKind };
+
+/**
+ * Every store call, with the kind of each of its arguments (what the calling
+ * thread checks before they cross, js/clone-check.ts). The proxy forwards
+ * these calls and the worker dispatches them; a NativeApi call missing here,
+ * or an argument list of the wrong length, does not compile.
+ */
+export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<NativeApi[Call]>> } = {
+  set: ["key", "key", "value", "option"],
+  setJson: ["key", "key", "value", "option"],
+  get: ["key", "key"],
+  getForLoad: ["key", "key", "option", "option"],
+  setIfAbsent: ["key", "key", "value", "option"],
+  has: ["key", "key"],
+  delete: ["key", "key"],
+  mget: ["key", "keys"],
+  mset: ["key", "entries", "option"],
+  mdelete: ["key", "keys"],
+  keys: ["key", "option"],
+  invalidate: ["key", "option"],
+  purgeExpired: ["key"],
+  count: ["key"],
+  getCurrentCacheSize: ["key"],
+  clear: ["key"],
+};
+
+export const isStoreCall = (method: string): method is StoreCall => Object.hasOwn(STORE_CALLS, method);
+
+/**
+ * What the worker is asked to do: `open` (options, then the name of a Web
+ * Lock for the worker to hold as long as it lives), a store call, or
+ * `dispose`.
+ */
+export interface WorkerRequest {
+  id: number;
+  method: StoreCall | "open" | "dispose";
+  args: unknown[];
+}
+
+/** The worker's answer to `open`. */
+export interface Opened {
+  /** Whether the worker holds the Web Lock it was given (none without Web Locks). */
+  holdsLifeLock: boolean;
+  /** The store's operationTimeoutMs, as the core settled it (Infinity for none). */
+  operationTimeoutMs: number;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: StorageErrorFields; trapped?: true }
+  /** Not a reply: a circuit breaker transition, pushed as it happens. */
+  | { id: 0; state: BreakerState; previous: BreakerState };
