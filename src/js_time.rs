@@ -1,7 +1,7 @@
 //! Time and chance from JS: `Date.now` as the store's clock, `setTimeout` as
 //! its timer, `Math.random` as retry jitter.
 
-use js_sys::{Function, Promise};
+use js_sys::Function;
 use larder_core::clock::{Clock, Task};
 use larder_core::error::Result;
 use larder_core::retry::Random;
@@ -16,12 +16,6 @@ extern "C" {
 /// Runs `task` once from the event loop, after `delay_ms`.
 pub fn run_after(delay_ms: f64, task: Task) {
     set_timeout(&Closure::once_into_js(task).unchecked_into(), delay_ms);
-}
-
-/// Waits `delay_ms` on the event loop.
-pub async fn sleep(delay_ms: f64) {
-    let timer = Promise::new(&mut |resolve, _| set_timeout(&resolve, delay_ms));
-    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
 }
 
 /// `Date.now()`, and `setTimeout`.

@@ -13,9 +13,9 @@ use crate::clock::Clock;
 use crate::codec;
 use crate::engine::{Engine, Reply};
 use crate::error::{Result, StorageError};
-use crate::js_time::{self, MathRandom, SystemClock};
+use crate::js_time::{MathRandom, SystemClock};
 use crate::operation::{Operation, Output};
-use crate::retry;
+use crate::retry::{self, Random};
 use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
@@ -69,14 +69,14 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
         true => None,
         false => Some(Rc::new(NodeHost::from_js(host)?)),
     };
+    let clock: Rc<dyn Clock> = match clock {
+        Some(clock) => Rc::new(clock),
+        None => Rc::new(SystemClock),
+    };
     let mut attempt = 1;
     loop {
-        let clock: Rc<dyn Clock> = match &clock {
-            Some(clock) => Rc::new(clock.clone()),
-            None => Rc::new(SystemClock),
-        };
         let opened = vfs::open(&options.path, host.clone()).await;
-        match opened.and_then(|db| Engine::open(options.clone(), clock, Box::new(MathRandom), db)) {
+        match opened.and_then(|db| Engine::open(options.clone(), clock.clone(), Box::new(MathRandom), db)) {
             Ok(engine) => {
                 #[cfg(feature = "test-hooks")]
                 if matches!(&options.path, crate::options::StoragePath::File(path) if path.contains(crate::PANIC_IN_OPEN))
@@ -85,13 +85,26 @@ async fn open(options: &JsValue, host: &JsValue) -> Result<NativeStore> {
                 }
                 return Ok(NativeStore { engine: Rc::new(engine) });
             }
-            Err(error) => match retry::delay_after(&options.retry, attempt, &error, js_sys::Math::random()) {
-                Some(delay_ms) => js_time::sleep(delay_ms).await,
+            Err(error) => match retry::delay_after(&options.retry, attempt, &error, MathRandom.unit()) {
+                Some(delay_ms) => wait(clock.as_ref(), delay_ms).await,
                 None => return Err(error),
             },
         }
         attempt += 1;
     }
+}
+
+/// Waits `delay_ms` on the store's clock.
+async fn wait(clock: &dyn Clock, delay_ms: f64) {
+    let (wake, woken) = futures_channel::oneshot::channel();
+    clock.wake_after(
+        delay_ms,
+        Box::new(move || {
+            // Nobody to tell if the open was dropped meanwhile.
+            let _ = wake.send(());
+        }),
+    );
+    let _ = woken.await;
 }
 
 /// One open store, as seen from JS. `ns` arguments name the namespace a call

@@ -1,4 +1,4 @@
-// Every key/value call and its result shape, as API.md specifies them.
+// Every key/value call and its result shape, as the README specifies them.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";

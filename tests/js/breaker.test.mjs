@@ -1,4 +1,4 @@
-// The circuit breaker (API.md, "Resilience"): after `failureThreshold`
+// The circuit breaker (README, "Resilience"): after `failureThreshold`
 // consecutive storage failures it opens and every operation fails fast with
 // CIRCUIT_OPEN without touching storage; after `recoveryTimeoutMs` on the
 // injected clock one operation runs as a probe, whose success closes it and

@@ -1,4 +1,4 @@
-// The bad-input catalogue: every call of API.md fed wrong arguments, in one
+// The bad-input catalogue: every call in the README fed wrong arguments, in one
 // table. Each case names the call, makes it and states the documented code
 // (or OK where the contract accepts the input). The table runs against a
 // file store with an instrumented `fs` and against a memory store; after every
@@ -254,7 +254,7 @@ const CASES = [
   { name: "set key: lone high surrogate", call: (s) => s.set("a\uD800", 1), code: "INVALID_KEY" },
   { name: "set key: lone low surrogate", call: (s) => s.set("\uDC00b", 1), code: "INVALID_KEY" },
   { name: "set key: surrogates in the wrong order", call: (s) => s.set("\uDC00\uD800", 1), code: "INVALID_KEY" },
-  // API.md allows any well-formed string, NUL included: it must round-trip
+  // The README allows any well-formed string, NUL included: it must round-trip
   // and not be cut at the NUL ("a\0b" is not "a").
   {
     name: "set key with NUL round-trips (OK)",
@@ -276,7 +276,7 @@ const CASES = [
   { name: "get key: revoked Proxy", call: (s) => s.get(revoked()), code: "INVALID_KEY" },
   { name: "get key: lone high surrogate", call: (s) => s.get("\uD83D"), code: "INVALID_KEY" },
   { name: "get key: too long", call: (s) => s.get("k".repeat(65)), code: "INVALID_KEY" },
-  // Extra arguments are ignored, as by any JS function (API.md is silent).
+  // Extra arguments are ignored, as by any JS function (the README is silent).
   {
     name: "get with an extra argument (OK, ignored)",
     call: (s) => s.get(KNOWN, "extra"),
@@ -527,7 +527,7 @@ const CASES = [
   },
   { name: "set options: revoked Proxy", call: (s) => s.set("fresh", 1, revoked()), code: "INVALID_ARGUMENT" },
   // null options are taken as "no options", like undefined (the core's
-  // deliberate reading of a call's options argument; API.md is silent).
+  // deliberate reading of a call's options argument; the README is silent).
   {
     name: "set options: null (OK, no options)",
     call: (s) => roundTrip(s, ["fresh"], () => s.set("fresh", 1, null), () => s.get("fresh")),
@@ -665,7 +665,7 @@ const CASES = [
     mentions: /size/,
   },
   { name: "mset options: 5", call: (s) => s.mset({ a: 1 }, 5), code: "INVALID_ARGUMENT" },
-  // Duplicate keys (API.md is silent): as with a Map built from the pairs,
+  // Duplicate keys (the README is silent): as with a Map built from the pairs,
   // the last one wins and the entry is counted once.
   {
     name: "mset: duplicate keys, the last wins (OK)",
@@ -992,7 +992,7 @@ async function seed(store) {
   await store.namespace(NS).set(KNOWN, NS_VALUE);
 }
 
-/** The codes API.md gives for bad input. */
+/** The codes the README gives for bad input. */
 const INPUT_CODES = ["INVALID_ARGUMENT", "INVALID_KEY", "INVALID_VALUE", "VALUE_TOO_LARGE", "BATCH_TOO_LARGE"];
 
 test(`catalogue has ${CASES.length} cases`, () => {

@@ -64,7 +64,7 @@ async function runFault(t, n, errno, { sticky }) {
   const fired = control.fired;
   control.disarm();
 
-  // API.md: "if any write fails, none is written" and the mset rejects.
+  // The README: "if any write fails, none is written" and the mset rejects.
   assert.equal(fired > 0, error !== undefined, `${label}: ${fired} fault(s) injected, mset ${error ? `rejected: ${error.message}` : "resolved"}`);
   if (error) {
     assertStorageError(error, FAULTS[errno]);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { openStorage, StorageError, isStorageError } from "larder";
 
-/** The fixed fields of every error code (API.md, "Errors"). */
+/** The fixed fields of every error code (README, "Errors"). */
 export const ERROR_FIELDS = {
   INVALID_ARGUMENT: { category: "VALIDATION", retryable: false, recoveryAction: "FIX_INPUT" },
   INVALID_KEY: { category: "VALIDATION", retryable: false, recoveryAction: "FIX_INPUT" },
@@ -111,7 +111,7 @@ export async function settleAll(promises, guardMs = 5_000) {
 /** UTF-8 byte length of a string. */
 export const utf8 = (text) => Buffer.byteLength(text, "utf8");
 
-/** The default size API.md defines for a JSON value: key bytes + JSON text bytes. */
+/** The default size the README defines for a JSON value: key bytes + JSON text bytes. */
 export const jsonSize = (key, value) => utf8(key) + utf8(JSON.stringify(value));
 
 /** Compares two strings by their UTF-8 bytes (the order `keys()` returns). */

@@ -1,26 +1,29 @@
-// The limits the facade checks ahead of the core (js/values.ts) are the
-// core's own: each constant equals what the wasm `limits()` export reports,
-// and a value at the nesting limit is stored while one past it is refused.
+// Rules the facade applies ahead of the core are the core's own: each limit
+// (js/values.ts) equals what the wasm `limits()` export reports, a value at
+// the nesting limit is stored while one past it is refused, and the errors
+// the facade raises itself (js/errors.ts) are classified as the core's.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { createRuntime } from "../../pkg/wasm/larder.js";
 import { MAX_DEPTH } from "../../pkg/values.js";
+import { ownError } from "../../pkg/errors.js";
 import { open, rejectsWith } from "./helpers.mjs";
 
-async function coreLimits() {
+/** A wasm instance of the built package, called without the facade. */
+async function coreRuntime() {
   const runtime = createRuntime((error) => assert.fail(`the runtime trapped: ${error}`));
   const bytes = await readFile(new URL("../../pkg/wasm/larder_bg.wasm", import.meta.url));
   runtime.initSync({ module: new WebAssembly.Module(bytes) });
-  return runtime.limits();
+  return runtime;
 }
 
 /** `depth` arrays, one inside the other. */
 const nested = (depth) => Array.from({ length: depth }).reduce((inner) => [inner], null);
 
 test("the facade's MAX_DEPTH is the core's", async () => {
-  const limits = await coreLimits();
+  const limits = (await coreRuntime()).limits();
   assert.deepEqual(Object.keys(limits), ["maxDepth"], "a new limit needs its JS constant checked here");
   assert.equal(MAX_DEPTH, limits.maxDepth);
 });
@@ -34,4 +37,36 @@ test("MAX_DEPTH levels of nesting are stored, one more is refused, by either pat
   await store.set("deepest-core", viaCore(nested(MAX_DEPTH - 1)));
   await rejectsWith(() => store.set("too-deep", nested(MAX_DEPTH + 1)), "INVALID_VALUE", /deeper than/);
   await rejectsWith(() => store.set("too-deep-core", viaCore(nested(MAX_DEPTH))), "INVALID_VALUE", /deeper than/);
+});
+
+/** What a StorageError says of itself, but its message. */
+const classification = ({ code, category, retryable, recoveryAction, userMessage }) => ({
+  code,
+  category,
+  retryable,
+  recoveryAction,
+  userMessage,
+});
+
+test("the errors the facade raises itself are classified as the core classifies them", async () => {
+  const runtime = await coreRuntime();
+  const store = await runtime.openStore(undefined, undefined);
+  const fromCore = {
+    INVALID_ARGUMENT: () => runtime.openStore({ bogus: 1 }, undefined),
+    INVALID_KEY: () => store.get(undefined, ""),
+    INVALID_VALUE: () => store.set(undefined, "k", () => 1, undefined),
+    // No file host and no OPFS here.
+    UNSUPPORTED: () => runtime.openStore({ path: "data.sqlite" }, undefined),
+    DISPOSED: async () => {
+      await store.dispose();
+      return store.get(undefined, "k");
+    },
+  };
+  for (const [code, provoke] of Object.entries(fromCore)) {
+    const error = await provoke().then(
+      () => assert.fail(`${code} was not provoked`),
+      (error) => error,
+    );
+    assert.deepEqual(classification(ownError(code, "from the facade")), classification(error), code);
+  }
 });

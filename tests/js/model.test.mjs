@@ -21,7 +21,7 @@ const NAMES = [undefined, "v"]; // the root's own namespace and one view: one bu
 const KEYS = Array.from({ length: 24 }, (_, i) => `k${String(i).padStart(2, "0")}`);
 const PREFIXES = ["k0", "k1", "k2", "k", "k00", "k15", "x", ""];
 
-/** The default size API.md defines: key bytes + encoded value bytes. */
+/** The default size the README defines: key bytes + encoded value bytes. */
 const defaultSize = (key, value) =>
   utf8(key) + (value instanceof Uint8Array ? value.length : utf8(JSON.stringify(value)));
 

@@ -34,7 +34,7 @@ async function openFile(t, file, options = {}) {
   return store;
 }
 
-/** Every kind of value API.md allows, keyed by what it is. */
+/** Every kind of value the README allows, keyed by what it is. */
 const VALUES = {
   string: "hello, wörld ✓",
   "empty string": "",

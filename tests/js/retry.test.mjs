@@ -1,4 +1,4 @@
-// Retries of operations (API.md, option `retry`): a transient storage
+// Retries of operations (README, option `retry`): a transient storage
 // failure is retried with backoff, its waits timed by the store's clock, the
 // operations behind it waiting in call order; a non-transient failure, an
 // attempt that may have left an effect, or a wait past the operation's

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { open, jsonSize, totals, utf8, rejectsWith } from "./helpers.mjs";
 
 describe("stated sizes", () => {
-  test("the example from API.md: 100 + 200, then delete the first", async (t) => {
+  test("the example from the README: 100 + 200, then delete the first", async (t) => {
     const store = await open(t);
     assert.equal(await store.getCurrentCacheSize(), 0);
     await store.set("component:react:button", { code: "..." }, { size: 100 });
