@@ -68,7 +68,7 @@ export class StorageError extends Error {
   }
 }
 
-/** The fields of the codes the facade raises itself, as src/error.rs defines them. */
+/** The fields of the codes the facade raises itself, as core/src/error.rs defines them. */
 const OWN_CODES = {
   INVALID_ARGUMENT: ["VALIDATION", false, "FIX_INPUT", "The request was not valid."],
   INVALID_KEY: ["VALIDATION", false, "FIX_INPUT", "The item's name is not valid."],

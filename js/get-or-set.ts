@@ -1,10 +1,11 @@
 /**
  * getOrSet: the value of a key, or else its loader's result, stored. The
  * loader runs here, on the caller's thread and outside the store's queue, so
- * other calls go on meanwhile. Callers who miss the same key of a namespace
- * while its loader runs share that one run (single flight). The result is
- * stored with setIfAbsent, so a value set meanwhile wins and is every
- * caller's answer.
+ * other calls go on meanwhile. Callers of the same key of a namespace share a
+ * flight from the moment they call: each checks its own call and looks the
+ * key up, and the first whose lookup misses runs the loader for all of them
+ * (single flight). The result is stored with setIfAbsent, so a value set
+ * meanwhile wins and is every caller's answer.
  */
 
 import { StorageError, errorFields, ownError } from "./errors.js";
@@ -17,67 +18,115 @@ export type NativeCall = <T>(invoke: (native: NativeApi) => Promise<T>) => Promi
 
 type Loader = (key: string) => unknown;
 
-interface Waiter {
-  resolve(value: StorageValue): void;
-  reject(error: unknown): void;
+/** The callers of one key who overlap in time, and their one loader run. */
+interface Flight {
+  /** Callers that joined and have not settled. */
+  callers: number;
+  /** The loader run and its store, started by the first caller that missed. */
+  loading?: Promise<StorageValue>;
 }
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
 
 export class GetOrSet {
   readonly #call: NativeCall;
-  /** The callers waiting on each loader run, by namespace and key. */
-  readonly #flights = new Map<string, Waiter[]>();
+  /** Flights that new callers join, by namespace and key. */
+  readonly #flights = new Map<string, Flight>();
+  /** Rejects with DISPOSED once the store is closing. */
+  readonly #closing: Promise<never>;
+  #close!: (error: StorageError) => void;
   #closed = false;
 
   constructor(call: NativeCall) {
     this.#call = call;
+    this.#closing = new Promise<never>((_, reject) => (this.#close = reject));
+    this.#closing.catch(() => {}); // each waiting caller hears it through its own race
   }
 
   /** The stored value of `key`, or else `loader`'s result, stored. Rejects
    *  with the loader's own error if it throws, else with a StorageError. */
   async run(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue> {
     const refusal = typeof loader === "function" ? undefined : `getOrSet loader must be a function, got ${typeName(loader)}`;
-    // The core checks the whole call first, a hit too.
-    const found = await this.#call((native) => native.getForLoad(ns, key, refusal, options));
-    if (found !== undefined) return found;
-    return this.#join(ns, key, loader as Loader, options);
+    const id = JSON.stringify([ns ?? "", key]);
+    const flight = this.#join(id);
+    try {
+      // The core checks the whole call first, a hit too.
+      const found = await this.#call((native) => native.getForLoad(ns, key, refusal, options));
+      if (found !== undefined) return found;
+      if (this.#closed) throw disposed();
+      const leads = flight.loading === undefined;
+      flight.loading ??= this.#load(id, flight, ns, key, loader as Loader, options);
+      const stored = await Promise.race([flight.loading, this.#closing]);
+      // Each caller gets its own copy.
+      return leads ? stored : structuredClone(stored);
+    } finally {
+      this.#leave(id, flight);
+    }
   }
 
-  /** Rejects every waiting caller with DISPOSED, as the store is going away;
-   *  a loader still running is left to finish unheard. */
+  /** Rejects every caller waiting on a loader with DISPOSED, as the store is
+   *  going away; a loader still running is left to finish unheard. */
   close(): void {
     this.#closed = true;
-    const waiters = [...this.#flights.values()].flat();
-    this.#flights.clear();
-    for (const waiter of waiters) waiter.reject(disposed());
+    this.#close(disposed());
   }
 
-  /** Joins the loader run under way for the key, or starts one. */
-  #join(ns: Namespace, key: string, loader: Loader, options: GetOrSetOptions | undefined): Promise<StorageValue> {
-    if (this.#closed) return Promise.reject(disposed());
-    const flight = JSON.stringify([ns ?? "", key]);
-    return new Promise((resolve, reject) => {
-      const joined = this.#flights.get(flight);
-      if (joined) return void joined.push({ resolve, reject });
-      const waiters = [{ resolve, reject }];
-      this.#flights.set(flight, waiters);
-      const land = (settle: (waiter: Waiter, index: number) => void) => {
-        if (this.#flights.get(flight) !== waiters) return; // close() has answered them
-        this.#flights.delete(flight);
-        waiters.forEach(settle);
-      };
-      this.#load(ns, key, loader, options).then(
-        // Each caller gets its own copy.
-        (stored) => land((waiter, index) => waiter.resolve(index === 0 ? stored : structuredClone(stored))),
-        (error) => land((waiter) => waiter.reject(error)),
-      );
-    });
+  /** The flight of `id` under way, or a new one. */
+  #join(id: string): Flight {
+    let flight = this.#flights.get(id);
+    if (flight === undefined) {
+      flight = { callers: 0 };
+      this.#flights.set(id, flight);
+    }
+    flight.callers += 1;
+    return flight;
   }
 
-  /** Calls the loader, then stores its result unless a value was set meanwhile; resolves with the value stored. */
-  async #load(ns: Namespace, key: string, loader: Loader, options: GetOrSetOptions | undefined): Promise<StorageValue> {
-    const loaded = (await loader(key)) as StorageValue;
+  /** A flight whose every caller hit or failed its own check ends unflown. */
+  #leave(id: string, flight: Flight): void {
+    flight.callers -= 1;
+    if (flight.callers === 0) this.#land(id, flight);
+  }
+
+  /** New callers start a new flight; those already in this one keep it. */
+  #land(id: string, flight: Flight): void {
+    if (this.#flights.get(id) === flight) this.#flights.delete(id);
+  }
+
+  /** Calls the loader, then stores its result unless a value was set
+   *  meanwhile; resolves with the value stored. Its callers hear how it
+   *  ended, unless the store closed first. */
+  #load(
+    id: string,
+    flight: Flight,
+    ns: Namespace,
+    key: string,
+    loader: Loader,
+    options: GetOrSetOptions | undefined,
+  ): Promise<StorageValue> {
+    const loading = this.#loadAndStore(id, flight, ns, key, loader, options);
+    loading.catch(() => {});
+    return loading;
+  }
+
+  async #loadAndStore(
+    id: string,
+    flight: Flight,
+    ns: Namespace,
+    key: string,
+    loader: Loader,
+    options: GetOrSetOptions | undefined,
+  ): Promise<StorageValue> {
+    try {
+      const loaded = (await loader(key)) as StorageValue;
+      return await this.#store(ns, key, loaded, options);
+    } finally {
+      this.#land(id, flight);
+    }
+  }
+
+  /** Stores a loader's result unless a value was set meanwhile. */
+  async #store(ns: Namespace, key: string, loaded: StorageValue, options: GetOrSetOptions | undefined) {
     try {
       return await this.#call((native) => native.setIfAbsent(ns, key, loaded, options));
     } catch (error) {

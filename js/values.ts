@@ -2,8 +2,8 @@
  * What the core accepts of a JS value, for the checks the facade makes ahead
  * of it (the JSON fast path, what may cross to a worker): the nesting limit
  * and what a plain object is, as src/codec.rs decides them, and the words the
- * core describes values with. tests/js/limits.test.mjs holds the limit equal
- * to the core's.
+ * core describes values with. tests/js/limits.test.mjs holds the limit and
+ * the plain-object rule equal to the core's.
  */
 
 /** How deeply arrays and objects may nest in a value (codec::MAX_DEPTH). */

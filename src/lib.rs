@@ -9,7 +9,7 @@
 // The core's modules, under the names the boundary uses.
 use larder_core::{clock, engine, error, operation, options, retry, store, value};
 
-/// The `#[wasm_bindgen]` exports: `openStore` and `NativeStore`.
+/// The `#[wasm_bindgen]` exports: `openStore`, `NativeStore` and `limits`.
 mod api;
 /// JS values to stored values and back, and key checks.
 mod codec;

@@ -156,8 +156,16 @@ impl Engine {
             if (now_ms as f64) < job.due_ms {
                 let wait_ms = job.due_ms - now_ms as f64;
                 self.retry_waiting.replace(Some(job));
-                let engine = Rc::clone(self);
-                self.clock.wake_after(wait_ms, Box::new(move || engine.drain()));
+                // Weak: a store disposed meanwhile is not kept alive by its timer.
+                let engine = Rc::downgrade(self);
+                self.clock.wake_after(
+                    wait_ms,
+                    Box::new(move || {
+                        if let Some(engine) = engine.upgrade() {
+                            engine.drain();
+                        }
+                    }),
+                );
                 return;
             }
             self.run_job(job, now_ms);

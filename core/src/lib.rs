@@ -17,7 +17,7 @@ mod queue;
 
 // Resilience around each run.
 /// The circuit breaker: closed, open, half-open.
-pub mod breaker;
+mod breaker;
 /// `operationTimeoutMs` inside SQLite: interrupting a statement that overruns.
 mod deadline;
 /// Backoff with full jitter for transient failures.
@@ -25,13 +25,13 @@ pub mod retry;
 
 // The SQLite side.
 /// Entry sizes, the budget check, per-namespace ledgers, LRU recency.
-pub mod accounting;
+mod accounting;
 /// The connection a store is handed and what backs it.
 pub mod database;
 /// Keeping the file and its WAL in proportion to what is stored.
 mod footprint;
 /// The DDL, recognising a larder file, and readying a fresh connection.
-pub mod schema;
+mod schema;
 /// The entries table: the operations, the unit of work, purge and eviction.
 pub mod store;
 
@@ -46,6 +46,14 @@ pub mod options;
 pub mod value;
 
 pub use error::{Category, ErrorCode, RecoveryAction, StorageError};
+
+/// Internals for this crate's own integration tests (`tests/`), not an API.
+#[doc(hidden)]
+pub mod testing {
+    /// How much one write purges and one eviction query reads: the model test
+    /// must reach past both.
+    pub use crate::store::eviction::{EVICTION_BATCH, LAZY_PURGE_LIMIT};
+}
 
 /// Test builds only: a key whose `get` panics when the queue runs it.
 #[cfg(feature = "test-hooks")]

@@ -11,6 +11,8 @@ use larder_core::database::Database;
 use larder_core::error::ErrorCode;
 use larder_core::options::StoreOptions;
 use larder_core::store::{Entry, KeyQuery, Scope, Store};
+// Live entries one eviction query reads, and expired rows one write purges.
+use larder_core::testing::{EVICTION_BATCH, LAZY_PURGE_LIMIT};
 use larder_core::value::{EncodedValue, ValueKind};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -36,10 +38,6 @@ const MAX_STEPS: usize = 200;
 /// than one write purges.
 const LONG_RUN_STEPS: usize = 10_000;
 const LONG_RUN_SEED: u64 = 0x5eed_1a2d_e2c0_ffee;
-/// Live entries one eviction query reads, and expired rows one write purges
-/// on the side (`eviction_batch!` and `lazy_purge_limit!` in the store).
-const EVICTION_BATCH: usize = 64;
-const LAZY_PURGE_LIMIT: u64 = 32;
 
 /// Failing seeds are kept under the build's target directory, never in the
 /// repository; they are replayed first on the next run of this build.
@@ -422,7 +420,7 @@ impl StateMachineTest for LongRun {
     fn teardown(sut: Sut, model: Model) {
         assert!(sut.rejected_batches > 0, "the run must include rolled-back batches");
         assert!(
-            model.most_evicted > EVICTION_BATCH,
+            model.most_evicted as u64 > EVICTION_BATCH,
             "one write must evict more than one eviction query reads; the most was {}",
             model.most_evicted
         );

@@ -363,11 +363,6 @@ impl NativeStore {
         })
     }
 
-    #[wasm_bindgen(js_name = isDisposed)]
-    pub fn is_disposed(&self) -> bool {
-        self.engine.is_disposed()
-    }
-
     /// The longest an operation may run (`operationTimeoutMs`, `Infinity` for
     /// no limit): how long a worker store's owner waits for a dispose.
     #[wasm_bindgen(js_name = operationTimeoutMs)]

@@ -208,6 +208,24 @@ describe("loader errors", { timeout: SUITE_TIMEOUT_MS }, () => {
     assert.deepEqual(await store.keys(), ["other"]);
   });
 
+  test("a caller who calls while the loader runs gets its failure, even if the loader fails before that caller's own lookup answers", async (t) => {
+    const store = await open(t);
+    const running = deferred();
+    const loader = countingLoader(() => (loader.calls === 1 ? running.promise : Promise.reject(new Error("a second run"))));
+    const first = store.getOrSet("k", loader);
+    while (loader.calls === 0) await new Promise((resolve) => setImmediate(resolve));
+    const error = new Error("the one run failed");
+    // The second caller's lookup is still queued when the run fails.
+    const second = store.getOrSet("k", loader);
+    running.reject(error);
+    const results = await settleAll([first, second]);
+    assert.deepEqual(
+      results.map((result) => result.reason),
+      [error, error],
+    );
+    assert.equal(loader.calls, 1);
+  });
+
   test("after a failed flight the next caller runs the loader again", async (t) => {
     const store = await open(t);
     let attempt = 0;

@@ -1,13 +1,15 @@
 // Rules the facade applies ahead of the core are the core's own: each limit
 // (js/values.ts) equals what the wasm `limits()` export reports, a value at
-// the nesting limit is stored while one past it is refused, and the errors
+// the nesting limit is stored while one past it is refused, the facade calls
+// an object plain exactly when the core stores it, and the errors
 // the facade raises itself (js/errors.ts) are classified as the core's.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { createRuntime } from "../../pkg/wasm/larder.js";
-import { MAX_DEPTH } from "../../pkg/values.js";
+import vm from "node:vm";
+import { MAX_DEPTH, isPlainObject } from "../../pkg/values.js";
 import { ownError } from "../../pkg/errors.js";
 import { open, rejectsWith } from "./helpers.mjs";
 
@@ -69,4 +71,33 @@ test("the errors the facade raises itself are classified as the core classifies 
     );
     assert.deepEqual(classification(ownError(code, "from the facade")), classification(error), code);
   }
+});
+
+test("the facade's plain-object rule is the core's: an empty object is storable exactly when the facade calls it plain", async () => {
+  const runtime = await coreRuntime();
+  const store = await runtime.openStore(undefined, undefined);
+  const otherRealm = (source) => vm.runInNewContext(source);
+  const candidates = {
+    "{}": {},
+    "Object.create(null)": Object.create(null),
+    "{} of another realm": otherRealm("({})"),
+    "Object.create(null) of another realm": otherRealm("Object.create(null)"),
+    "Object.create({})": Object.create({}),
+    "a class instance": new (class Thing {})(),
+    "a null-prototype class instance": Object.setPrototypeOf(new (class Thing {})(), null),
+    "a class instance of another realm": otherRealm("new (class Thing {})()"),
+    "a Date": new Date(0),
+    "a Map": new Map(),
+    "a Proxy of {}": new Proxy({}, {}),
+    "an object with a constructor property": { constructor: "not a class" },
+  };
+  for (const [name, candidate] of Object.entries(candidates)) {
+    // `set`, not `setJson`: the core's own encoder decides.
+    const stored = await store.set(undefined, "k", candidate, undefined).then(
+      () => true,
+      (error) => (error.code === "INVALID_VALUE" ? false : Promise.reject(error)),
+    );
+    assert.equal(isPlainObject(candidate), stored, name);
+  }
+  await store.dispose();
 });

@@ -27,7 +27,8 @@ macro_rules! eviction_batch {
         64
     };
 }
-pub(super) const LAZY_PURGE_LIMIT: u64 = lazy_purge_limit!();
+pub const LAZY_PURGE_LIMIT: u64 = lazy_purge_limit!();
+pub const EVICTION_BATCH: u64 = eviction_batch!();
 pub(super) const PURGE_SOME_SQL: &str = concat!(
     "DELETE FROM entries WHERE id IN
        (SELECT id FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ",

@@ -4,7 +4,7 @@
 //! `eviction` the cache policy inside it, `rows` the table's rows, and
 //! `key_range` what a prefix means.
 
-mod eviction;
+pub(crate) mod eviction;
 mod key_range;
 mod rows;
 #[cfg(test)]

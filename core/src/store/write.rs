@@ -127,14 +127,15 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Runs `body` under a savepoint. Not rusqlite's `Savepoint`: it borrows
-    /// the transaction mutably for as long as it lives, while `body` writes
-    /// through this `Write`, and it runs its SQL uncached, a parse per member
-    /// of a group commit where these cached statements parse once.
-    /// If it fails on its own (not storage
+    /// Runs `body` under a savepoint. If it fails on its own (not storage
     /// itself), only its changes are rolled back and its error is returned
     /// inside `Ok`; a storage failure is returned as is, for the whole
     /// transaction to fail.
+    ///
+    /// Not rusqlite's `Savepoint`: it borrows the transaction mutably for as
+    /// long as it lives, while `body` writes through this `Write`, and it runs
+    /// its SQL uncached, a parse per member of a group commit where these
+    /// cached statements parse once.
     pub(super) fn isolated(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<Result<()>> {
         self.tx.prepare_cached("SAVEPOINT grouped")?.execute([])?;
         let delta = self.delta.clone();
