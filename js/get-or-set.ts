@@ -55,7 +55,7 @@ export class GetOrSet {
       if (found !== undefined) return found;
       if (this.#closed) throw disposed();
       const leads = flight.loading === undefined;
-      flight.loading ??= this.#load(id, flight, ns, key, loader as Loader, options);
+      flight.loading ??= heardLater(this.#load(id, flight, ns, key, loader as Loader, options));
       const stored = await Promise.race([flight.loading, this.#closing]);
       // Each caller gets its own copy.
       return leads ? stored : structuredClone(stored);
@@ -94,22 +94,8 @@ export class GetOrSet {
   }
 
   /** Calls the loader, then stores its result unless a value was set
-   *  meanwhile; resolves with the value stored. Its callers hear how it
-   *  ended, unless the store closed first. */
-  #load(
-    id: string,
-    flight: Flight,
-    ns: Namespace,
-    key: string,
-    loader: Loader,
-    options: GetOrSetOptions | undefined,
-  ): Promise<StorageValue> {
-    const loading = this.#loadAndStore(id, flight, ns, key, loader, options);
-    loading.catch(() => {});
-    return loading;
-  }
-
-  async #loadAndStore(
+   *  meanwhile; resolves with the value stored. */
+  async #load(
     id: string,
     flight: Flight,
     ns: Namespace,
@@ -133,6 +119,13 @@ export class GetOrSet {
       throw error instanceof StorageError && error.code === "INVALID_VALUE" ? unstorable(error, key) : error;
     }
   }
+}
+
+/** `promise`, marked as handled: its callers hear how it ended through their
+ *  own awaits, unless the store closed first and they stopped listening. */
+function heardLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 /** A loader result's refusal, saying where the value came from. */
