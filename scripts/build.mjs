@@ -42,7 +42,10 @@ glue(releaseWasm, glueDir);
 
 rmSync(`${root}pkg`, { recursive: true, force: true });
 mkdirSync(`${root}pkg/wasm`, { recursive: true });
-run(bin("tsc"), ["-p", "js"]);
+// The facade twice: its types with their doc comments, its code without
+// (what an app loads; the comments are in the sources and the .d.ts).
+run(bin("tsc"), ["-p", "js", "--emitDeclarationOnly"]);
+run(bin("tsc"), ["-p", "js", "--declaration", "false", "--removeComments"]);
 for (const file of ["larder.js", "larder.d.ts"]) copyFileSync(`${root}${glueDir}/${file}`, `${root}pkg/wasm/${file}`);
 run(bin("wasm-opt"), [
   "-Oz",

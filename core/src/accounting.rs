@@ -139,20 +139,52 @@ impl LedgerDelta {
     }
 }
 
-/// LRU recency. Every read hit and every written entry takes the next stamp;
-/// eviction removes the smallest stamps first. Reads only note their stamp
-/// here; the next write transaction persists them (`take_dirty`), so a read
-/// never costs a disk write.
+/// Reads gathered before a write persists them (or the store closes): a
+/// few hundred KiB of keys at most, and after a crash LRU order is as old as
+/// the last persist.
+pub const READS_PERSISTED_AT: usize = 1024;
+
+/// A namespace and key.
+pub type EntryKey = (String, String);
+
+/// LRU recency. Every written entry takes the next stamp as its row id.
+/// While there is a budget to evict for, a read hit takes the next stamp too,
+/// kept here until enough reads have gathered (`is_due`) and a write
+/// persists them in one go, so a read costs no disk write. An entry's
+/// recency is the larger of its row id and its pending read's stamp;
+/// eviction merges the two (`store::lru_order`). Without a budget reads are
+/// not tracked: nothing is evicted.
 #[derive(Debug, Default)]
 pub struct Recency {
     next_stamp: i64,
-    dirty: HashMap<(String, String), i64>,
+    reads: PendingReads,
+    tracking_reads: bool,
+    persist_at: usize,
+}
+
+/// Reads not yet persisted: the latest per entry, and every read in stamp
+/// order (a read superseded by a later one of the same entry is skipped).
+#[derive(Debug, Default)]
+pub struct PendingReads {
+    latest: HashMap<EntryKey, i64>,
+    log: Vec<(i64, EntryKey)>,
+}
+
+impl PendingReads {
+    /// Each entry's latest read, oldest first.
+    pub fn in_order(&self) -> impl Iterator<Item = (i64, &EntryKey)> {
+        self.log
+            .iter()
+            .filter(|(stamp, entry)| self.latest[entry] == *stamp)
+            .map(|(stamp, entry)| (*stamp, entry))
+    }
 }
 
 impl Recency {
-    /// Continues after the largest stamp stored.
-    pub fn starting_after(last_stamp: i64) -> Recency {
-        Recency { next_stamp: last_stamp + 1, dirty: HashMap::new() }
+    /// Continues after the largest stamp stored; tracks reads if there is a
+    /// budget, due for persisting every `persist_at` reads.
+    pub fn starting_after(last_stamp: i64, tracking_reads: bool, persist_at: usize) -> Recency {
+        Recency { next_stamp: last_stamp + 1, reads: PendingReads::default(), tracking_reads, persist_at }
     }
 
     /// The stamp the next read or write will take.
@@ -166,22 +198,54 @@ impl Recency {
         stamp
     }
 
-    /// A read of `ns`/`key`: remembered until the next write persists it.
+    /// A read of `ns`/`key`: remembered until a write persists it.
     pub fn touch(&mut self, ns: &str, key: &str) {
-        let stamp = self.stamp();
-        self.dirty.insert((ns.to_owned(), key.to_owned()), stamp);
-    }
-
-    /// The reads not yet persisted, to write in the coming transaction.
-    pub fn take_dirty(&mut self) -> HashMap<(String, String), i64> {
-        std::mem::take(&mut self.dirty)
-    }
-
-    /// Gives back reads whose transaction rolled back; newer reads win.
-    pub fn restore_dirty(&mut self, dirty: HashMap<(String, String), i64>) {
-        for (entry, stamp) in dirty {
-            self.dirty.entry(entry).or_insert(stamp);
+        if !self.tracking_reads {
+            return;
         }
+        let stamp = self.stamp();
+        let entry = (ns.to_owned(), key.to_owned());
+        self.reads.latest.insert(entry.clone(), stamp);
+        self.reads.log.push((stamp, entry));
+    }
+
+    /// The stamp of the entry's pending read, if any.
+    pub fn read_stamp(&self, ns: &str, key: &str) -> Option<i64> {
+        self.reads.latest.get(&(ns.to_owned(), key.to_owned())).copied()
+    }
+
+    /// The first entry's latest read stamped after `after` and before `before`.
+    pub fn read_between(&self, after: i64, before: i64) -> Option<(i64, &EntryKey)> {
+        let log = &self.reads.log;
+        let start = log.partition_point(|(stamp, _)| *stamp <= after);
+        log[start..]
+            .iter()
+            .take_while(|(stamp, _)| *stamp < before)
+            .find(|(stamp, entry)| self.reads.latest[entry] == *stamp)
+            .map(|(stamp, entry)| (*stamp, entry))
+    }
+
+    /// Whether enough reads have gathered for the next write to persist them.
+    pub fn is_due(&self) -> bool {
+        self.reads.log.len() >= self.persist_at
+    }
+
+    /// The pending reads, for a write to persist.
+    pub fn take_reads(&mut self) -> PendingReads {
+        std::mem::take(&mut self.reads)
+    }
+
+    /// Gives back reads whose transaction rolled back, ahead of the reads
+    /// made since (all later); a newer read of the same entry wins.
+    pub fn restore_reads(&mut self, mut reads: PendingReads) {
+        reads
+            .log
+            .retain(|(stamp, entry)| reads.latest[entry] == *stamp && !self.reads.latest.contains_key(entry));
+        for (stamp, entry) in &reads.log {
+            self.reads.latest.insert(entry.clone(), *stamp);
+        }
+        reads.log.append(&mut self.reads.log);
+        self.reads.log = reads.log;
     }
 }
 
@@ -270,16 +334,41 @@ mod tests {
 
     #[test]
     fn recency_stamps_grow_and_rolled_back_reads_are_kept() {
-        let mut recency = Recency::starting_after(41);
+        let mut recency = Recency::starting_after(41, true, READS_PERSISTED_AT);
         recency.touch("", "a");
         assert_eq!(recency.stamp(), 43);
         recency.touch("", "b");
-        let dirty = recency.take_dirty();
-        assert_eq!(dirty.get(&(String::new(), "a".into())), Some(&42));
+        recency.touch("ns", "c");
         recency.touch("", "a");
-        recency.restore_dirty(dirty);
-        let dirty = recency.take_dirty();
-        assert_eq!(dirty.get(&(String::new(), "a".into())), Some(&45), "the newer read wins");
-        assert_eq!(dirty.get(&(String::new(), "b".into())), Some(&44));
+        assert_eq!(recency.read_stamp("", "a"), Some(46), "a second read moves the entry");
+        assert_eq!(recency.read_between(0, 100).map(|(stamp, _)| stamp), Some(44));
+        assert_eq!(recency.read_between(44, 46), Some((45, &("ns".to_owned(), "c".to_owned()))));
+        assert_eq!(recency.read_between(46, 100), None, "the bound is exclusive");
+        let reads = recency.take_reads();
+        assert_eq!(reads.in_order().map(|(stamp, _)| stamp).collect::<Vec<_>>(), [44, 45, 46]);
+        recency.touch("", "a");
+        recency.restore_reads(reads);
+        assert_eq!(recency.read_stamp("", "a"), Some(47), "the newer read wins");
+        assert_eq!(recency.read_stamp("", "b"), Some(44));
+        let stamps = |recency: &mut Recency| {
+            recency.take_reads().in_order().map(|(stamp, _)| stamp).collect::<Vec<_>>()
+        };
+        assert_eq!(stamps(&mut recency), [44, 45, 47]);
+    }
+
+    #[test]
+    fn reads_are_tracked_only_with_a_budget_and_due_every_so_many() {
+        let mut untracked = Recency::starting_after(0, false, 2);
+        untracked.touch("", "a");
+        untracked.touch("", "a");
+        assert_eq!(
+            (untracked.read_stamp("", "a"), untracked.is_due(), untracked.next_stamp()),
+            (None, false, 1)
+        );
+        let mut recency = Recency::starting_after(0, true, 2);
+        recency.touch("", "a");
+        assert!(!recency.is_due());
+        recency.touch("", "a");
+        assert!(recency.is_due(), "every read counts");
     }
 }

@@ -40,9 +40,33 @@ impl Backing for Memory {
     fn release(self: Box<Self>) {}
 }
 
+/// A file SQLite opens through its own operating-system VFS (native builds
+/// only: the core's tests and benchmarks); no ownership lock beyond SQLite's.
+#[cfg(not(target_arch = "wasm32"))]
+struct NativeFile;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Backing for NativeFile {
+    fn is_file(&self) -> bool {
+        true
+    }
+
+    fn confirm_owned(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn release(self: Box<Self>) {}
+}
+
 impl Database {
     pub fn in_memory() -> Result<Database> {
         Ok(Database { conn: Connection::open_in_memory()?, backing: Box::new(Memory) })
+    }
+
+    /// A file through SQLite's own VFS, natively (see `NativeFile`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn native_file(path: &std::path::Path) -> Result<Database> {
+        Database::over(Connection::open(path), Box::new(NativeFile))
     }
 
     /// A connection opened by `open`, over `backing`; the backing is

@@ -52,7 +52,8 @@ pub use error::{Category, ErrorCode, RecoveryAction, StorageError};
 pub mod testing {
     /// How much one write purges and one eviction query reads: the model test
     /// must reach past both.
-    pub use crate::store::eviction::{EVICTION_BATCH, LAZY_PURGE_LIMIT};
+    pub use crate::store::eviction::LAZY_PURGE_LIMIT;
+    pub use crate::store::lru_order::EVICTION_BATCH;
 }
 
 /// Test builds only: a key whose `get` panics when the queue runs it.

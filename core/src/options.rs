@@ -136,6 +136,9 @@ pub struct StoreOptions {
     pub durability: Durability,
     pub breaker: BreakerOptions,
     pub retry: RetryOptions,
+    /// Not an option of `openStorage`: how many entries are read before a
+    /// write persists their recency (see `accounting::Recency`); tests lower it.
+    pub reads_persisted_at: usize,
 }
 
 impl Default for StoreOptions {
@@ -152,6 +155,7 @@ impl Default for StoreOptions {
             durability: Durability::Full,
             breaker: BreakerOptions { failure_threshold: 5, recovery_timeout_ms: 30_000.0 },
             retry: RetryOptions { max_attempts: 3, base_delay_ms: 20.0, max_delay_ms: 1000.0 },
+            reads_persisted_at: crate::accounting::READS_PERSISTED_AT,
         }
     }
 }

@@ -14,13 +14,17 @@ pub const APPLICATION_ID: i32 = 0x4c52_4452;
 /// part of it: it is how SQLite lays out the file, not what larder stores, a
 /// file with or without it holds the same schema and every larder build reads
 /// both; a file without it is switched on open (`enable_incremental_vacuum`).
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
-/// Schema version 1. `ns` is the namespace ('' is the root store's own);
-/// `kind` says how `value` is encoded (see `value::ValueKind`); `size` is what
-/// the entry counts toward the budget; `expires_at` is absolute, in the
-/// store clock's milliseconds; `last_used` orders entries for LRU eviction.
-const CREATE_V1: &str = "
+/// Schema version 2. `id` is the entry's recency stamp: every write and every
+/// persisted read moves the row to a new, larger id, so LRU order is rowid
+/// order and no index of its own has to change on each write (version 1 kept
+/// it in a `last_used` column with its own index: one more B-tree page per
+/// write). `ns` is the namespace ('' is the root store's own); `kind` says how
+/// `value` is encoded (see `value::ValueKind`); `size` is what the entry counts
+/// toward the budget; `expires_at` is absolute, in the store clock's
+/// milliseconds.
+const CREATE_TABLE: &str = "
 CREATE TABLE entries (
     id INTEGER PRIMARY KEY,
     ns TEXT NOT NULL,
@@ -28,19 +32,20 @@ CREATE TABLE entries (
     kind INTEGER NOT NULL,
     value BLOB NOT NULL,
     size INTEGER NOT NULL,
-    expires_at INTEGER,
-    last_used INTEGER NOT NULL
-);
+    expires_at INTEGER
+);";
+const CREATE_INDEXES: &str = "
 CREATE UNIQUE INDEX entries_by_key ON entries (ns, key);
 CREATE INDEX entries_by_expiry ON entries (expires_at, ns, size) WHERE expires_at IS NOT NULL;
-CREATE INDEX entries_by_recency ON entries (last_used);
 ";
 
 /// What a database holds, found by reading only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaState {
-    /// Nothing yet (a new or empty file): `create` makes it larder's.
+    /// Nothing yet (a new or empty file): `prepare` makes it larder's.
     Empty,
+    /// Schema version 1: `prepare` migrates it.
+    Version1,
     /// larder's current schema.
     Current,
 }
@@ -67,27 +72,66 @@ pub fn inspect(conn: &Connection) -> Result<SchemaState> {
             "the database has schema version {version}, newer than this larder's {SCHEMA_VERSION}; upgrade larder"
         )));
     }
-    if version < SCHEMA_VERSION {
-        return Err(StorageError::IncompatibleSchema(format!(
+    match version {
+        1 => Ok(SchemaState::Version1),
+        SCHEMA_VERSION => Ok(SchemaState::Current),
+        _ => Err(StorageError::IncompatibleSchema(format!(
             "the database has schema version {version}, which this larder cannot migrate"
-        )));
+        ))),
     }
-    Ok(SchemaState::Current)
 }
 
-/// Creates larder's schema in an empty database, in one transaction, with
-/// incremental vacuum, which SQLite can only switch on before the first table
-/// (or by a `VACUUM`).
-pub fn create(conn: &Connection) -> Result<()> {
+/// The page size of a new database. SQLite's wasm build defaults to 8 KiB;
+/// with entries of a few KiB a write then rewrites twice the bytes it must
+/// (each changed page goes whole to the WAL, then to the file).
+const PAGE_SIZE: i32 = 4096;
+
+/// How a new database lays out its file: the page size, and incremental
+/// vacuum. SQLite fixes both once the first page is written (switching to
+/// WAL does) or the first table made; only a `VACUUM` changes them after.
+fn lay_out(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-    conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE;
-         {CREATE_V1}
-         PRAGMA application_id = {APPLICATION_ID};
-         PRAGMA user_version = {SCHEMA_VERSION};
-         COMMIT;"
-    ))
-    .inspect_err(|_| {
+    Ok(())
+}
+
+/// Creates larder's schema in an empty database, in one transaction.
+pub fn create(conn: &Connection) -> Result<()> {
+    in_one_transaction(
+        conn,
+        &format!(
+            "{CREATE_TABLE}{CREATE_INDEXES}
+             PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = {SCHEMA_VERSION};"
+        ),
+    )
+}
+
+/// Turns a version-1 database into the current schema, in one transaction
+/// (a crash leaves one format or the other, never a mix): the rows copied in
+/// recency order, each numbered by its rank, so version 1's stamps become
+/// ids without a collision; the old table and its indexes dropped.
+pub fn migrate_from_v1(conn: &Connection) -> Result<()> {
+    in_one_transaction(
+        conn,
+        &format!(
+            "ALTER TABLE entries RENAME TO entries_v1;
+             DROP INDEX entries_by_key;
+             DROP INDEX entries_by_expiry;
+             DROP INDEX entries_by_recency;
+             {CREATE_TABLE}
+             INSERT INTO entries (id, ns, key, kind, value, size, expires_at)
+                 SELECT row_number() OVER (ORDER BY last_used, id), ns, key, kind, value, size, expires_at
+                 FROM entries_v1;
+             DROP TABLE entries_v1;
+             {CREATE_INDEXES}
+             PRAGMA user_version = {SCHEMA_VERSION};"
+        ),
+    )
+}
+
+fn in_one_transaction(conn: &Connection, sql: &str) -> Result<()> {
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql} COMMIT;")).inspect_err(|_| {
         let _ = conn.execute_batch("ROLLBACK");
     })?;
     Ok(())
@@ -116,17 +160,17 @@ const AUTO_VACUUM_INCREMENTAL: i32 = 2;
 /// file, sets exclusive locking, WAL and the sync level the durability asks
 /// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
 /// only at checkpoints) and the WAL's bound; creates the schema if empty, or
-/// switches on incremental vacuum in a file made without it. The inspection
-/// comes first: `journal_mode = WAL` writes to the file.
+/// migrates a version-1 one, or switches on incremental vacuum in a file
+/// made without it. The inspection comes first: `journal_mode = WAL` writes
+/// to the file. A new file's schema is made after the switch, in one commit
+/// through the WAL: a crash before it leaves an empty database, made again.
 pub fn prepare(conn: &Connection, options: &StoreOptions, is_file: bool) -> Result<()> {
     if is_file {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
     let state = inspect(conn)?;
     if state == SchemaState::Empty {
-        // Before WAL mode: switching to it writes the file's first page, after
-        // which SQLite ignores a change of auto_vacuum (see `create`).
-        create(conn)?;
+        lay_out(conn)?;
     }
     if is_file {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -140,8 +184,19 @@ pub fn prepare(conn: &Connection, options: &StoreOptions, is_file: bool) -> Resu
         conn.pragma_update(None, "synchronous", synchronous)?;
         footprint::limit_wal(conn, options.max_size_bytes)?;
     }
-    // The rebuild goes through the WAL: a copy of the whole file.
-    if state == SchemaState::Current && enable_incremental_vacuum(conn)? && is_file {
+    // A migration or a switch to incremental vacuum goes through the WAL, a
+    // copy of the whole table or file, and leaves free pages: given back and
+    // checkpointed at once.
+    let migrated = state == SchemaState::Version1;
+    match state {
+        SchemaState::Empty => create(conn)?,
+        SchemaState::Version1 => {
+            migrate_from_v1(conn)?;
+            footprint::release_free_pages(conn)?;
+        }
+        SchemaState::Current => {}
+    }
+    if (enable_incremental_vacuum(conn)? || migrated) && is_file {
         footprint::truncate_wal(conn)?;
     }
     Ok(())
@@ -169,7 +224,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         create(&conn).unwrap();
         conn.execute_batch(
-            "INSERT INTO entries (ns, key, kind, value, size, last_used) VALUES ('', 'k', 0, x'31', 2, 1);
+            "INSERT INTO entries (ns, key, kind, value, size) VALUES ('', 'k', 0, x'31', 2);
              PRAGMA auto_vacuum = NONE; VACUUM;",
         )
         .unwrap();
@@ -201,6 +256,75 @@ mod tests {
             prepare(&newer, &StoreOptions::default(), false).unwrap_err().code(),
             ErrorCode::IncompatibleSchema
         );
+    }
+
+    /// Version 1 as larder wrote it, for the migration's tests.
+    const CREATE_V1: &str = "
+        CREATE TABLE entries (id INTEGER PRIMARY KEY, ns TEXT NOT NULL, key TEXT NOT NULL,
+            kind INTEGER NOT NULL, value BLOB NOT NULL, size INTEGER NOT NULL, expires_at INTEGER,
+            last_used INTEGER NOT NULL);
+        CREATE UNIQUE INDEX entries_by_key ON entries (ns, key);
+        CREATE INDEX entries_by_expiry ON entries (expires_at, ns, size) WHERE expires_at IS NOT NULL;
+        CREATE INDEX entries_by_recency ON entries (last_used);
+        PRAGMA application_id = 1280459858;
+        PRAGMA user_version = 1;
+        INSERT INTO entries VALUES (1, '', 'old', 0, x'31', 4, NULL, 30);
+        INSERT INTO entries VALUES (2, 'ns', 'new', 1, x'ff00', 9, 5000, 70);
+        INSERT INTO entries VALUES (3, '', 'mid', 0, x'32', 4, 6000, 50);";
+
+    /// id, ns, key, kind, value, size, expires_at.
+    type Row = (i64, String, String, i64, Vec<u8>, i64, Option<i64>);
+
+    fn rows_in_id_order(conn: &Connection) -> Vec<Row> {
+        let mut statement = conn.prepare("SELECT * FROM entries ORDER BY id").unwrap();
+        let rows = statement.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        });
+        rows.unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_rows_in_recency_order() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE_V1).unwrap();
+        assert_eq!(APPLICATION_ID, 1280459858);
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Version1);
+        prepare(&conn, &StoreOptions::default(), false).unwrap();
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Current);
+        let rows = rows_in_id_order(&conn);
+        assert_eq!(
+            rows,
+            [
+                (1, "".into(), "old".into(), 0, b"1".to_vec(), 4, None),
+                (2, "".into(), "mid".into(), 0, b"2".to_vec(), 4, Some(6000)),
+                (3, "ns".into(), "new".into(), 1, vec![0xff, 0], 9, Some(5000)),
+            ]
+        );
+        let objects: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(objects, ["entries", "entries_by_expiry", "entries_by_key"]);
+    }
+
+    #[test]
+    fn a_migration_that_fails_leaves_version_1_whole() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE_V1).unwrap();
+        // The name the migration renames the old table to is taken.
+        conn.execute_batch("CREATE TABLE entries_v1 (x)").unwrap();
+        assert!(prepare(&conn, &StoreOptions::default(), false).is_err());
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let recency_index: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'entries_by_recency'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let rows: i64 = conn.query_row("SELECT count(last_used) FROM entries", [], |r| r.get(0)).unwrap();
+        assert_eq!((version, recency_index, rows), (1, 1, 3));
     }
 
     fn file_connection(name: &str) -> (Connection, std::path::PathBuf) {
@@ -235,6 +359,8 @@ mod tests {
         prepare(&conn, &options, true).unwrap();
         let auto_vacuum: i32 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap();
         assert_eq!(auto_vacuum, AUTO_VACUUM_INCREMENTAL, "set before WAL mode wrote the first page");
+        let page_size: i32 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
+        assert_eq!(page_size, PAGE_SIZE);
         let synchronous: i32 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!(synchronous, 1, "NORMAL");
         assert_eq!(header_journal_mode(&path), [2, 2]);

@@ -165,7 +165,10 @@ impl ReferenceStateMachine for TheStore {
     type Transition = Step;
 
     fn init_state() -> BoxedStrategy<Model> {
-        prop_oneof![3 => Just(Mix::Mixed), 1 => Just(Mix::Crowded)].prop_map(Model::new).boxed()
+        let mix = prop_oneof![3 => Just(Mix::Mixed), 1 => Just(Mix::Crowded)];
+        let reads_persisted_at =
+            prop_oneof![Just(1), Just(8), Just(StoreOptions::default().reads_persisted_at)];
+        (mix, reads_persisted_at).prop_map(|(mix, at)| Model::new(mix, at)).boxed()
     }
 
     fn transitions(model: &Model) -> BoxedStrategy<Step> {
@@ -295,7 +298,11 @@ impl StateMachineTest for TheStore {
     type Reference = TheStore;
 
     fn init_test(model: &Model) -> Sut {
-        let options = StoreOptions { max_size_bytes: Some(BUDGET), ..StoreOptions::default() };
+        let options = StoreOptions {
+            max_size_bytes: Some(BUDGET),
+            reads_persisted_at: model.reads_persisted_at,
+            ..StoreOptions::default()
+        };
         Sut {
             store: Store::open(Database::in_memory().unwrap(), &options).unwrap(),
             now: model.now,
@@ -385,7 +392,7 @@ impl ReferenceStateMachine for CrowdedStore {
     type Transition = Step;
 
     fn init_state() -> BoxedStrategy<Model> {
-        Just(Model::new(Mix::Crowded)).boxed()
+        Just(Model::new(Mix::Crowded, 8)).boxed()
     }
 
     fn transitions(model: &Model) -> BoxedStrategy<Step> {

@@ -5,6 +5,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::lru_order::LruOrder;
 use super::rows::total_bytes;
 use super::write::Write;
 use super::Scope;
@@ -21,14 +22,7 @@ macro_rules! lazy_purge_limit {
         32
     };
 }
-/// Eviction candidates read per query.
-macro_rules! eviction_batch {
-    () => {
-        64
-    };
-}
 pub const LAZY_PURGE_LIMIT: u64 = lazy_purge_limit!();
-pub const EVICTION_BATCH: u64 = eviction_batch!();
 pub(super) const PURGE_SOME_SQL: &str = concat!(
     "DELETE FROM entries WHERE id IN
        (SELECT id FROM entries WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ",
@@ -36,13 +30,6 @@ pub(super) const PURGE_SOME_SQL: &str = concat!(
     ") RETURNING ns, size"
 );
 pub(super) const PURGE_ALL_SQL: &str = "DELETE FROM entries WHERE expires_at <= ?1 RETURNING ns, size";
-pub(super) const EVICTION_SQL: &str = concat!(
-    "SELECT id, ns, size FROM entries
-     WHERE last_used < ?1 AND (expires_at IS NULL OR expires_at > ?2)
-     ORDER BY last_used LIMIT ",
-    eviction_batch!()
-);
-
 impl Write<'_> {
     /// Removes up to `LAZY_PURGE_LIMIT` expired rows, oldest expiry first:
     /// every data write does this on the side.
@@ -95,28 +82,17 @@ impl Write<'_> {
         }
         self.purge_all_expired(now_ms)?;
         let mut live = self.stored_bytes();
+        let mut order = LruOrder::new(first_new_stamp, now_ms);
+        let mut delete = self.tx.prepare_cached("DELETE FROM entries WHERE id = ?1")?;
         while live > budget as i64 {
-            let victims: Vec<(i64, String, u64)> = self
-                .tx
-                .prepare_cached(EVICTION_SQL)?
-                .query_map(params![first_new_stamp, now_ms], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            if victims.is_empty() {
+            let Some(victim) = order.next(self.tx, self.recency)? else {
                 return Err(StorageError::ValueTooLarge(format!(
                     "the write needs {live} bytes of live entries, more than maxSizeBytes ({budget}) even after evicting every other entry"
                 )));
-            }
-            let mut delete = self.tx.prepare_cached("DELETE FROM entries WHERE id = ?1")?;
-            for (id, ns, size) in victims {
-                if live <= budget as i64 {
-                    break;
-                }
-                delete.execute([id])?;
-                self.delta.removed(&ns, size);
-                live -= size as i64;
-            }
+            };
+            delete.execute([victim.id])?;
+            self.delta.removed(&victim.ns, victim.size);
+            live -= victim.size as i64;
         }
         Ok(())
     }

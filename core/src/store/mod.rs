@@ -6,6 +6,7 @@
 
 pub(crate) mod eviction;
 mod key_range;
+pub(crate) mod lru_order;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -78,7 +79,11 @@ impl Store {
             Ok((ledgers, last_stamp, expiry_floor)) => Ok(Store {
                 db: Some(db),
                 ledgers,
-                recency: Recency::starting_after(last_stamp),
+                recency: Recency::starting_after(
+                    last_stamp,
+                    options.max_size_bytes.is_some(),
+                    options.reads_persisted_at,
+                ),
                 max_size_bytes: options.max_size_bytes,
                 expiry_floor,
                 commit_unsettled: false,
@@ -90,11 +95,11 @@ impl Store {
         }
     }
 
-    /// Persists the recency of reads since the last write and gives back
-    /// every free page, closes the database (which checkpoints and deletes
-    /// the WAL), then releases its file.
+    /// Persists the recency of reads not yet persisted and gives back every
+    /// free page, closes the database (which checkpoints and deletes the
+    /// WAL), then releases its file.
     pub fn close(mut self) -> Result<()> {
-        let persisted = self.write(|write| write.release_free_pages());
+        let persisted = self.write_persisting(true, |write| write.release_free_pages());
         let closed = self.db.take().map_or(Ok(()), Database::close);
         persisted.and(closed)
     }
@@ -382,10 +387,9 @@ impl Store {
 }
 
 /// What the open store keeps in memory: the ledgers, the last recency stamp
-/// and the earliest expiry.
+/// (the largest row id) and the earliest expiry.
 fn recount_at_open(conn: &Connection) -> Result<(Ledgers, i64, ExpiryFloor)> {
     let ledgers = Ledgers::from_counts(count_by_namespace(conn)?);
-    let last_stamp =
-        conn.query_row("SELECT coalesce(max(last_used), 0) FROM entries", [], |row| row.get(0))?;
+    let last_stamp = conn.query_row("SELECT coalesce(max(id), 0) FROM entries", [], |row| row.get(0))?;
     Ok((ledgers, last_stamp, earliest_expiry(conn)?))
 }

@@ -67,10 +67,10 @@ pub(super) fn upsert(
         .query_row(params![ns, entry.key], |row| row.get(0))
         .optional()?;
     tx.prepare_cached(
-        "INSERT INTO entries (ns, key, kind, value, size, expires_at, last_used)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (ns, key) DO UPDATE SET kind = excluded.kind, value = excluded.value,
-             size = excluded.size, expires_at = excluded.expires_at, last_used = excluded.last_used",
+        "INSERT INTO entries (id, ns, key, kind, value, size, expires_at)
+         VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (ns, key) DO UPDATE SET id = excluded.id, kind = excluded.kind, value = excluded.value,
+             size = excluded.size, expires_at = excluded.expires_at",
     )?
     .execute(params![
         ns,

@@ -1,7 +1,8 @@
 //! The store through its operations: accounting, eviction, TTL, group
 //! commit, key ranges and the file's footprint.
 
-use super::eviction::{EVICTION_SQL, LAZY_PURGE_LIMIT, PURGE_SOME_SQL};
+use super::eviction::{LAZY_PURGE_LIMIT, PURGE_SOME_SQL};
+use super::lru_order::ROWS_SQL;
 use super::*;
 use crate::error::{ErrorCode, StorageError};
 use crate::footprint;
@@ -130,12 +131,12 @@ fn a_write_that_cannot_fit_fails_and_evicts_nothing() {
 fn the_statements_of_every_write_are_not_prepared_again_when_bound() {
     use rusqlite::StatementStatus;
     let store = open(None);
-    for sql in [PURGE_SOME_SQL, EVICTION_SQL] {
+    for sql in [PURGE_SOME_SQL, ROWS_SQL] {
         let mut statement = store.conn().prepare(sql).unwrap();
         for now_ms in [10_i64, 20, 30] {
             let mut rows = match statement.parameter_count() {
                 1 => statement.query([now_ms]).unwrap(),
-                _ => statement.query([now_ms, now_ms]).unwrap(),
+                _ => statement.query([now_ms, now_ms, now_ms]).unwrap(),
             };
             while rows.next().unwrap().is_some() {}
         }
@@ -179,26 +180,61 @@ fn a_group_commit_writes_in_order_and_a_failing_member_fails_alone() {
     check_ledgers(&store);
 }
 
+fn row_id(store: &Store, key: &str) -> i64 {
+    store.conn().query_row("SELECT id FROM entries WHERE key = ?1", [key], |row| row.get(0)).unwrap()
+}
+
 #[test]
-fn read_recency_is_persisted_by_the_next_write_and_survives_a_failed_one() {
+fn reads_order_eviction_before_they_are_persisted() {
     let mut store = open(Some(75));
     for key in ["a", "b", "c"] {
         put(&mut store, key, 25);
     }
     store.get("", "a", 0).unwrap();
-    let stored_stamp = |store: &Store, key: &str| -> i64 {
-        store
-            .conn()
-            .query_row("SELECT last_used FROM entries WHERE key = ?1", [key], |row| row.get(0))
-            .unwrap()
-    };
-    assert_eq!(stored_stamp(&store, "a"), 1, "a read writes nothing");
+    put(&mut store, "d", 25);
+    assert_eq!(row_id(&store, "a"), 1, "neither the read nor the write moved the row");
+    assert_eq!(live_keys(&mut store), vec!["a", "c", "d"], "b, not a, was the least recently used");
+    store.get("", "c", 0).unwrap();
+    store.mset("", &[entry("e", "1", 25), entry("f", "1", 25)], None, 0).unwrap();
+    assert_eq!(live_keys(&mut store), vec!["c", "e", "f"], "a then d, in order, around the read of c");
+    check_ledgers(&store);
+}
+
+#[test]
+fn reads_are_persisted_once_due_and_kept_after_a_failed_write() {
+    let options = StoreOptions { max_size_bytes: Some(75), reads_persisted_at: 2, ..StoreOptions::default() };
+    let mut store = Store::open(Database::in_memory().unwrap(), &options).unwrap();
+    for key in ["a", "b", "c"] {
+        put(&mut store, key, 25);
+    }
+    let c_id = row_id(&store, "c");
+    store.get("", "a", 0).unwrap();
+    store.get("", "b", 0).unwrap();
     let too_big = [entry("x", "1", 80)];
     assert!(store.mset("", &too_big, None, 0).is_err());
-    assert_eq!(stored_stamp(&store, "a"), 1, "the failed write rolled its recency back");
+    assert_eq!(row_id(&store, "a"), 1, "the failed write rolled its persisting back");
     put(&mut store, "d", 25);
-    assert!(stored_stamp(&store, "a") > stored_stamp(&store, "c"), "the read was kept and persisted");
+    assert!(row_id(&store, "a") > c_id, "the reads were kept and persisted");
+    assert!(row_id(&store, "b") > row_id(&store, "a"), "in the order they were made");
+    assert_eq!(live_keys(&mut store), vec!["a", "b", "d"]);
+}
+
+#[test]
+fn closing_persists_every_read() {
+    let path = std::env::temp_dir().join(format!("larder-core-{}-close-reads.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let options = StoreOptions { max_size_bytes: Some(75), ..StoreOptions::default() };
+    let mut store = Store::open(Database::native_file(&path).unwrap(), &options).unwrap();
+    for key in ["a", "b", "c"] {
+        put(&mut store, key, 25);
+    }
+    store.get("", "a", 0).unwrap();
+    store.close().unwrap();
+    let mut store = Store::open(Database::native_file(&path).unwrap(), &options).unwrap();
+    put(&mut store, "d", 25);
     assert_eq!(live_keys(&mut store), vec!["a", "c", "d"]);
+    store.close().unwrap();
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

@@ -1,30 +1,40 @@
 //! The unit of work: every write is one immediate transaction that first
-//! persists the recency of recent reads and last trims free pages; the
+//! persists the recency of recent reads when enough have gathered, and last
+//! trims free pages; the
 //! ledgers move by what it changed only if it commits, and a commit that
 //! failed in I/O is discarded from the WAL. Each member of a group commit
 //! runs under its own savepoint.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::{rows, Entry, Store};
-use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, Recency};
+use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency};
 use crate::database::Database;
 use crate::error::{ErrorCode, Result};
 use crate::footprint;
 
 impl Store {
     /// Runs `body` in one immediate transaction that first persists the
-    /// recency of recent reads and last trims the free pages (see
-    /// `footprint`); moves the ledgers by what it changed only if it commits.
-    /// On failure the reads' recency is kept for the next write.
+    /// recency of recent reads if enough have gathered (`Recency::is_due`)
+    /// and last trims the free pages (see `footprint`); moves the ledgers by
+    /// what it changed only if it commits. On failure the reads' recency is
+    /// kept for the next write.
     pub(super) fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
+        let persist_reads = self.recency.is_due();
+        self.write_persisting(persist_reads, body)
+    }
+
+    /// `write`, persisting every pending read if `persisting_reads`.
+    pub(super) fn write_persisting<T>(
+        &mut self,
+        persisting_reads: bool,
+        body: impl FnOnce(&mut Write) -> Result<T>,
+    ) -> Result<T> {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
         let conn = &mut db.as_mut().expect("the database is open until close").conn;
-        let dirty = recency.take_dirty();
+        let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
         let outcome: Result<(T, LedgerDelta, bool)> = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut write = Write {
@@ -36,7 +46,7 @@ impl Store {
                 expiry_floor,
                 pages_released: false,
             };
-            persist_recency(write.tx, &dirty)?;
+            persist_reads(write.tx, &reads)?;
             let result = body(&mut write)?;
             let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
             let delta = write.delta;
@@ -52,7 +62,7 @@ impl Store {
                 Ok(result)
             }
             Err(error) => {
-                self.recency.restore_dirty(dirty);
+                self.recency.restore_reads(reads);
                 // A purge inside the rolled-back transaction may have raised it.
                 self.expiry_floor = floor_before;
                 if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
@@ -155,14 +165,12 @@ impl Write<'_> {
     }
 }
 
-/// Writes the recency stamps of reads made since the last write.
-fn persist_recency(tx: &Transaction, dirty: &HashMap<(String, String), i64>) -> Result<()> {
-    if dirty.is_empty() {
-        return Ok(());
-    }
+/// Moves each entry read to its read's stamp, oldest read first, so the rows
+/// are appended in order; an entry written since its read keeps its newer id.
+fn persist_reads(tx: &Transaction, reads: &PendingReads) -> Result<()> {
     let mut statement =
-        tx.prepare_cached("UPDATE entries SET last_used = ?3 WHERE ns = ?1 AND key = ?2 AND last_used < ?3")?;
-    for ((ns, key), stamp) in dirty {
+        tx.prepare_cached("UPDATE entries SET id = ?3 WHERE ns = ?1 AND key = ?2 AND id < ?3")?;
+    for (stamp, (ns, key)) in reads.in_order() {
         statement.execute(params![ns, key, stamp])?;
     }
     Ok(())

@@ -34,6 +34,9 @@ pub struct Model {
     pub next_stamp: i64,
     pub now: i64,
     pub mix: Mix,
+    /// How many entries the store under test reads before a write persists
+    /// their recency: eviction must match the model whatever it is.
+    pub reads_persisted_at: usize,
     /// The most entries one write has evicted.
     pub most_evicted: usize,
     /// What the last step must have returned.
@@ -41,12 +44,13 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(mix: Mix) -> Model {
+    pub fn new(mix: Mix, reads_persisted_at: usize) -> Model {
         Model {
             entries: BTreeMap::new(),
             next_stamp: 0,
             now: START_MS,
             mix,
+            reads_persisted_at,
             most_evicted: 0,
             outcome: Outcome::Done,
         }

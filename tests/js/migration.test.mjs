@@ -1,0 +1,115 @@
+// Schema version 1 to 2: a file made by larder's version-1 build
+// (fixtures/v1-store.sqlite, made with `clock: () => T0` and a read of "a"
+// last) opens with every entry, size, TTL, namespace and its LRU order; the
+// migration is one transaction, so a SIGKILL during it leaves version 1 or
+// version 2, whole.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { openStorage } from "larder";
+import { assertIntegrity, FIXTURES, spawnNode, sqlite3, tempDir } from "./file-helpers.mjs";
+import { seededRandom } from "./helpers.mjs";
+
+const T0 = 1_700_000_000_000;
+const ROUNDS = Number(process.env.LARDER_MIGRATION_ROUNDS ?? 8);
+const BULK_ROWS = 100_000;
+
+/** What the version-1 build stored, per namespace ("" is the root store). */
+const STORED = {
+  "": { a: { x: 1, list: [1, "two", null] }, b: "text", c: new Uint8Array([1, 2, 3]), d: [1, 2, 3] },
+  react: { button: { name: "Button" }, card: "é ü 😀" },
+  vue: { x: 42 },
+};
+
+function copyFixture(t) {
+  const file = path.join(tempDir(t, "migration"), "store.sqlite");
+  fs.copyFileSync(path.join(FIXTURES, "v1-store.sqlite"), file);
+  return file;
+}
+
+const schemaVersion = (file) => Number(sqlite3(file, "PRAGMA user_version"));
+const columns = (file) => sqlite3(file, "SELECT group_concat(name) FROM pragma_table_info('entries')");
+
+describe("a version-1 file", () => {
+  test("opens migrated, with every entry, size, TTL and namespace", async (t) => {
+    const file = copyFixture(t);
+    assert.equal(schemaVersion(file), 1);
+    const store = await openStorage({ path: file, clock: () => T0 + 59_999 });
+    for (const [ns, entries] of Object.entries(STORED)) {
+      const view = ns === "" ? store : store.namespace(ns);
+      for (const [key, value] of Object.entries(entries)) assert.deepEqual(await view.get(key), value, `${ns}/${key}`);
+    }
+    assert.equal(await store.count(), 7);
+    assert.equal(await store.getCurrentCacheSize(), 214);
+    assert.equal(await store.namespace("react").getCurrentCacheSize(), 66, "button's stated 50 + card's 16");
+    assert.deepEqual(await store.namespace("react").keys(), ["button", "card"]);
+    await store.dispose();
+    assert.equal(schemaVersion(file), 2);
+    assert.equal(columns(file), "id,ns,key,kind,value,size,expires_at");
+    assertIntegrity(file);
+
+    // b expires at T0 + 60 s, react/button at T0 + 1 h: the absolute times moved over.
+    const later = await openStorage({ path: file, clock: () => T0 + 60_000 });
+    assert.equal(await later.get("b"), undefined);
+    assert.deepEqual(await later.namespace("react").get("button"), { name: "Button" });
+    await later.dispose();
+  });
+
+  test("keeps its LRU order: the least recently used entry is evicted first", async (t) => {
+    const file = copyFixture(t);
+    // 214 bytes stored; a 7-byte entry into a 214-byte budget evicts exactly
+    // one 7-byte entry: b, the oldest ("a" was read last, after every write).
+    const store = await openStorage({ path: file, clock: () => T0, maxSizeBytes: 214 });
+    await store.set("n", "new", { size: 7 });
+    assert.equal(await store.has("b"), false);
+    for (const key of ["a", "c", "d", "n"]) assert.equal(await store.has(key), true, key);
+    assert.equal(await store.count(), 7);
+    await store.dispose();
+  });
+
+  test(`killed (SIGKILL) during the migration: version 1 or 2, whole (${ROUNDS} rounds)`, async (t) => {
+    const dir = tempDir(t, "migration-crash");
+    const master = path.join(dir, "master.sqlite");
+    fs.copyFileSync(path.join(FIXTURES, "v1-store.sqlite"), master);
+    // Enough rows for the migration to take a while (in version 1's own columns).
+    sqlite3(
+      master,
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${BULK_ROWS})
+       INSERT INTO entries (ns, key, kind, value, size, last_used)
+       SELECT 'bulk', 'k' || i, 0, CAST('"' || printf('%0200d', i) || '"' AS BLOB), 208, 100 + i FROM n;`,
+    );
+    // How long a child takes to start and migrate it: the kills fall anywhere in that time.
+    const timed = path.join(dir, "timed.sqlite");
+    fs.copyFileSync(master, timed);
+    const started = performance.now();
+    const timing = spawnNode(t, path.join(FIXTURES, "migrate-and-hold.mjs"), [timed]);
+    await timing.waitForLine(/^opened$/, 60_000);
+    const openMs = performance.now() - started;
+    timing.kill();
+    await timing.waitForExit();
+    const random = seededRandom(0x319);
+    const seen = { 1: 0, 2: 0 };
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const file = path.join(dir, `round-${round}.sqlite`);
+      fs.copyFileSync(master, file);
+      const child = spawnNode(t, path.join(FIXTURES, "migrate-and-hold.mjs"), [file]);
+      await new Promise((resolve) => setTimeout(resolve, random.next() * openMs));
+      child.kill();
+      await child.waitForExit();
+      assertIntegrity(file, `round ${round}`);
+      const version = schemaVersion(file);
+      seen[version] += 1;
+      const expected = version === 1 ? "id,ns,key,kind,value,size,expires_at,last_used" : "id,ns,key,kind,value,size,expires_at";
+      assert.equal(columns(file), expected, `round ${round}: version ${version} and its columns`);
+      assert.equal(Number(sqlite3(file, "SELECT count(*) FROM entries")), BULK_ROWS + 7, `round ${round}`);
+
+      const store = await openStorage({ path: file, clock: () => T0 });
+      assert.equal(await store.count(), BULK_ROWS + 7);
+      assert.equal(await store.namespace("bulk").get(`k${BULK_ROWS}`), "0".repeat(200 - String(BULK_ROWS).length) + BULK_ROWS);
+      await store.dispose();
+      assert.equal(schemaVersion(file), 2);
+    }
+    t.diagnostic(`opening took ${openMs.toFixed(0)} ms; killed before its commit: ${seen[1]}, after: ${seen[2]}`);
+  });
+});
