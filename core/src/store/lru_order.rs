@@ -4,7 +4,7 @@
 //! read's stamp instead. Both sequences are ascending, so one pass merges
 //! them and eviction stays exact without persisting a read first.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::accounting::Recency;
 use crate::error::Result;
@@ -63,7 +63,7 @@ impl LruOrder {
     }
 
     /// The least recently used entry not yet returned.
-    pub(super) fn next(&mut self, tx: &Transaction, recency: &Recency) -> Result<Option<Candidate>> {
+    pub(super) fn next(&mut self, tx: &Connection, recency: &Recency) -> Result<Option<Candidate>> {
         if self.next_row.is_none() {
             self.next_row = self.row(tx, recency)?;
         }
@@ -79,7 +79,7 @@ impl LruOrder {
 
     /// The next row by id whose entry has no later read pending (such an
     /// entry comes from `read`, at its read's place).
-    fn row(&mut self, tx: &Transaction, recency: &Recency) -> Result<Option<Candidate>> {
+    fn row(&mut self, tx: &Connection, recency: &Recency) -> Result<Option<Candidate>> {
         loop {
             if self.fetched.is_empty() && !self.rows_done {
                 self.fetch_rows(tx)?;
@@ -91,7 +91,7 @@ impl LruOrder {
         }
     }
 
-    fn fetch_rows(&mut self, tx: &Transaction) -> Result<()> {
+    fn fetch_rows(&mut self, tx: &Connection) -> Result<()> {
         let rows: Vec<_> = tx
             .prepare_cached(ROWS_SQL)?
             .query_map(params![self.rows_after, self.before, self.now_ms], |row| {
@@ -110,7 +110,7 @@ impl LruOrder {
 
     /// The next pending read whose entry is still stored, live, and not
     /// written since (a later write's row comes from `row`).
-    fn read(&mut self, tx: &Transaction, recency: &Recency) -> Result<Option<Candidate>> {
+    fn read(&mut self, tx: &Connection, recency: &Recency) -> Result<Option<Candidate>> {
         while let Some((stamp, (ns, key))) = recency.read_between(self.reads_after, self.before) {
             self.reads_after = stamp;
             let row: Option<(i64, u64)> = tx

@@ -1,7 +1,7 @@
 //! Rows of the entries table: reading a live value, writing an entry with
 //! its ledger change, and recounting what is stored.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Entry;
 use crate::accounting::{LedgerDelta, SizeLedger};
@@ -55,7 +55,7 @@ pub(super) fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> 
 }
 
 pub(super) fn upsert(
-    tx: &Transaction,
+    tx: &Connection,
     ns: &str,
     entry: &Entry,
     expires_at: Option<i64>,

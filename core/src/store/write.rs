@@ -5,7 +5,7 @@
 //! failed in I/O is discarded from the WAL. Each member of a group commit
 //! runs under its own savepoint.
 
-use rusqlite::{params, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection};
 
 use super::{rows, Entry, Store};
 use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency};
@@ -33,12 +33,14 @@ impl Store {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
-        let conn = &mut db.as_mut().expect("the database is open until close").conn;
+        let conn = &db.as_ref().expect("the database is open until close").conn;
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
+        // BEGIN and COMMIT as cached statements: rusqlite's `Transaction`
+        // parses them again for every write.
         let outcome: Result<(T, LedgerDelta, bool)> = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             let mut write = Write {
-                tx: &tx,
+                tx: conn,
                 ledgers,
                 recency,
                 delta: LedgerDelta::default(),
@@ -50,9 +52,12 @@ impl Store {
             let result = body(&mut write)?;
             let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
             let delta = write.delta;
-            tx.commit()?;
+            conn.prepare_cached("COMMIT")?.execute([])?;
             Ok((result, delta, pages_released))
         })();
+        if outcome.is_err() && !conn.is_autocommit() {
+            let _ = conn.prepare_cached("ROLLBACK").and_then(|mut rollback| rollback.execute([]));
+        }
         match outcome {
             Ok((result, delta, pages_released)) => {
                 self.ledgers.apply(&delta);
@@ -99,7 +104,8 @@ impl Store {
 
 /// One write transaction in progress.
 pub(super) struct Write<'a> {
-    pub(super) tx: &'a Transaction<'a>,
+    /// The connection, inside the write's transaction.
+    pub(super) tx: &'a Connection,
     pub(super) ledgers: &'a Ledgers,
     pub(super) recency: &'a mut Recency,
     pub(super) delta: LedgerDelta,
@@ -167,7 +173,7 @@ impl Write<'_> {
 
 /// Moves each entry read to its read's stamp, oldest read first, so the rows
 /// are appended in order; an entry written since its read keeps its newer id.
-fn persist_reads(tx: &Transaction, reads: &PendingReads) -> Result<()> {
+fn persist_reads(tx: &Connection, reads: &PendingReads) -> Result<()> {
     let mut statement =
         tx.prepare_cached("UPDATE entries SET id = ?3 WHERE ns = ?1 AND key = ?2 AND id < ?3")?;
     for (stamp, (ns, key)) in reads.in_order() {
