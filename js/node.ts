@@ -42,7 +42,7 @@ function fileHost(options: StorageOptions | undefined) {
     tempPath: () => held.temporary(path.join(tmpdir(), `larder-${process.pid}-${randomUUID()}.sqlite`)),
     acquireLock: held.acquireLock,
   };
-  return { host, release: held.release };
+  return { host, release: held.release, owned: held.owned };
 }
 
 /** The `fs` option, or node:fs. Anything unreadable (a throwing getter, a
@@ -107,7 +107,7 @@ function plainFs(fs: object): Record<string, FsFunction> {
 function heldFiles(fs: unknown) {
   if (typeof fs !== "object" || fs === null) {
     // Not an fs at all: the core refuses it before taking anything.
-    return { fs, acquireLock: undefined, release: () => {}, temporary: (file: string) => file };
+    return { fs, acquireLock: undefined, release: () => {}, owned: () => true, temporary: (file: string) => file };
   }
   const locks = new Set<OwnershipLock>();
   const open = new Map<number, string>();
@@ -156,11 +156,17 @@ function heldFiles(fs: unknown) {
     }
     temporary.clear();
   };
-  return { fs: watched, acquireLock, release, temporary: (file: string) => (temporary.add(file), file) };
+  // Confirming also beats the heartbeat: a caller answered from the read
+  // cache alone never yields to its timer.
+  const owned = () => {
+    for (const lock of locks) if (lock.confirm() !== undefined) return false;
+    return true;
+  };
+  return { fs: watched, acquireLock, release, owned, temporary: (file: string) => (temporary.add(file), file) };
 }
 
 export const openStorage = storageOpener(async (options, trapped) => {
-  const { host, release } = fileHost(options);
+  const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
   // scheduled) leaves nobody else to release what the instance held.
   let opened = false;
@@ -171,7 +177,7 @@ export const openStorage = storageOpener(async (options, trapped) => {
   try {
     const native = await runtime.openStore(options, host);
     opened = true;
-    return { native, releaseAfterTrap: release };
+    return { native, releaseAfterTrap: release, owned };
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) release();
     throw error;

@@ -12,11 +12,14 @@
 
 import { ownError, toStorageError, type StorageError } from "./errors.js";
 import type { NativeApi } from "./native-api.js";
+import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
 /** A store opened in a fresh wasm instance (or worker). */
 export interface OpenedStore {
   native: NativeApi;
+  /** Whether the store still owns its database (a file's lock); absent: always. */
+  owned?: () => boolean;
   /** Releases what the instance held, once it has trapped. */
   releaseAfterTrap(): void;
 }
@@ -149,7 +152,10 @@ export class Session {
     let failOpen: (error: unknown) => void = () => {};
     const trappedWhileOpening = new Promise<never>((_, reject) => (failOpen = reject));
     const trapped = (error: unknown) => (opened ? this.#trapped(opened, error) : failOpen(error));
-    opened = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
+    const raw = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
+    opened = readCacheApplies(this.#options)
+      ? { ...raw, native: new ReadCachingStore(raw.native, raw.owned ?? (() => true)) }
+      : raw;
     this.#lastBreakerState = "CLOSED";
     opened.native.onStateChange((state, previous) => {
       this.#lastBreakerState = state;

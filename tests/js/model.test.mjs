@@ -1,6 +1,7 @@
 // A model-based run through the JS API: a seeded sequence of ~2,000 random
 // operations of every kind against a store with a maxSizeBytes budget (so that
-// eviction happens often), mirrored on an in-memory model that implements LRU
+// eviction happens often), and again without one (so that the facade's read
+// cache answers gets), mirrored on an in-memory model that implements LRU
 // exactly: every read hit and every written entry takes the next recency
 // stamp; a write evicts the smallest stamps among live entries it did not
 // write itself until the live total fits the budget, or fails (VALUE_TOO_LARGE)
@@ -16,6 +17,7 @@ import { open, manualClock, utf8, byUtf8, assertStorageError, seededRandom, SUIT
 // LARDER_MODEL_SEED replays another sequence; the default is fixed.
 const SEED = Number(process.env.LARDER_MODEL_SEED ?? 20240611);
 const STEPS = 2000;
+/** The budget of the first run, and the scale of the values of both. */
 const BUDGET = 800;
 const NAMES = [undefined, "v"]; // the root's own namespace and one view: one budget for both
 const KEYS = Array.from({ length: 24 }, (_, i) => `k${String(i).padStart(2, "0")}`);
@@ -49,9 +51,14 @@ function describeOp(op) {
   });
 }
 
-test(`model: ${STEPS} random operations with a ${BUDGET}-byte LRU budget`, { timeout: SUITE_TIMEOUT_MS }, async (t) => {
+for (const budget of [BUDGET, Infinity]) {
+  const title = budget === Infinity ? "without a budget (the read cache on)" : `with a ${budget}-byte LRU budget`;
+  test(`model: ${STEPS} random operations ${title}`, { timeout: SUITE_TIMEOUT_MS }, (t) => runModel(t, budget));
+}
+
+async function runModel(t, budget) {
   const clock = manualClock(1_000_000);
-  const store = await open(t, { clock, maxSizeBytes: BUDGET });
+  const store = await open(t, { clock, ...(budget === Infinity ? {} : { maxSizeBytes: budget }) });
   const views = NAMES.map((name) => (name === undefined ? store : store.namespace(name)));
   const random = seededRandom(SEED);
 
@@ -90,12 +97,12 @@ test(`model: ${STEPS} random operations with a ${BUDGET}-byte LRU budget`, { tim
       .sort((a, b) => a.stamp - b.stamp);
     let evicted = 0;
     for (const victim of victims) {
-      if (live <= BUDGET) break;
+      if (live <= budget) break;
       entries.delete(id(victim.ns, victim.key));
       live -= victim.size;
       evicted += 1;
     }
-    if (live > BUDGET) {
+    if (live > budget) {
       entries = saved;
       seen.rejectedBatches += 1;
       return "VALUE_TOO_LARGE";
@@ -198,7 +205,7 @@ test(`model: ${STEPS} random operations with a ${BUDGET}-byte LRU budget`, { tim
       case "set": {
         const size = op.size ?? defaultSize(op.key, op.value);
         const options = { ...ttlOption, ...(op.size === undefined ? {} : { size: op.size }) };
-        if (size > BUDGET) {
+        if (size > budget) {
           seen.tooLarge += 1;
           await rejects(view.set(op.key, op.value, options), "VALUE_TOO_LARGE");
           return unchanged(op.ns, [op.key]);
@@ -212,7 +219,7 @@ test(`model: ${STEPS} random operations with a ${BUDGET}-byte LRU budget`, { tim
         let refusal = null;
         for (const [k, value] of op.pairs) {
           if (!isStorable(value)) refusal = "INVALID_VALUE";
-          else if (defaultSize(k, value) > BUDGET) refusal = "VALUE_TOO_LARGE";
+          else if (defaultSize(k, value) > budget) refusal = "VALUE_TOO_LARGE";
           if (refusal) break;
         }
         const items = op.pairs.map(([k, value]) => ({ key: k, value, size: refusal ? 0 : defaultSize(k, value) }));
@@ -340,8 +347,12 @@ test(`model: ${STEPS} random operations with a ${BUDGET}-byte LRU budget`, { tim
   }
 
   // The run must have exercised what it claims to.
-  for (const [what, n] of Object.entries(seen)) assert.ok(n >= 5, `too few ${what} (${n}) to mean anything`);
-});
+  const unbudgeted = new Set(["evictions", "tooLarge"]);
+  for (const [what, n] of Object.entries(seen)) {
+    if (budget === Infinity && unbudgeted.has(what)) assert.equal(n, 0, `${what} without a budget`);
+    else assert.ok(n >= 5, `too few ${what} (${n}) to mean anything`);
+  }
+}
 
 /** Whether the store accepts a value (enough for randomValue's shapes and INVALID_VALUES). */
 function isStorable(value) {

@@ -1,0 +1,284 @@
+/**
+ * The facade's read cache: the JSON text of recently written entries,
+ * kept beside the native store so that a `get` of a hot key answers without
+ * crossing into wasm (or, in browsers, posting to the worker).
+ *
+ * It is coherent because the store is its database's only owner (the lock)
+ * and because it answers only when no call is in flight: every call before
+ * has settled, so the cache holds what the database holds, and call order
+ * and read-your-writes are those of the queue. It serves stores whose
+ * entries can only change through calls it sees: no `maxSizeBytes` (eviction
+ * happens inside the core, and hits would have to feed its LRU order) and
+ * no `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is
+ * never cached. A hit also needs a CLOSED breaker that counts no failure
+ * (the last call to settle succeeded: a success in the core is what resets
+ * the count) and, for a file, the lock still this store's; anything else
+ * goes to the core as before.
+ */
+
+import type { NativeApi, Namespace } from "./native-api.js";
+import type {
+  BreakerState,
+  Entries,
+  GetOrSetOptions,
+  InvalidateOptions,
+  KeysOptions,
+  MsetOptions,
+  SetOptions,
+  StateListener,
+  StorageOptions,
+  StorageValue,
+} from "./types.js";
+
+/** The cache's bound, in UTF-16 code units of JSON text (about 8 MB). */
+export const READ_CACHE_CHARS = 8 * 1024 * 1024;
+/** Larger values are not worth holding twice. */
+const LARGEST_CACHED_CHARS = 256 * 1024;
+
+/** Whether a store opened with `options` can use the read cache. */
+export function readCacheApplies(options: StorageOptions | undefined): boolean {
+  try {
+    return options?.maxSizeBytes === undefined && options?.defaultTtlMs === undefined;
+  } catch {
+    return false; // an options object that throws when read: the core refuses it
+  }
+}
+
+/** No options, or `{}`: neither a TTL nor an explicit size. Not read
+ *  property by property, which would run a getter again. */
+function isEmpty(options: SetOptions | undefined): boolean {
+  if (options === undefined) return true;
+  try {
+    return Object.getPrototypeOf(options) === Object.prototype && Object.keys(options).length === 0;
+  } catch {
+    return false; // null, or a revoked Proxy: for the core to refuse
+  }
+}
+
+/** One cache slot per namespace and key; `undefined` (the root) never
+ *  collides with a named namespace, not even an invalid "" one. */
+function slot(ns: Namespace, key: unknown): string | undefined {
+  if (typeof key !== "string") return undefined;
+  if (ns === undefined) return `r${key}`;
+  return typeof ns === "string" ? `n${ns.length}:${ns}${key}` : undefined;
+}
+
+/** The native store with the read cache in front of it. */
+export class ReadCachingStore implements NativeApi {
+  readonly #native: NativeApi;
+  /** Whether the store still owns its database (false once the lock is lost). */
+  readonly #owned: () => boolean;
+  /** Slot -> JSON text, least recently used first. */
+  readonly #texts = new Map<string, string>();
+  #chars = 0;
+  #inFlight = 0;
+  #breaker: BreakerState = "CLOSED";
+  /** The last call to settle failed: the breaker may be counting failures,
+   *  which only a success in the core resets, so reads go there. */
+  #failing = false;
+  #listener: StateListener = () => {};
+  /** Counts the writes submitted: a result may fill the cache only if no
+   *  write submitted after its call could have changed its entry. */
+  #writes = 0;
+  #clearedAt = 0;
+  readonly #writtenAt = new Map<string, number>();
+
+  constructor(native: NativeApi, owned: () => boolean) {
+    this.#native = native;
+    this.#owned = owned;
+    native.onStateChange((state, previous) => {
+      this.#breaker = state;
+      this.#listener(state, previous);
+    });
+  }
+
+  set(ns: Namespace, key: string, value: StorageValue, options: SetOptions | undefined): Promise<void> {
+    return this.#write(slot(ns, key), () => this.#native.set(ns, key, value, options));
+  }
+
+  setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void> {
+    const at = slot(ns, key);
+    const cacheable = at !== undefined && isEmpty(options);
+    return this.#write(at, () => this.#native.setJson(ns, key, json, options), (_, epoch) => {
+      if (cacheable) this.#fill(at, json, epoch);
+    });
+  }
+
+  // A miss is not cached: making JSON text of the value would cost about
+  // what the hit saves.
+  get(ns: Namespace, key: string): Promise<StorageValue | undefined> {
+    const text = this.#hit(slot(ns, key));
+    if (text !== undefined) return Promise.resolve(JSON.parse(text) as StorageValue);
+    return this.#track(this.#native.get(ns, key));
+  }
+
+  mget(ns: Namespace, keys: readonly string[]): Promise<Array<StorageValue | undefined>> {
+    const texts = this.#hits(ns, keys);
+    if (texts) return Promise.resolve(texts.map((text) => JSON.parse(text) as StorageValue));
+    return this.#track(this.#native.mget(ns, keys));
+  }
+
+  getForLoad(
+    ns: Namespace,
+    key: string,
+    loaderRefusal: string | undefined,
+    options: GetOrSetOptions | undefined,
+  ): Promise<StorageValue | undefined> {
+    return this.#track(this.#native.getForLoad(ns, key, loaderRefusal, options));
+  }
+
+  setIfAbsent(ns: Namespace, key: string, value: StorageValue, options: GetOrSetOptions | undefined): Promise<StorageValue> {
+    return this.#write(slot(ns, key), () => this.#native.setIfAbsent(ns, key, value, options));
+  }
+
+  delete(ns: Namespace, key: string): Promise<boolean> {
+    return this.#write(slot(ns, key), () => this.#native.delete(ns, key));
+  }
+
+  // Calls that change entries the cache cannot name from its arguments
+  // (an iterable is not read twice) empty it.
+  mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void> {
+    return this.#write(undefined, () => this.#native.mset(ns, entries, options));
+  }
+
+  mdelete(ns: Namespace, keys: readonly string[]): Promise<number> {
+    return this.#write(undefined, () => this.#native.mdelete(ns, keys));
+  }
+
+  invalidate(ns: Namespace, options: InvalidateOptions): Promise<number> {
+    return this.#write(undefined, () => this.#native.invalidate(ns, options));
+  }
+
+  clear(scope: Namespace): Promise<void> {
+    return this.#write(undefined, () => this.#native.clear(scope));
+  }
+
+  has(ns: Namespace, key: string): Promise<boolean> {
+    return this.#track(this.#native.has(ns, key));
+  }
+
+  keys(ns: Namespace, options: KeysOptions | undefined): Promise<string[]> {
+    return this.#track(this.#native.keys(ns, options));
+  }
+
+  // Only expired entries go, and the cache holds none that can expire.
+  purgeExpired(scope: Namespace): Promise<number> {
+    return this.#track(this.#native.purgeExpired(scope));
+  }
+
+  count(scope: Namespace): Promise<number> {
+    return this.#track(this.#native.count(scope));
+  }
+
+  getCurrentCacheSize(scope: Namespace): Promise<number> {
+    return this.#track(this.#native.getCurrentCacheSize(scope));
+  }
+
+  dispose(): Promise<void> {
+    this.#forget();
+    return this.#native.dispose();
+  }
+
+  breakerState(): BreakerState {
+    return this.#native.breakerState();
+  }
+
+  onStateChange(listener: StateListener): void {
+    this.#listener = listener;
+  }
+
+  /** The cached text of `at`, if the cache may answer now. */
+  #hit(at: string | undefined): string | undefined {
+    if (at === undefined || !this.#mayAnswer()) return undefined;
+    const text = this.#texts.get(at);
+    if (text === undefined) return undefined;
+    this.#texts.delete(at); // most recently used last
+    this.#texts.set(at, text);
+    return text;
+  }
+
+  /** The cached texts of every key, or undefined unless all are cached. */
+  #hits(ns: Namespace, keys: readonly string[]): string[] | undefined {
+    if (!Array.isArray(keys) || keys.length === 0 || !this.#mayAnswer()) return undefined;
+    const texts: string[] = [];
+    for (const key of keys) {
+      const at = slot(ns, key);
+      const text = at === undefined ? undefined : this.#texts.get(at);
+      if (text === undefined) return undefined;
+      texts.push(text);
+    }
+    return texts;
+  }
+
+  #mayAnswer(): boolean {
+    return (
+      this.#inFlight === 0 && this.#texts.size > 0 && this.#breaker === "CLOSED" && !this.#failing && this.#owned()
+    );
+  }
+
+  /** Submits a write: the entry at `at` (or, if undefined, every entry) is
+   *  dropped now, before the write can change it. */
+  #write<T>(at: string | undefined, submit: () => Promise<T>, done?: (value: T, epoch: number) => void): Promise<T> {
+    this.#writes += 1;
+    if (at === undefined) {
+      this.#clearedAt = this.#writes;
+      this.#forget();
+    } else {
+      this.#writtenAt.set(at, this.#writes);
+      this.#drop(at);
+    }
+    return this.#track(submit(), done);
+  }
+
+  /** Counts `pending` in flight until it settles; `done` sees its value,
+   *  and how many writes had been submitted when it was, before anyone else. */
+  #track<T>(pending: Promise<T>, done?: (value: T, epoch: number) => void): Promise<T> {
+    const epoch = this.#writes;
+    this.#inFlight += 1;
+    const settled = () => {
+      this.#inFlight -= 1;
+      // Nothing in flight: no result still to come can refer to an older write.
+      if (this.#inFlight === 0) this.#writtenAt.clear();
+    };
+    return pending.then(
+      (value) => {
+        done?.(value, epoch);
+        this.#failing = false;
+        settled();
+        return value;
+      },
+      (error: unknown) => {
+        this.#failing = true;
+        settled();
+        throw error;
+      },
+    );
+  }
+
+  /** Caches `text` as `at`'s, as read or written by a call submitted when
+   *  `epoch` writes had been: unless a later write may have changed it. */
+  #fill(at: string, text: string, epoch: number): void {
+    if (this.#clearedAt > epoch || (this.#writtenAt.get(at) ?? 0) > epoch) return;
+    if (text.length > LARGEST_CACHED_CHARS) return;
+    this.#drop(at);
+    this.#texts.set(at, text);
+    this.#chars += text.length;
+    for (const [oldest, old] of this.#texts) {
+      if (this.#chars <= READ_CACHE_CHARS) break;
+      this.#texts.delete(oldest);
+      this.#chars -= old.length;
+    }
+  }
+
+  #drop(at: string): void {
+    const text = this.#texts.get(at);
+    if (text === undefined) return;
+    this.#texts.delete(at);
+    this.#chars -= text.length;
+  }
+
+  #forget(): void {
+    this.#texts.clear();
+    this.#chars = 0;
+  }
+}

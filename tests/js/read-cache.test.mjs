@@ -1,0 +1,180 @@
+// The facade's read cache (js/read-cache.ts): which gets it answers, and that
+// what it answers is always what the store holds.
+//
+// Whether a get entered the core is told by the test-hooks build, where a
+// `get` of PANIC_IN_OPERATION panics when the queue runs it: answered from
+// the cache, it returns the value instead. Coherence is checked against a
+// store without the cache (a budget turns it off) given the same calls, and
+// by the model test's run without a budget (model.test.mjs).
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { manualClock, seededRandom, settleAll } from "./helpers.mjs";
+
+const PANIC_IN_OPERATION = "larder:test-hooks:panic-in-operation";
+const { openStorage } = await import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
+
+/** A budget far above anything these tests store: the cache is off, nothing is ever evicted. */
+const NO_CACHE = { maxSizeBytes: 1e12 };
+
+async function open(t, options = {}) {
+  const store = await openStorage({ path: ":memory:", ...options });
+  t.after(() => store.dispose());
+  return store;
+}
+
+/** Expects `promise` to reject with a StorageError of `code` (of the test-hooks package). */
+const rejectsWith = (promise, code) => assert.rejects(promise, (error) => error.name === "StorageError" && error.code === code);
+
+/** Whether a get of the panicking key was answered without entering the core. */
+async function answeredFromCache(view, expected) {
+  const [result] = await settleAll([view.get(PANIC_IN_OPERATION)]);
+  if (result.status === "fulfilled") {
+    assert.deepEqual(result.value, expected);
+    return true;
+  }
+  assert.equal(result.reason.code, "INTERNAL", result.reason.message);
+  return false;
+}
+
+describe("what the read cache answers", () => {
+  test("a get of a value this store set, with nothing in flight", async (t) => {
+    const store = await open(t);
+    await store.set(PANIC_IN_OPERATION, { v: [1, "two"] });
+    assert.equal(await answeredFromCache(store, { v: [1, "two"] }), true);
+    await store.set(PANIC_IN_OPERATION, { v: 3 }, {});
+    assert.equal(await answeredFromCache(store, { v: 3 }), true, "empty options are no options");
+    const view = store.namespace("ns");
+    await view.set(PANIC_IN_OPERATION, "in a namespace");
+    assert.equal(await answeredFromCache(view, "in a namespace"), true);
+  });
+
+  test("each hit is a fresh copy: changing one does not change the next", async (t) => {
+    const store = await open(t);
+    await store.set("k", { list: [1] });
+    const first = await store.get("k");
+    first.list.push(2);
+    assert.deepEqual(await store.get("k"), { list: [1] });
+  });
+
+  const uncached = {
+    "a store with a budget": [NO_CACHE, undefined],
+    "a store with defaultTtlMs": [{ defaultTtlMs: 60_000 }, undefined],
+    "a set with ttlMs": [{}, { ttlMs: 60_000 }],
+    "a set with an explicit size": [{}, { size: 10 }],
+  };
+  for (const [name, [storeOptions, setOptions]] of Object.entries(uncached)) {
+    test(`not: ${name}`, async (t) => {
+      const store = await open(t, storeOptions);
+      await store.set(PANIC_IN_OPERATION, 1, setOptions);
+      assert.equal(await answeredFromCache(store, 1), false);
+    });
+  }
+
+  test("not: a value that is not plain JSON (the core encodes it)", async (t) => {
+    const store = await open(t);
+    await store.set(PANIC_IN_OPERATION, new Uint8Array([1, 2]));
+    assert.equal(await answeredFromCache(store), false);
+  });
+
+  test("not while a call is in flight: the get waits its turn in the queue", async (t) => {
+    const store = await open(t);
+    await store.set(PANIC_IN_OPERATION, 1);
+    const ahead = store.has("other");
+    assert.equal(await answeredFromCache(store, 1), false);
+    assert.equal(await ahead, false);
+  });
+
+  test("not: a value set by mset", async (t) => {
+    const store = await open(t);
+    await store.mset([[PANIC_IN_OPERATION, 1]]);
+    assert.equal(await answeredFromCache(store), false);
+  });
+});
+
+describe("what the read cache answers is what the store holds", () => {
+  test("a write issued just before a get: the get sees it", async (t) => {
+    const store = await open(t, { maxValueBytes: 64 });
+    const view = store.namespace("ns");
+    const steps = [
+      ["set", () => store.set("a", 2), () => store.get("a"), 2],
+      ["delete", () => store.delete("a"), () => store.get("a"), undefined],
+      ["mset", () => store.mset([["a", 3]]), () => store.get("a"), 3],
+      ["mdelete", () => store.mdelete(["a"]), () => store.get("a"), undefined],
+      ["invalidate", () => store.invalidate({ prefix: "a" }), () => store.get("a"), undefined],
+      ["clear of a namespace", () => view.clear(), () => view.get("a"), undefined],
+      ["clear", () => store.clear(), () => store.get("a"), undefined],
+    ];
+    for (const [name, write, read, expected] of steps) {
+      await store.set("a", 1);
+      await view.set("a", 1);
+      const [written, got] = await settleAll([write(), read()]);
+      assert.equal(written.status, "fulfilled", name);
+      assert.deepEqual(got.value, expected, name);
+    }
+  });
+
+  test("a write that fails leaves the value before it, cached or not", async (t) => {
+    const store = await open(t, { maxValueBytes: 64 });
+    await store.set("a", { kept: true });
+    await rejectsWith(store.set("a", "x".repeat(100)), "VALUE_TOO_LARGE");
+    assert.deepEqual(await store.get("a"), { kept: true });
+    await rejectsWith(store.set("a", () => {}), "INVALID_VALUE");
+    assert.deepEqual(await store.get("a"), { kept: true });
+  });
+
+  test("the root's own namespace and named ones never share a slot; an invalid name is still refused", async (t) => {
+    const store = await open(t);
+    await store.set("n1:xk", "root");
+    await store.set("k", "root k");
+    assert.equal(await store.namespace("x").get("k"), undefined);
+    assert.equal(await store.namespace("n1:x").get("k"), undefined);
+    await rejectsWith(store.namespace("").get("k"), "INVALID_KEY");
+    await rejectsWith(store.get("x".repeat(5000)), "INVALID_KEY");
+  });
+
+  test("entries set with a TTL expire as ever", async (t) => {
+    const clock = manualClock();
+    const store = await open(t, { clock });
+    await store.set("a", 1, { ttlMs: 100 });
+    await store.set("b", 1);
+    clock.advance(200);
+    assert.equal(await store.get("a"), undefined);
+    assert.equal(await store.get("b"), 1);
+  });
+
+  // Random calls issued in bursts (none awaited before the burst ends) give,
+  // call by call, what the same calls give one at a time without the cache.
+  test("bursts of random calls: the results of a store without the cache, call by call", async (t) => {
+    const random = seededRandom(4242);
+    const cached = await open(t);
+    const plain = await open(t, NO_CACHE);
+    const key = () => `k${random.int(0, 4)}`;
+    const value = () => random.pick([() => random.int(0, 99), () => ({ n: random.int(0, 9) }), () => "s".repeat(random.int(0, 5))])();
+    // Weighted towards what the cache sees (set, get, delete); the calls
+    // that empty it are rare, or it would rarely hold anything.
+    const calls = [
+      [6, () => ["set", key(), value()]],
+      [8, () => ["get", key()]],
+      [3, () => ["delete", key()]],
+      [2, () => ["mget", [key(), key()]]],
+      [2, () => ["has", key()]],
+      [1, () => ["mset", [[key(), value()]]]],
+      [1, () => ["invalidate", { prefix: key().slice(0, random.int(1, 2)) }]],
+    ];
+    const total = calls.reduce((sum, [weight]) => sum + weight, 0);
+    const call = () => {
+      let pick = random.next() * total;
+      for (const [weight, make] of calls) if ((pick -= weight) < 0) return make();
+      return calls[0][1]();
+    };
+    for (let burst = 0; burst < 1000; burst += 1) {
+      const burstCalls = Array.from({ length: random.int(1, 4) }, call);
+      const results = await settleAll(burstCalls.map(([name, ...args]) => cached[name](...args)));
+      for (const [i, [name, ...args]] of burstCalls.entries()) {
+        const expected = await plain[name](...args);
+        assert.deepEqual(results[i].value, expected, `burst ${burst}, call ${i}: ${name} ${JSON.stringify(args)}`);
+      }
+    }
+  });
+});
