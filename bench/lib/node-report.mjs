@@ -59,9 +59,13 @@ function bytesTable(engines, summary) {
 const grouped = (n) => Math.round(n).toLocaleString("en-US");
 
 function sizeTable(root) {
-  return markdownTable(
+  const sizes = runtimeFileSizes(root);
+  const larderFiles = sizes
+    .filter(({ library }) => library.startsWith("larder"))
+    .map(({ library, files }) => `- ${library}: ${files.join(", ")}`);
+  const table = markdownTable(
     [{ title: "runtime files" }, right("wasm KiB"), right("wasm gzip KiB"), right("JS KiB"), right("JS gzip KiB"), right("total gzip KiB")],
-    runtimeFileSizes(root).map(({ library, wasm, js }) => [
+    sizes.map(({ library, wasm, js }) => [
       library,
       formatKiB(wasm.raw),
       formatKiB(wasm.gzip),
@@ -70,6 +74,7 @@ function sizeTable(root) {
       formatKiB(wasm.gzip + js.gzip),
     ]),
   );
+  return `${table}\n\nlarder's files, followed from each entry's imports:\n${larderFiles.join("\n")}`;
 }
 
 /** The issue's Node targets, each with its measured value and verdict. */

@@ -140,10 +140,11 @@ export function makeCapacityWorkload(sizes) {
   const pool = makeValuePool(7);
   const valueOf = (i) => pool[i % pool.length];
   const entryBytes = 1000; // the least an entry takes: its JSON text alone
-  const fillKeys = makeKeys("w7-fill", Math.ceil((2 * sizes.capacityBytes) / entryBytes));
-  const fillBatches = chunk(fillKeys.map((key, i) => [key, valueOf(i)]), 100);
-  const keys = makeKeys("w7", sizes.capacitySets);
   const maxCount = Math.floor(sizes.capacityBytes / entryBytes);
+  const fillKeys = makeKeys("w7-fill", 2 * maxCount);
+  // Batches of a quarter of the budget at most: one batch must fit it whole.
+  const fillBatches = chunk(fillKeys.map((key, i) => [key, valueOf(i)]), Math.max(1, Math.min(100, maxCount >> 2)));
+  const keys = makeKeys("w7", sizes.capacitySets);
   const expect = (condition, message) => {
     if (!condition) throw new Error(`W7: ${message}`);
   };
