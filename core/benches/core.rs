@@ -329,7 +329,8 @@ fn run_workloads(storage: Storage, sizes: &Sizes) -> [f64; 5] {
 
 /// W7 on a store of its own: filled to `maxSizeBytes` (twice over, so
 /// eviction has run), then µs per set of a new key, every one evicting.
-/// Checked after: the budget held, the count bounded, the last key readable.
+/// Checked after: the budget held, the count bounded, the last key readable
+/// and the first evicted.
 fn run_at_capacity(storage: Storage, sizes: &Sizes) -> f64 {
     let bench = Bench::open(storage, Some(sizes.capacity_bytes));
     let pool = value_pool(7);
@@ -351,6 +352,9 @@ fn run_at_capacity(storage: Storage, sizes: &Sizes) -> f64 {
     assert!(size() <= sizes.capacity_bytes, "W7 keeps to the budget");
     assert!(bench.number(Operation::Count { scope: None }) as usize <= max_count, "W7's count stays bounded");
     assert!(bench.get(set_keys.last().expect("W7 sets keys")).is_some(), "W7's last set is readable");
+    if set_keys.len() > max_count {
+        assert!(bench.get(&set_keys[0]).is_none(), "W7's first set is evicted");
+    }
     us
 }
 
