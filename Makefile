@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser clean
+.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser bench-core clean
 
 setup:
 	@bash scripts/setup.sh
@@ -79,6 +79,11 @@ bench: build
 bench-browser: build
 	$(bench_deps)
 	node bench/browser/run.mjs
+
+# The core's cost per operation, natively (core/benches/core.rs), for
+# profiling with perf; STORAGE=memory (or file-normal, file-full) runs one.
+bench-core: setup
+	cargo bench -p larder-core --bench core -- $(STORAGE)
 
 lint: setup
 	node scripts/check-sizes.mjs

@@ -1,55 +1,72 @@
 // The files each library loads at run time, raw and gzipped (level 9, as
-// scripts/build.mjs reports larder's), wasm and JS apart.
+// scripts/build.mjs reports larder's), wasm and JS apart. larder's are found
+// by following, from the entry the benchmark imports, every relative import,
+// dynamic import and `new URL(…, import.meta.url)` (the worker, the wasm), so
+// the list follows the package as it is built.
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const SQLITE_WASM = "bench/node_modules/@sqlite.org/sqlite-wasm/sqlite-wasm/jswasm";
 
-/** Paths from the repo root, by what an app loads: the entry and what it imports. */
-const RUNTIME_FILES = [
-  {
-    library: "larder (Node entry)",
-    files: ["pkg/wasm/larder_bg.wasm", "pkg/wasm/larder.js", "pkg/node.js", "pkg/storage.js", "pkg/errors.js"],
-  },
-  {
-    library: "larder (browser entry and OPFS worker)",
-    files: [
-      "pkg/wasm/larder_bg.wasm",
-      "pkg/wasm/larder.js",
-      "pkg/browser.js",
-      "pkg/remote.js",
-      "pkg/worker.js",
-      "pkg/storage.js",
-      "pkg/errors.js",
-    ],
-  },
-  {
-    library: "@sqlite.org/sqlite-wasm (browser)",
-    files: [
-      `${SQLITE_WASM}/sqlite3.wasm`,
-      "bench/node_modules/@sqlite.org/sqlite-wasm/index.mjs",
-      `${SQLITE_WASM}/sqlite3-bundler-friendly.mjs`,
-      `${SQLITE_WASM}/sqlite3-worker1-promiser.mjs`,
-    ],
-  },
-  { library: "@sqlite.org/sqlite-wasm (Node)", files: [`${SQLITE_WASM}/sqlite3.wasm`, `${SQLITE_WASM}/sqlite3-node.mjs`] },
-  { library: "sql.js", files: ["bench/node_modules/sql.js/dist/sql-wasm.wasm", "bench/node_modules/sql.js/dist/sql-wasm.js"] },
-  {
-    library: "node-sqlite3-wasm",
-    files: ["bench/node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm", "bench/node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.js"],
-  },
-];
+/** Relative module and asset references: `from "./x"`, `import "./x"`, `import("./x")`, `new URL("x", import.meta.url)`. */
+const REFERENCE =
+  /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.\.?\/[^"']+)["']|new URL\(\s*["']((?![a-z]+:|\/)[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g;
 
-/** [{ library, wasm: { raw, gzip }, js: { raw, gzip } }], in bytes. */
+/** Every file reachable from `entry` (a file: URL), the entry first. */
+export function runtimeFiles(entry) {
+  const seen = new Set([entry.href]);
+  const queue = [entry];
+  for (let i = 0; i < queue.length; i += 1) {
+    if (!queue[i].pathname.endsWith(".js")) continue;
+    for (const [, module, asset] of readFileSync(queue[i], "utf8").matchAll(REFERENCE)) {
+      const url = new URL(module ?? asset, queue[i]);
+      if (seen.has(url.href)) continue;
+      seen.add(url.href);
+      queue.push(url);
+    }
+  }
+  return queue;
+}
+
+/** The libraries and their files; larder's from its entries, the others' listed by hand. */
+function libraries(root) {
+  const fromRoot = (files) => files.map((file) => new URL(file, root));
+  return [
+    { library: "larder (Node entry)", files: runtimeFiles(new URL(import.meta.resolve("larder"))) },
+    { library: "larder (browser entry and OPFS worker)", files: runtimeFiles(new URL("pkg/browser.js", root)) },
+    {
+      library: "@sqlite.org/sqlite-wasm (browser)",
+      files: fromRoot([
+        `${SQLITE_WASM}/sqlite3.wasm`,
+        "bench/node_modules/@sqlite.org/sqlite-wasm/index.mjs",
+        `${SQLITE_WASM}/sqlite3-bundler-friendly.mjs`,
+        `${SQLITE_WASM}/sqlite3-worker1-promiser.mjs`,
+      ]),
+    },
+    { library: "@sqlite.org/sqlite-wasm (Node)", files: fromRoot([`${SQLITE_WASM}/sqlite3.wasm`, `${SQLITE_WASM}/sqlite3-node.mjs`]) },
+    { library: "sql.js", files: fromRoot(["bench/node_modules/sql.js/dist/sql-wasm.wasm", "bench/node_modules/sql.js/dist/sql-wasm.js"]) },
+    {
+      library: "node-sqlite3-wasm",
+      files: fromRoot([
+        "bench/node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm",
+        "bench/node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.js",
+      ]),
+    },
+  ];
+}
+
+/** [{ library, files, wasm: { raw, gzip }, js: { raw, gzip } }], in bytes; `files` relative to `root`. */
 export function runtimeFileSizes(root) {
-  return RUNTIME_FILES.map(({ library, files }) => {
+  const rootPath = fileURLToPath(root);
+  return libraries(root).map(({ library, files }) => {
     const totals = { wasm: { raw: 0, gzip: 0 }, js: { raw: 0, gzip: 0 } };
     for (const file of files) {
-      const bytes = readFileSync(new URL(file, root));
-      const total = totals[file.endsWith(".wasm") ? "wasm" : "js"];
+      const bytes = readFileSync(file);
+      const total = totals[file.pathname.endsWith(".wasm") ? "wasm" : "js"];
       total.raw += bytes.length;
       total.gzip += gzipSync(bytes, { level: 9 }).length;
     }
-    return { library, ...totals };
+    return { library, files: files.map((file) => fileURLToPath(file).slice(rootPath.length)), ...totals };
   });
 }

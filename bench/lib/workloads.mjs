@@ -1,6 +1,8 @@
-// The workloads W1–W6, shared by the Node and browser halves. A store is any
-// object with async set(key, value), get(key), mset([[key, value]…]) and
-// mget(keys); every workload awaits it exactly as an application would.
+// The workloads W1–W6, and W7 (a cache at capacity), shared by the Node and
+// browser halves. A store is any object with async set(key, value), get(key),
+// mset([[key, value]…]) and mget(keys); W7's store also has count() and
+// size() (larder's count and getCurrentCacheSize). Every workload awaits the
+// store exactly as an application would.
 import { makeKeys, makeValuePool, mixedOperations, shuffledIndices } from "./data.mjs";
 
 /** The sizes of the issue; batch sizes stay fixed when a run is scaled down. */
@@ -13,6 +15,9 @@ const FULL_SIZES = {
   mgetBatch: 100,
   mixed: 50_000,
   concurrent: 1_000,
+  capacitySets: 10_000,
+  /** W7's maxSizeBytes: about 4,000 of the ~1 KB entries, so every W7 set evicts. */
+  capacityBytes: 4_000_000,
 };
 
 /** FULL_SIZES with every count divided by `divisor` (at least one batch each). */
@@ -27,6 +32,8 @@ export function scaledSizes(divisor) {
     mgetBatch: FULL_SIZES.mgetBatch,
     mixed: down(FULL_SIZES.mixed),
     concurrent: down(FULL_SIZES.concurrent),
+    capacitySets: down(FULL_SIZES.capacitySets),
+    capacityBytes: down(FULL_SIZES.capacityBytes),
   };
 }
 
@@ -122,13 +129,66 @@ export function makeWorkloads(sizes) {
   ];
 }
 
-/** Runs `workloads` in order on `store`; resolves with ops/second by workload id. */
-export async function runWorkloads(store, workloads) {
+/**
+ * W7, on a store opened with `maxSizeBytes: sizes.capacityBytes`: filled to
+ * its budget before the timing (twice the budget written, so eviction has
+ * run), then `capacitySets` awaited sets of new keys, every one of which must
+ * evict. Checked after the timing: the budget held, the count stayed bounded,
+ * the last keys set are readable and the first ones evicted.
+ */
+export function makeCapacityWorkload(sizes) {
+  const pool = makeValuePool(7);
+  const valueOf = (i) => pool[i % pool.length];
+  const entryBytes = 1000; // the least an entry takes: its JSON text alone
+  const maxCount = Math.floor(sizes.capacityBytes / entryBytes);
+  const fillKeys = makeKeys("w7-fill", 2 * maxCount);
+  // Batches of a quarter of the budget at most: one batch must fit it whole.
+  const fillBatches = chunk(fillKeys.map((key, i) => [key, valueOf(i)]), Math.max(1, Math.min(100, maxCount >> 2)));
+  const keys = makeKeys("w7", sizes.capacitySets);
+  const expect = (condition, message) => {
+    if (!condition) throw new Error(`W7: ${message}`);
+  };
+  return {
+    id: "W7",
+    name: "set at capacity",
+    ops: sizes.capacitySets,
+    async setUp(store) {
+      for (const batch of fillBatches) await store.mset(batch);
+      const size = await store.size();
+      // Full: no room left for another entry of this size without evicting.
+      expect(size > sizes.capacityBytes - 2 * 1100, `filled to ${size} bytes of ${sizes.capacityBytes}`);
+    },
+    async run(store) {
+      for (let i = 0; i < keys.length; i += 1) await store.set(keys[i], valueOf(i));
+    },
+    async check(store) {
+      const size = await store.size();
+      const count = await store.count();
+      expect(size <= sizes.capacityBytes, `${size} bytes stored, over the budget of ${sizes.capacityBytes}`);
+      expect(count <= maxCount, `${count} entries stored, more than ${maxCount} fit the budget`);
+      for (const key of keys.slice(-10)) expect((await store.get(key)) !== undefined, `${key}, set last, not read back`);
+      if (keys.length > maxCount) expect((await store.get(keys[0])) === undefined, `${keys[0]} was never evicted`);
+    },
+  };
+}
+
+/**
+ * Runs `workloads` in order on `store`; resolves with ops/second by workload
+ * id and, when `bytesWritten` (a running total of bytes written) is given,
+ * the bytes written per operation of each workload. `setUp(store)`, if a
+ * workload has one, runs before its timing starts, `check(store)` after it ends.
+ */
+export async function runWorkloads(store, workloads, bytesWritten) {
   const opsPerSecond = {};
+  const bytesPerOp = {};
   for (const workload of workloads) {
+    await workload.setUp?.(store);
+    const bytesBefore = bytesWritten?.();
     const start = performance.now();
     await workload.run(store);
     opsPerSecond[workload.id] = workload.ops / ((performance.now() - start) / 1000);
+    if (bytesWritten) bytesPerOp[workload.id] = (bytesWritten() - bytesBefore) / workload.ops;
+    await workload.check?.(store);
   }
-  return opsPerSecond;
+  return bytesWritten ? { opsPerSecond, bytesPerOp } : { opsPerSecond };
 }

@@ -1,17 +1,20 @@
 // The browser engine rows. Imported by the page and by the Node runner (for
-// names and settings), so nothing here touches browser APIs.
+// names and settings), so nothing here touches browser APIs. `atCapacity`
+// rows also run W7 (a cache at its size budget), in a page of its own.
 
 export const BROWSER_ENGINES = [
   {
     id: "larder-opfs",
     module: "./engines/larder.mjs",
     options: { path: ":temp:" },
+    atCapacity: true,
     settings: 'larder\'s browser entry, `path: ":temp:"`: a store in its dedicated worker on OPFS (sahpool), default `durability: "full"`, proxied from the page',
   },
   {
     id: "larder-memory",
     module: "./engines/larder.mjs",
     options: { path: ":memory:" },
+    atCapacity: true,
     settings: 'larder\'s browser entry, `":memory:"`, on the page\'s thread',
   },
   {
