@@ -147,18 +147,21 @@ pub const READS_PERSISTED_AT: usize = 1024;
 /// A namespace and key.
 pub type EntryKey = (String, String);
 
-/// LRU recency. Every written entry takes the next stamp as its row id.
-/// While there is a budget to evict for, a read hit takes the next stamp too,
+/// LRU recency, kept while there is a budget to evict for. A new entry takes
+/// the next stamp as its row id, and so, with a budget, does an overwritten
+/// one; a read hit takes the next stamp too,
 /// kept here until enough reads have gathered (`is_due`) and a write
 /// persists them in one go, so a read costs no disk write. An entry's
 /// recency is the larger of its row id and its pending read's stamp;
-/// eviction merges the two (`store::lru_order`). Without a budget reads are
-/// not tracked: nothing is evicted.
+/// eviction merges the two (`store::lru_order`). Without a budget nothing
+/// is evicted: reads are not tracked and an overwrite leaves its row where
+/// it is, so that writing a value an entry already holds changes no page.
 #[derive(Debug, Default)]
 pub struct Recency {
     next_stamp: i64,
     reads: PendingReads,
-    tracking_reads: bool,
+    /// There is a budget: reads and overwrites move entries.
+    tracking: bool,
     persist_at: usize,
 }
 
@@ -183,8 +186,13 @@ impl PendingReads {
 impl Recency {
     /// Continues after the largest stamp stored; tracks reads if there is a
     /// budget, due for persisting every `persist_at` reads.
-    pub fn starting_after(last_stamp: i64, tracking_reads: bool, persist_at: usize) -> Recency {
-        Recency { next_stamp: last_stamp + 1, reads: PendingReads::default(), tracking_reads, persist_at }
+    pub fn starting_after(last_stamp: i64, tracking: bool, persist_at: usize) -> Recency {
+        Recency { next_stamp: last_stamp + 1, reads: PendingReads::default(), tracking, persist_at }
+    }
+
+    /// Whether an overwritten entry moves to the newest end.
+    pub fn moves_overwrites(&self) -> bool {
+        self.tracking
     }
 
     /// The stamp the next read or write will take.
@@ -200,7 +208,7 @@ impl Recency {
 
     /// A read of `ns`/`key`: remembered until a write persists it.
     pub fn touch(&mut self, ns: &str, key: &str) {
-        if !self.tracking_reads {
+        if !self.tracking {
             return;
         }
         let stamp = self.stamp();

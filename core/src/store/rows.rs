@@ -54,25 +54,32 @@ pub(super) fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> 
     }
 }
 
+const UPSERT_MOVING: &str = "INSERT INTO entries (id, ns, key, kind, value, size, expires_at)
+     VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (ns, key) DO UPDATE SET id = excluded.id, kind = excluded.kind, value = excluded.value,
+         size = excluded.size, expires_at = excluded.expires_at";
+const UPSERT_IN_PLACE: &str = "INSERT INTO entries (id, ns, key, kind, value, size, expires_at)
+     VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (ns, key) DO UPDATE SET kind = excluded.kind, value = excluded.value,
+         size = excluded.size, expires_at = excluded.expires_at";
+
+/// Inserts `entry` with id `stamp`, or overwrites it, moving its row to
+/// `stamp` only if `moves` (recency is kept); an overwrite that changes
+/// nothing then writes no page.
 pub(super) fn upsert(
     tx: &Connection,
     ns: &str,
     entry: &Entry,
     expires_at: Option<i64>,
-    stamp: i64,
+    (stamp, moves): (i64, bool),
     delta: &mut LedgerDelta,
 ) -> Result<()> {
     let old_size: Option<u64> = tx
         .prepare_cached("SELECT size FROM entries WHERE ns = ?1 AND key = ?2")?
         .query_row(params![ns, entry.key], |row| row.get(0))
         .optional()?;
-    tx.prepare_cached(
-        "INSERT INTO entries (id, ns, key, kind, value, size, expires_at)
-         VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (ns, key) DO UPDATE SET id = excluded.id, kind = excluded.kind, value = excluded.value,
-             size = excluded.size, expires_at = excluded.expires_at",
-    )?
-    .execute(params![
+    let sql = if moves { UPSERT_MOVING } else { UPSERT_IN_PLACE };
+    tx.prepare_cached(sql)?.execute(params![
         ns,
         entry.key,
         entry.value.kind as i64,

@@ -374,3 +374,27 @@ fn expired_rows_go_before_live_ones_once_the_stored_total_is_over_the_budget() {
     assert_eq!(live_keys(&mut store), vec!["big", "live"]);
     check_ledgers(&store);
 }
+
+#[test]
+fn without_a_budget_an_overwrite_stays_in_place_and_a_same_value_one_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in-place.sqlite");
+    let wal_len = || std::fs::metadata(dir.path().join("in-place.sqlite-wal")).unwrap().len();
+    let mut store = Store::open(Database::native_file(&path).unwrap(), &StoreOptions::default()).unwrap();
+    put(&mut store, "a", 1);
+    put(&mut store, "b", 1);
+    let (id, before) = (row_id(&store, "a"), wal_len());
+    put(&mut store, "a", 1);
+    assert_eq!((row_id(&store, "a"), wal_len()), (id, before), "the same value again: no page written");
+    store.set("", &entry("a", "2", 1), None, 0).unwrap();
+    assert_eq!(row_id(&store, "a"), id, "a new value, in place");
+    assert!(wal_len() > before);
+
+    let mut budgeted = open(Some(1_000));
+    put(&mut budgeted, "a", 1);
+    put(&mut budgeted, "b", 1);
+    let id = row_id(&budgeted, "a");
+    put(&mut budgeted, "a", 1);
+    assert!(row_id(&budgeted, "a") > row_id(&budgeted, "b"), "with a budget it moves to the newest end");
+    assert_ne!(row_id(&budgeted, "a"), id);
+}

@@ -135,10 +135,10 @@ impl Write<'_> {
         self.make_room(first_new_stamp, now_ms)
     }
 
-    /// Inserts or replaces an entry with the next recency stamp.
+    /// Inserts or replaces an entry, with the next recency stamp.
     pub(super) fn upsert(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>) -> Result<()> {
-        let stamp = self.recency.stamp();
-        rows::upsert(self.tx, ns, entry, expires_at, stamp, &mut self.delta)?;
+        let placement = (self.recency.stamp(), self.recency.moves_overwrites());
+        rows::upsert(self.tx, ns, entry, expires_at, placement, &mut self.delta)?;
         self.expiry_floor.note(expires_at);
         Ok(())
     }
