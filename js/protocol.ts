@@ -41,7 +41,8 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
 export const isStoreCall = (method: string): method is StoreCall => Object.hasOwn(STORE_CALLS, method);
 
 /**
- * What the worker is asked to do: `open` (options, then the name of a Web
+ * Each message either way is an array: the requests (or replies) of one turn
+ * (js/outbox.ts). What the worker is asked to do: `open` (options, then the name of a Web
  * Lock for the worker to hold as long as it lives), a store call, or
  * `dispose`.
  */
