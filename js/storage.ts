@@ -9,7 +9,7 @@ import { GetOrSet, type NativeCall } from "./get-or-set.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
 import { Session, type NativeOpener } from "./session.js";
-import { fromStoredBatch, fromStoredOrMissing } from "./stored.js";
+import { fromStored, fromStoredBatch } from "./stored.js";
 import type {
   BreakerState,
   Entries,
@@ -74,7 +74,7 @@ export class StorageNamespace {
 
   // `T` is the caller's word for what the key holds: the store cannot check it.
   get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
-    return this.#run((native, ns) => native.get(ns, key), fromStoredOrMissing) as Promise<T | undefined>;
+    return this.#run((native, ns) => native.get(ns, key), fromStored) as Promise<T | undefined>;
   }
 
   has(key: string): Promise<boolean> {

@@ -21,14 +21,10 @@ export type StoredBatch = [text: string, ends: Uint32Array, kinds: Uint8Array, b
 const MISSING = 0;
 const JSON_TEXT = 1;
 
-/** The value a stored form holds. */
-export function fromStored(stored: StoredValue): StorageValue {
+/** The value a stored form holds (undefined for a missing one). */
+export function fromStored<T extends StoredValue | undefined>(stored: T): T extends StoredValue ? StorageValue : undefined;
+export function fromStored(stored: StoredValue | undefined): StorageValue | undefined {
   return typeof stored === "string" ? parse(stored) : stored;
-}
-
-/** `fromStored`, for a value that may be missing. */
-export function fromStoredOrMissing(stored: StoredValue | undefined): StorageValue | undefined {
-  return stored === undefined ? undefined : fromStored(stored);
 }
 
 /** The values of an `mget`'s batch, in the order of its keys. */

@@ -41,20 +41,20 @@ pub fn validate_key(value: &JsValue, max_bytes: usize, what: &str) -> Result<Str
     let Some(js) = value.dyn_ref::<JsString>() else {
         return Err(StorageError::InvalidKey(format!("{what} must be a string, got {}", type_name(value))));
     };
-    check_key_units(js.length() as usize, max_bytes, || what.to_owned())?;
+    check_key_units(js.length() as usize, max_bytes, &|| what.to_owned())?;
     if !is_well_formed(js) {
         return Err(StorageError::InvalidKey(format!(
             "{what} contains a lone surrogate (ill-formed UTF-16)"
         )));
     }
     let key = String::from(js);
-    check_key_bytes(&key, max_bytes, || what.to_owned())?;
+    check_key_bytes(&key, max_bytes, &|| what.to_owned())?;
     Ok(key)
 }
 
 /// A key's checks that its UTF-16 length decides, before it is copied: not
 /// empty, and (UTF-8 taking at least a byte per UTF-16 unit) not surely too long.
-pub fn check_key_units(units: usize, max_bytes: usize, what: impl FnOnce() -> String) -> Result<()> {
+pub fn check_key_units(units: usize, max_bytes: usize, what: &dyn Fn() -> String) -> Result<()> {
     if units == 0 {
         return Err(StorageError::InvalidKey(format!("{} must not be empty", what())));
     }
@@ -68,7 +68,7 @@ pub fn check_key_units(units: usize, max_bytes: usize, what: impl FnOnce() -> St
 }
 
 /// A copied key's length in UTF-8 bytes, within `max_bytes`.
-pub fn check_key_bytes(key: &str, max_bytes: usize, what: impl FnOnce() -> String) -> Result<()> {
+pub fn check_key_bytes(key: &str, max_bytes: usize, what: &dyn Fn() -> String) -> Result<()> {
     if key.len() > max_bytes {
         return Err(StorageError::InvalidKey(format!(
             "{} is {} UTF-8 bytes, more than maxKeyBytes ({max_bytes})",

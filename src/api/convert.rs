@@ -399,9 +399,9 @@ pub fn json_entry_list(text: &JsString, lengths: &[u32], engine: &Engine) -> Res
     let mut entries = Vec::with_capacity(lengths.len() / 2);
     for (index, pair) in lengths.chunks(2).enumerate() {
         let label = || format!("entries[{index}] key");
-        codec::check_key_units(pair[0] as usize, options.max_key_bytes, label)?;
+        codec::check_key_units(pair[0] as usize, options.max_key_bytes, &label)?;
         let key = take(pair[0])?;
-        codec::check_key_bytes(key, options.max_key_bytes, label)?;
+        codec::check_key_bytes(key, options.max_key_bytes, &label)?;
         let key = key.to_owned();
         let value = codec::check_json_units(pair[1] as usize, options.max_value_bytes)
             .and_then(|()| take(pair[1]))

@@ -129,7 +129,7 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "StorageValue")] value: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.set_encoded(ns, key, options, |max_bytes| codec::encode(&value, max_bytes))
+        self.set_encoded(ns, key, options, &|max_bytes| codec::encode(&value, max_bytes))
     }
 
     /// `set` of a value the facade has already made JSON text of (see
@@ -142,7 +142,7 @@ impl NativeStore {
         json: js_sys::JsString,
         #[wasm_bindgen(unchecked_param_type = "SetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.set_encoded(ns, key, options, |max_bytes| codec::encoded_json(&json, max_bytes))
+        self.set_encoded(ns, key, options, &|max_bytes| codec::encoded_json(&json, max_bytes))
     }
 
     /// `getOrSet`'s write: stores `value` unless the key has a live value by
@@ -156,7 +156,7 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "StorageValue")] value: JsValue,
         #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.set_if_absent_encoded(ns, key, options, |max_bytes| codec::encode(&value, max_bytes))
+        self.set_if_absent_encoded(ns, key, options, &|max_bytes| codec::encode(&value, max_bytes))
     }
 
     /// `setIfAbsent` of a value the facade has already made JSON text of.
@@ -168,7 +168,7 @@ impl NativeStore {
         json: js_sys::JsString,
         #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.set_if_absent_encoded(ns, key, options, |max_bytes| codec::encoded_json(&json, max_bytes))
+        self.set_if_absent_encoded(ns, key, options, &|max_bytes| codec::encoded_json(&json, max_bytes))
     }
 
     /// Resolves with the value in its stored form (`stored::stored_form`).
@@ -435,7 +435,7 @@ impl NativeStore {
         ns: JsValue,
         key: JsValue,
         options: JsValue,
-        encode: impl FnOnce(usize) -> Result<EncodedValue>,
+        encode: &dyn Fn(usize) -> Result<EncodedValue>,
     ) -> Promise {
         self.submit(
             || {
@@ -465,7 +465,7 @@ impl NativeStore {
         ns: JsValue,
         key: JsValue,
         options: JsValue,
-        encode: impl FnOnce(usize) -> Result<EncodedValue>,
+        encode: &dyn Fn(usize) -> Result<EncodedValue>,
     ) -> Promise {
         self.submit(
             || {
@@ -495,7 +495,7 @@ impl NativeStore {
     fn submit(
         &self,
         prepare: impl FnOnce() -> Result<Operation>,
-        finish: impl FnOnce(Output) -> Result<JsValue> + 'static,
+        finish: fn(Output) -> Result<JsValue>,
     ) -> Promise {
         if self.engine.is_disposed() {
             return settle_now(Err(StorageError::Disposed));
