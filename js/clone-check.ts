@@ -13,9 +13,10 @@ import { constructorName, isPlainObject, nestsTooDeep } from "./values.js";
  * would: a `key` (or namespace) → INVALID_KEY; a `value` → INVALID_VALUE; an
  * `option` bag → INVALID_ARGUMENT; a list of `keys` or mset's `entries` →
  * INVALID_ARGUMENT for the argument itself, else the code of the key or value
- * inside at fault.
+ * inside at fault; `flat` data the facade made itself (mset's JSON text and
+ * lengths), which clones as it is.
  */
-export type ArgKind = "key" | "keys" | "value" | "entries" | "option";
+export type ArgKind = "key" | "keys" | "value" | "entries" | "flat" | "option";
 /** An argument and its kind. */
 export type Arg = readonly [kind: ArgKind, value: unknown];
 
@@ -25,6 +26,7 @@ const NAMES: Record<ArgKind, string> = {
   keys: "keys",
   value: "value",
   entries: "entries",
+  flat: "entries",
   option: "options",
 };
 

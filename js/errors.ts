@@ -85,6 +85,7 @@ const OWN_CODES = {
     "NONE",
     "This browser or environment does not support the required storage.",
   ],
+  CORRUPT: ["CORRUPTION", false, "RESET_DATABASE", "The saved data is damaged and has to be reset."],
   INTERNAL: ["INTERNAL", false, "REOPEN", "Something went wrong. Please reload and try again."],
 } as const satisfies Partial<Record<ErrorCode, readonly [ErrorCategory, boolean, RecoveryAction, string]>>;
 

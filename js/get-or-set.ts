@@ -10,6 +10,8 @@
 
 import { StorageError, errorFields, ownError } from "./errors.js";
 import type { NativeApi, Namespace } from "./native-api.js";
+import { plainJson } from "./plain-json.js";
+import { fromStored, type StoredValue } from "./stored.js";
 import type { GetOrSetOptions, StorageValue } from "./types.js";
 import { typeName } from "./values.js";
 
@@ -23,7 +25,7 @@ interface Flight {
   /** Callers that joined and have not settled. */
   callers: number;
   /** The loader run and its store, started by the first caller that missed. */
-  loading?: Promise<StorageValue>;
+  loading?: Promise<StoredValue>;
 }
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
@@ -52,13 +54,13 @@ export class GetOrSet {
     try {
       // The core checks the whole call first, a hit too.
       const found = await this.#call((native) => native.getForLoad(ns, key, refusal, options));
-      if (found !== undefined) return found;
+      if (found !== undefined) return fromStored(found);
       if (this.#closed) throw disposed();
       const leads = flight.loading === undefined;
       flight.loading ??= heardLater(this.#load(id, flight, ns, key, loader as Loader, options));
       const stored = await Promise.race([flight.loading, this.#closing]);
       // Each caller gets its own copy.
-      return leads ? stored : structuredClone(stored);
+      return leads || typeof stored === "string" ? fromStored(stored) : stored.slice();
     } finally {
       this.#leave(id, flight);
     }
@@ -102,7 +104,7 @@ export class GetOrSet {
     key: string,
     loader: Loader,
     options: GetOrSetOptions | undefined,
-  ): Promise<StorageValue> {
+  ): Promise<StoredValue> {
     try {
       const loaded = (await loader(key)) as StorageValue;
       return await this.#store(ns, key, loaded, options);
@@ -114,7 +116,12 @@ export class GetOrSet {
   /** Stores a loader's result unless a value was set meanwhile. */
   async #store(ns: Namespace, key: string, loaded: StorageValue, options: GetOrSetOptions | undefined) {
     try {
-      return await this.#call((native) => native.setIfAbsent(ns, key, loaded, options));
+      const json = plainJson(loaded);
+      return await this.#call((native) =>
+        json === undefined
+          ? native.setIfAbsent(ns, key, loaded, options)
+          : native.setIfAbsentJson(ns, key, json, options),
+      );
     } catch (error) {
       throw error instanceof StorageError && error.code === "INVALID_VALUE" ? unstorable(error, key) : error;
     }

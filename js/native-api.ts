@@ -16,6 +16,7 @@ import type {
   StateListener,
   StorageValue,
 } from "./types.js";
+import type { StoredBatch, StoredValue } from "./stored.js";
 
 /**
  * The namespace a call acts on. For key calls `undefined` is the root store's
@@ -30,7 +31,8 @@ export interface NativeApi {
   set(ns: Namespace, key: string, value: StorageValue, options: SetOptions | undefined): Promise<void>;
   /** A set of a value the facade has made JSON text of (js/plain-json.ts). */
   setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void>;
-  get(ns: Namespace, key: string): Promise<StorageValue | undefined>;
+  /** The value in its stored form (js/stored.ts). */
+  get(ns: Namespace, key: string): Promise<StoredValue | undefined>;
   /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
    *  verdict on the loader), then gets. */
   getForLoad(
@@ -38,14 +40,20 @@ export interface NativeApi {
     key: string,
     loaderRefusal: string | undefined,
     options: GetOrSetOptions | undefined,
-  ): Promise<StorageValue | undefined>;
+  ): Promise<StoredValue | undefined>;
   /** getOrSet's write: stores `value` unless the key has a value by then;
-   *  resolves with the value stored, whichever it is. */
-  setIfAbsent(ns: Namespace, key: string, value: StorageValue, options: GetOrSetOptions | undefined): Promise<StorageValue>;
+   *  resolves with the value stored, whichever it is, in its stored form. */
+  setIfAbsent(ns: Namespace, key: string, value: StorageValue, options: GetOrSetOptions | undefined): Promise<StoredValue>;
+  /** setIfAbsent of a value the facade has made JSON text of. */
+  setIfAbsentJson(ns: Namespace, key: string, json: string, options: GetOrSetOptions | undefined): Promise<StoredValue>;
   has(ns: Namespace, key: string): Promise<boolean>;
   delete(ns: Namespace, key: string): Promise<boolean>;
-  mget(ns: Namespace, keys: readonly string[]): Promise<Array<StorageValue | undefined>>;
+  /** The values in their stored form, as one flat batch (js/stored.ts). */
+  mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch>;
   mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void>;
+  /** An mset of entries the facade has made flat JSON text of (js/plain-json.ts
+   *  `plainJsonEntries`): each key then its value's text, and their lengths. */
+  msetJson(ns: Namespace, text: string, lengths: Uint32Array, options: MsetOptions | undefined): Promise<void>;
   mdelete(ns: Namespace, keys: readonly string[]): Promise<number>;
   keys(ns: Namespace, options: KeysOptions | undefined): Promise<string[]>;
   invalidate(ns: Namespace, options: InvalidateOptions): Promise<number>;

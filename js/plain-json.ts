@@ -62,3 +62,67 @@ function isPlainRecord(object: object, ancestors: object[], depth: number): bool
   }
   return true;
 }
+
+/** mset's entries made flat: each key then its value's JSON text, joined in
+ *  `text`, and their UTF-16 lengths in that order (src/api/convert.rs
+ *  `json_entry_list` reads them). */
+export interface FlatEntries {
+  text: string;
+  lengths: Uint32Array;
+}
+
+/** mset's entries as flat JSON text if every key is a well-formed string and
+ *  every value plainly storable, else undefined (the core reads them one by
+ *  one, and explains a refusal). */
+export function plainJsonEntries(entries: unknown): FlatEntries | undefined {
+  try {
+    const pairs = plainPairs(entries);
+    if (pairs === undefined) return undefined;
+    const parts: string[] = [];
+    const lengths = new Uint32Array(pairs.length * 2);
+    for (let index = 0; index < pairs.length; index += 1) {
+      const [key, value] = pairs[index];
+      if (typeof key !== "string" || !key.isWellFormed() || !isPlain(value, [], 0)) return undefined;
+      const json = JSON.stringify(value);
+      parts.push(key, json);
+      lengths[2 * index] = key.length;
+      lengths[2 * index + 1] = json.length;
+    }
+    return { text: parts.join(""), lengths };
+  } catch {
+    return undefined; // a Proxy trap or some such threw: the core explains it
+  }
+}
+
+/** The [key, value] pairs of mset's entries in the order the core reads them,
+ *  if they are a Map, a dense array of two-element arrays or a plain object,
+ *  read without running any getter; else undefined. */
+function plainPairs(entries: unknown): Array<[unknown, unknown]> | undefined {
+  if (typeof entries !== "object" || entries === null) return undefined;
+  const prototype = Object.getPrototypeOf(entries);
+  if (prototype === Map.prototype) {
+    const pairs: Array<[unknown, unknown]> = [];
+    Map.prototype.forEach.call(entries, (value, key) => pairs.push([key, value]));
+    return pairs;
+  }
+  if (prototype === Array.prototype) {
+    const array = entries as unknown[];
+    if (Object.keys(array).length !== array.length) return undefined;
+    const pairs: Array<[unknown, unknown]> = [];
+    for (let index = 0; index < array.length; index += 1) {
+      const pair = dataValue(array, index);
+      if (!Array.isArray(pair) || Object.getPrototypeOf(pair) !== Array.prototype || pair.length !== 2) return undefined;
+      pairs.push([dataValue(pair, 0), dataValue(pair, 1)]);
+    }
+    return pairs;
+  }
+  if (!isPlainObject(entries)) return undefined;
+  return Object.keys(entries).map((key) => [key, dataValue(entries, key)]);
+}
+
+/** An own data property's value; throws for an accessor or a missing one. */
+function dataValue(object: object, name: string | number): unknown {
+  const property = Object.getOwnPropertyDescriptor(object, name);
+  if (property === undefined || !("value" in property)) throw new Error("not plain data");
+  return property.value;
+}

@@ -23,10 +23,12 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
   get: ["key", "key"],
   getForLoad: ["key", "key", "option", "option"],
   setIfAbsent: ["key", "key", "value", "option"],
+  setIfAbsentJson: ["key", "key", "value", "option"],
   has: ["key", "key"],
   delete: ["key", "key"],
   mget: ["key", "keys"],
   mset: ["key", "entries", "option"],
+  msetJson: ["key", "flat", "flat", "option"],
   mdelete: ["key", "keys"],
   keys: ["key", "option"],
   invalidate: ["key", "option"],
@@ -39,7 +41,8 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
 export const isStoreCall = (method: string): method is StoreCall => Object.hasOwn(STORE_CALLS, method);
 
 /**
- * What the worker is asked to do: `open` (options, then the name of a Web
+ * Each message either way is an array: the requests (or replies) of one turn
+ * (js/outbox.ts). What the worker is asked to do: `open` (options, then the name of a Web
  * Lock for the worker to hold as long as it lives), a store call, or
  * `dispose`.
  */

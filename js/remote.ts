@@ -1,13 +1,15 @@
 /**
  * A store that lives in a dedicated worker (browsers keep OPFS databases
  * there), seen from the calling thread: a NativeApi whose store calls each
- * cross to the worker (js/worker.ts) as a message with an id, after the
- * checks of js/clone-check.ts, and settle from the worker's reply.
+ * cross to the worker (js/worker.ts) as a request with an id, after the
+ * checks of js/clone-check.ts, and settle from the worker's reply. The
+ * requests of one turn cross as one message (js/outbox.ts).
  */
 
 import { StorageError, ownError, toStorageError } from "./errors.js";
 import { cloneFailure, refuseUnfaithful, type Arg } from "./clone-check.js";
 import type { NativeApi, StoreCall } from "./native-api.js";
+import { Outbox, ownBuffers } from "./outbox.js";
 import { STORE_CALLS, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
@@ -32,6 +34,7 @@ export interface RemoteStore extends Pick<NativeApi, StoreCall> {}
 
 export class RemoteStore implements NativeApi {
   readonly #worker: Worker;
+  readonly #outbox: Outbox<WorkerRequest>;
   /** Calls sent and not yet answered, by id. */
   readonly #pending = new Map<number, Settle>();
   /** How long dispose waits for the worker; known once the store is open. */
@@ -60,8 +63,11 @@ export class RemoteStore implements NativeApi {
 
   private constructor(worker: Worker, trapped: (error: unknown) => void) {
     this.#worker = worker;
+    this.#outbox = new Outbox((message, transfer) => worker.postMessage(message, transfer));
     this.#trapped = trapped;
-    worker.addEventListener("message", (event: MessageEvent<WorkerReply>) => this.#answer(event.data));
+    worker.addEventListener("message", (event: MessageEvent<WorkerReply[]>) => {
+      for (const reply of event.data) this.#answer(reply);
+    });
     worker.addEventListener("error", (event) => {
       event.preventDefault();
       this.#lose(`the storage worker failed: ${event.message || "it could not be started"}`);
@@ -138,17 +144,21 @@ export class RemoteStore implements NativeApi {
     return this.#post(method, args);
   }
 
-  /** Posts a request; its promise settles from the worker's reply, or when the worker is lost or disposed. */
+  /** Posts a request; its promise settles from the worker's reply, or when
+   *  the worker is lost or disposed. The typed arrays of `flat` arguments
+   *  are the facade's own and are transferred, not copied. */
   #post(method: WorkerRequest["method"], args: readonly Arg[]): Promise<unknown> {
     if (this.#lost) return Promise.reject(internal(this.#lost));
     const id = this.#nextId++;
     const request: WorkerRequest = { id, method, args: args.map(([, arg]) => arg) };
-    try {
-      this.#worker.postMessage(request);
-    } catch (error) {
-      return Promise.reject(cloneFailure(args, error));
-    }
-    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    const transfer = args.flatMap(([kind, arg]) => (kind === "flat" ? ownBuffers(arg) : []));
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#outbox.add(request, transfer, (error) => {
+        this.#pending.delete(id);
+        reject(cloneFailure(args, error));
+      });
+    });
   }
 
   #answer(reply: WorkerReply): void {

@@ -7,8 +7,9 @@
 import { ownError, toStorageError } from "./errors.js";
 import { GetOrSet, type NativeCall } from "./get-or-set.js";
 import type { NativeApi, Namespace } from "./native-api.js";
-import { plainJson } from "./plain-json.js";
+import { plainJson, plainJsonEntries } from "./plain-json.js";
 import { Session, type NativeOpener } from "./session.js";
+import { fromStored, fromStoredBatch } from "./stored.js";
 import type {
   BreakerState,
   Entries,
@@ -24,6 +25,8 @@ import type {
 
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
+
+const same = <T>(value: T): T => value;
 
 /** Runs a call; whatever it throws or rejects with becomes a StorageError. */
 async function call<T>(run: () => Promise<T>): Promise<T> {
@@ -55,9 +58,11 @@ export class StorageNamespace {
     this.#ns = ns;
   }
 
-  /** Runs `invoke` on the native store, with this view's namespace. */
-  #run<T>(invoke: (native: NativeApi, ns: Namespace) => Promise<T>): Promise<T> {
-    return call(() => this.#shared.session.call((native) => invoke(native, this.#ns)));
+  /** Runs `invoke` on the native store, with this view's namespace, and
+   *  turns what it resolves with into the answer with `read`. Every call
+   *  takes the same steps, so calls made together settle in call order. */
+  #run<R, T = R>(invoke: (native: NativeApi, ns: Namespace) => Promise<R>, read = same as (raw: R) => T): Promise<T> {
+    return call(() => this.#shared.session.call((native) => invoke(native, this.#ns)).then(read));
   }
 
   set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
@@ -69,7 +74,7 @@ export class StorageNamespace {
 
   // `T` is the caller's word for what the key holds: the store cannot check it.
   get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
-    return this.#run((native, ns) => native.get(ns, key) as Promise<T | undefined>);
+    return this.#run((native, ns) => native.get(ns, key), fromStored) as Promise<T | undefined>;
   }
 
   has(key: string): Promise<boolean> {
@@ -81,11 +86,14 @@ export class StorageNamespace {
   }
 
   mget<T extends StorageValue = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
-    return this.#run((native, ns) => native.mget(ns, keys) as Promise<Array<T | undefined>>);
+    return this.#run((native, ns) => native.mget(ns, keys), fromStoredBatch) as Promise<Array<T | undefined>>;
   }
 
   mset(entries: Entries, options?: MsetOptions): Promise<void> {
-    return this.#run((native, ns) => native.mset(ns, entries, options));
+    const flat = plainJsonEntries(entries);
+    return this.#run((native, ns) =>
+      flat === undefined ? native.mset(ns, entries, options) : native.msetJson(ns, flat.text, flat.lengths, options),
+    );
   }
 
   mdelete(keys: readonly string[]): Promise<number> {

@@ -2,11 +2,14 @@
  * The worker end of a RemoteStore (js/remote.ts): a dedicated module worker
  * that opens one wasm store (OPFS lives only here) and runs the calls posted
  * to it, answering each by its id. A call starts on the store in the order it
- * arrived, so the store's queue keeps the caller's order.
+ * arrived, so the store's queue keeps the caller's order. Requests arrive in
+ * batches and replies leave in batches, one message per turn
+ * (js/outbox.ts), the buffers of results transferred.
  */
 
 import type { NativeStore } from "./wasm/larder.js";
 import { errorFields, toStorageError } from "./errors.js";
+import { Outbox, ownBuffers } from "./outbox.js";
 import { isStoreCall, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import { startFetchedRuntime } from "./runtime.js";
 import type { StorageOptions } from "./types.js";
@@ -14,12 +17,13 @@ import type { StorageOptions } from "./types.js";
 /** What this file uses of a dedicated worker's global scope (the DOM lib types `self` as a window). */
 interface WorkerScope {
   navigator: Navigator;
-  postMessage(message: WorkerReply): void;
-  addEventListener(type: "message", listener: (event: MessageEvent<WorkerRequest>) => void): void;
+  postMessage(message: WorkerReply[], transfer: Transferable[]): void;
+  addEventListener(type: "message", listener: (event: MessageEvent<WorkerRequest[]>) => void): void;
   addEventListener(type: "messageerror", listener: () => void): void;
 }
 
 const scope = self as unknown as WorkerScope;
+const outbox = new Outbox<WorkerReply>((message, transfer) => scope.postMessage(message as WorkerReply[], transfer));
 
 let store: NativeStore | undefined;
 
@@ -38,7 +42,7 @@ async function open(options: unknown, lifeLock: unknown): Promise<Opened> {
   const runtime = await startFetchedRuntime(stop);
   // The core checks the options, whatever they are.
   store = await runtime.openStore(options as StorageOptions | undefined, undefined);
-  store.onStateChange((state, previous) => scope.postMessage({ id: 0, state, previous }));
+  store.onStateChange((state, previous) => reply({ id: 0, state, previous }));
   return { holdsLifeLock, operationTimeoutMs: store.operationTimeoutMs() };
 }
 
@@ -51,13 +55,13 @@ function run({ method, args }: WorkerRequest): Promise<unknown> {
   return (store[method] as (...args: unknown[]) => Promise<unknown>).apply(store, args);
 }
 
+/** Queues a reply. The core's results are fresh, so their buffers are
+ *  transferred; if one ever does not clone, its caller still gets an answer. */
 function reply(message: WorkerReply): void {
-  try {
-    scope.postMessage(message);
-  } catch (error) {
-    // The core's results always clone; if one ever does not, its caller still gets an answer.
-    scope.postMessage({ id: message.id, ok: false, error: errorFields(toStorageError(error)) });
-  }
+  const transfer = "value" in message ? ownBuffers(message.value) : [];
+  outbox.add(message, transfer, (error) =>
+    outbox.add({ id: message.id, ok: false, error: errorFields(toStorageError(error)) }, [], () => {}),
+  );
 }
 
 /**
@@ -71,16 +75,22 @@ function stop(error: unknown): void {
   });
 }
 
-scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => {
-  const { id } = event.data;
+/** Runs one request and replies to it. */
+async function answer(request: WorkerRequest): Promise<void> {
+  const { id } = request;
   try {
-    reply({ id, ok: true, value: await run(event.data) });
+    reply({ id, ok: true, value: await run(request) });
   } catch (error) {
     // A trap during the call: the caller's side must know before its next call.
     const trapped = error instanceof WebAssembly.RuntimeError;
     reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }) });
     if (trapped) stop(error);
   }
+}
+
+// Each request starts in the order it arrived.
+scope.addEventListener("message", (event: MessageEvent<WorkerRequest[]>) => {
+  for (const request of event.data) void answer(request);
 });
 
 // A request that could not be read has no id to answer: the caller treats this as the worker failing.

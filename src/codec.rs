@@ -1,7 +1,7 @@
 //! Value encoding and validation: what a JS value becomes on disk, and the
 //! guarantee that only values which read back exactly are ever encoded.
 //!
-//! A value is either JSON (stored as its UTF-8 JSON text, decoded with
+//! A value is either JSON (stored as its UTF-8 JSON text, read back with
 //! `JSON.parse`, so every read returns a fresh copy) or a top-level
 //! `Uint8Array` (stored as its bytes). Keys are validated here too.
 
@@ -41,30 +41,42 @@ pub fn validate_key(value: &JsValue, max_bytes: usize, what: &str) -> Result<Str
     let Some(js) = value.dyn_ref::<JsString>() else {
         return Err(StorageError::InvalidKey(format!("{what} must be a string, got {}", type_name(value))));
     };
-    if js.length() == 0 {
-        return Err(StorageError::InvalidKey(format!("{what} must not be empty")));
-    }
-    // UTF-8 takes at least a byte per UTF-16 unit: refuse a huge key before
-    // copying it into the wasm memory.
-    if js.length() as usize > max_bytes {
-        return Err(StorageError::InvalidKey(format!(
-            "{what} is over {max_bytes} UTF-8 bytes ({} UTF-16 units), more than maxKeyBytes",
-            js.length()
-        )));
-    }
+    check_key_units(js.length() as usize, max_bytes, &|| what.to_owned())?;
     if !is_well_formed(js) {
         return Err(StorageError::InvalidKey(format!(
             "{what} contains a lone surrogate (ill-formed UTF-16)"
         )));
     }
     let key = String::from(js);
+    check_key_bytes(&key, max_bytes, &|| what.to_owned())?;
+    Ok(key)
+}
+
+/// A key's checks that its UTF-16 length decides, before it is copied: not
+/// empty, and (UTF-8 taking at least a byte per UTF-16 unit) not surely too long.
+pub fn check_key_units(units: usize, max_bytes: usize, what: &dyn Fn() -> String) -> Result<()> {
+    if units == 0 {
+        return Err(StorageError::InvalidKey(format!("{} must not be empty", what())));
+    }
+    if units > max_bytes {
+        return Err(StorageError::InvalidKey(format!(
+            "{} is over {max_bytes} UTF-8 bytes ({units} UTF-16 units), more than maxKeyBytes",
+            what()
+        )));
+    }
+    Ok(())
+}
+
+/// A copied key's length in UTF-8 bytes, within `max_bytes`.
+pub fn check_key_bytes(key: &str, max_bytes: usize, what: &dyn Fn() -> String) -> Result<()> {
     if key.len() > max_bytes {
         return Err(StorageError::InvalidKey(format!(
-            "{what} is {} UTF-8 bytes, more than maxKeyBytes ({max_bytes})",
+            "{} is {} UTF-8 bytes, more than maxKeyBytes ({max_bytes})",
+            what(),
             key.len()
         )));
     }
-    Ok(key)
+    Ok(())
 }
 
 /// Encodes a value, or explains why it cannot be stored exactly.
@@ -97,19 +109,6 @@ pub fn encode(value: &JsValue, max_bytes: usize) -> Result<EncodedValue> {
 /// 2^53: every integer up to it is exactly a double, printed digit for digit.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
 
-/// Turns a stored value back into a fresh JS value.
-pub fn decode(kind: ValueKind, bytes: &[u8]) -> Result<JsValue> {
-    match kind {
-        ValueKind::Bytes => Ok(Uint8Array::from(bytes).into()),
-        ValueKind::Json => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| StorageError::Corrupt("a stored value is not valid UTF-8".into()))?;
-            js_sys::JSON::parse(text)
-                .map_err(|_| StorageError::Corrupt("a stored value is not valid JSON".into()))
-        }
-    }
-}
-
 /// A value the facade found plainly storable and encoded itself with
 /// `JSON.stringify` (faster than encoding it here, one property at a time
 /// across the wasm boundary). Its rules there are stricter than `encode`'s,
@@ -117,10 +116,21 @@ pub fn decode(kind: ValueKind, bytes: &[u8]) -> Result<JsValue> {
 /// `encode`, which explains a refusal.
 pub fn encoded_json(text: &JsString, max_bytes: usize) -> Result<EncodedValue> {
     // One UTF-8 byte at least per UTF-16 unit: refuse before copying.
-    if text.length() as usize > max_bytes {
-        return Err(too_large(text.length() as usize, max_bytes));
+    check_json_units(text.length() as usize, max_bytes)?;
+    json_value(String::from(text), max_bytes)
+}
+
+/// The check of a JSON text that its UTF-16 length decides, before it is copied.
+pub fn check_json_units(units: usize, max_bytes: usize) -> Result<()> {
+    if units > max_bytes {
+        return Err(too_large(units, max_bytes));
     }
-    let bytes = String::from(text).into_bytes();
+    Ok(())
+}
+
+/// A JSON text made by the facade (see `encoded_json`), once copied.
+pub fn json_value(text: String, max_bytes: usize) -> Result<EncodedValue> {
+    let bytes = text.into_bytes();
     if bytes.len() > max_bytes {
         return Err(too_large(bytes.len(), max_bytes));
     }
@@ -362,6 +372,12 @@ mod tests {
         String::from_utf8(encoded.bytes).unwrap()
     }
 
+    /// A JSON value read back as the facade reads it.
+    fn parsed(encoded: &EncodedValue) -> JsValue {
+        let text = crate::stored::stored_form(encoded).unwrap().as_string().expect("JSON crosses as text");
+        js_sys::JSON::parse(&text).unwrap()
+    }
+
     fn refusal(source: &str) -> StorageError {
         encode(&eval(source), 1 << 20).expect_err(source)
     }
@@ -391,7 +407,7 @@ mod tests {
         ] {
             let original = eval(source).as_f64().unwrap();
             let encoded = encode(&JsValue::from_f64(original), 100).unwrap();
-            let back = decode(encoded.kind, &encoded.bytes).unwrap().as_f64().unwrap();
+            let back = parsed(&encoded).as_f64().unwrap();
             assert_eq!(back.to_bits(), original.to_bits(), "{source}");
         }
     }
@@ -465,8 +481,8 @@ mod tests {
         let encoded =
             encode(&eval("JSON.parse('{\"__proto__\": {\"polluted\": 1}, \"constructor\": 2}')"), 100)
                 .unwrap();
-        let first = decode(encoded.kind, &encoded.bytes).unwrap();
-        let second = decode(encoded.kind, &encoded.bytes).unwrap();
+        let first = parsed(&encoded);
+        let second = parsed(&encoded);
         assert!(first != second);
         let own = Object::get_own_property_names(first.unchecked_ref::<Object>());
         assert_eq!(own.length(), 2);

@@ -11,12 +11,14 @@ use larder_core::{clock, engine, error, operation, options, retry, store, value}
 
 /// The `#[wasm_bindgen]` exports: `openStore`, `NativeStore` and `limits`.
 mod api;
-/// JS values to stored values and back, and key checks.
+/// JS values to stored values, and key checks.
 mod codec;
 /// `Date.now`, `setTimeout` and `Math.random` for the core.
 mod js_time;
 /// Reading JS objects without running their code.
 mod reflect;
+/// Stored values as they cross back to JS: JSON text, bytes, flat batches.
+mod stored;
 /// Where databases live: sqlite-wasm-rs's memory VFS, Node files, OPFS.
 mod vfs;
 

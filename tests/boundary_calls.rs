@@ -19,7 +19,7 @@ async fn opens_with_default_options_and_documented_defaults() {
     for options in ["undefined", "null", "{}"] {
         let store = open(js(options)).await;
         resolved(store.set(ROOT, "k".into(), "v".into(), NO_OPTIONS)).await;
-        assert_same(&resolved(store.get(ROOT, "k".into())).await, "'v'");
+        assert_same(&value_of(store.get(ROOT, "k".into())).await, "'v'");
     }
     let store = open(JsValue::UNDEFINED).await;
     let set = |key: &str, value: JsValue, options: &str| store.set(ROOT, js(key), value, js(options));
@@ -34,7 +34,7 @@ async fn opens_with_default_options_and_documented_defaults() {
     resolved(set("'huge'", 1.into(), "{ size: Number.MAX_SAFE_INTEGER }")).await;
     // maxBatchSize 10000
     let keys = |n: u32| js(&format!("Array.from({{ length: {n} }}, (_, i) => 'k' + i)"));
-    resolved(store.mget(ROOT, keys(10_000))).await;
+    value_of(store.mget(ROOT, keys(10_000))).await;
     rejected(store.mget(ROOT, keys(10_001)), "BATCH_TOO_LARGE").await;
     // maxQueueLength 10000: the 10001st waiting operation is refused.
     let counts: Vec<Promise> = (0..=10_000).map(|_| store.count(ROOT)).collect();
@@ -91,7 +91,7 @@ async fn opens_with_each_option_at_a_valid_value() {
         console_log!("options: {options}");
         let store = open(js(options)).await;
         resolved(store.set(ROOT, "k".into(), 1.into(), js("{ size: 1 }"))).await;
-        assert_same(&resolved(store.get(ROOT, "k".into())).await, "1");
+        assert_same(&value_of(store.get(ROOT, "k".into())).await, "1");
     }
 }
 
@@ -170,17 +170,17 @@ async fn limits_and_ttl_options_take_effect() {
     rejected(store.get(ROOT, "abcde".into()), "INVALID_KEY").await;
     resolved(set("k", "new Uint8Array(8)", "undefined")).await;
     rejected(set("k", "new Uint8Array(9)", "undefined"), "VALUE_TOO_LARGE").await;
-    resolved(store.mget(ROOT, js("['a', 'b']"))).await;
+    value_of(store.mget(ROOT, js("['a', 'b']"))).await;
     rejected(store.mget(ROOT, js("['a', 'b', 'c']")), "BATCH_TOO_LARGE").await;
     rejected(store.mset(ROOT, js("{ a: 1, b: 2, c: 3 }"), NO_OPTIONS), "BATCH_TOO_LARGE").await;
     rejected(store.mdelete(ROOT, js("['abcd', 'k', 's']")), "BATCH_TOO_LARGE").await;
-    let all = resolved(store.mget(ROOT, js("['abcd', 'k']"))).await;
+    let all = value_of(store.mget(ROOT, js("['abcd', 'k']"))).await;
     assert_same(&all, "[1, new Uint8Array(8)]");
     rejected(set("s", "1", "{ size: 101 }"), "VALUE_TOO_LARGE").await;
     let counted = number(store.count(ROOT)).await;
     assert_eq!(counted, 2.0, "refused writes wrote (and evicted) nothing");
     resolved(set("s", "1", "{ size: 100 }")).await;
-    assert_same(&resolved(store.get(ROOT, "s".into())).await, "1");
+    assert_same(&value_of(store.get(ROOT, "s".into())).await, "1");
 
     let (options, clock) = with_clock("{ defaultTtlMs: 1000 }");
     let store = open(options).await;
@@ -200,7 +200,7 @@ async fn limits_and_ttl_options_take_effect() {
     live_at(9.0, "['default', 'forever', 'long', 'short']").await;
     live_at(10.0, "['default', 'forever', 'long']").await;
     live_at(1000.0, "['forever', 'long']").await;
-    assert_same(&resolved(store.get(ROOT, "default".into())).await, "undefined");
+    assert_same(&value_of(store.get(ROOT, "default".into())).await, "undefined");
     assert_same(&resolved(store.has(ROOT, "default".into())).await, "false");
     assert_eq!(number(store.count(ROOT)).await, 2.0);
     live_at(2f64.powi(53), "['forever']").await;
@@ -239,16 +239,16 @@ async fn set_get_has_delete_round_trip_json_values() {
         assert_same(&resolved(store.has(ROOT, key.clone())).await, "false");
         resolved(store.set(ROOT, key.clone(), js(value), NO_OPTIONS)).await;
         assert_same(&resolved(store.has(ROOT, key.clone())).await, "true");
-        assert_same(&resolved(store.get(ROOT, key)).await, value);
+        assert_same(&value_of(store.get(ROOT, key)).await, value);
     }
     // -0 is the one normalisation.
     resolved(store.set(ROOT, "zero".into(), js("-0"), NO_OPTIONS)).await;
-    let zero = resolved(store.get(ROOT, "zero".into())).await.as_f64();
+    let zero = value_of(store.get(ROOT, "zero".into())).await.as_f64();
     assert!(zero.is_some_and(|zero| zero == 0.0 && zero.is_sign_positive()));
     // `__proto__` and `constructor` read back as own data properties.
     let proto = "JSON.parse('{\"__proto__\": {\"polluted\": 1}, \"constructor\": 2}')";
     resolved(store.set(ROOT, "proto".into(), js(proto), NO_OPTIONS)).await;
-    let read = resolved(store.get(ROOT, "proto".into())).await;
+    let read = value_of(store.get(ROOT, "proto".into())).await;
     assert_same(
         &js_sys::Object::keys(read.unchecked_ref::<js_sys::Object>()),
         "['__proto__', 'constructor']",
@@ -257,14 +257,14 @@ async fn set_get_has_delete_round_trip_json_values() {
     assert!(js("({}).polluted").is_undefined());
     // get returns a fresh copy.
     resolved(store.set(ROOT, "obj".into(), js("{ a: [1] }"), NO_OPTIONS)).await;
-    set_field(&resolved(store.get(ROOT, "obj".into())).await, "a", 2.into());
-    assert_same(&resolved(store.get(ROOT, "obj".into())).await, "{ a: [1] }");
+    set_field(&value_of(store.get(ROOT, "obj".into())).await, "a", 2.into());
+    assert_same(&value_of(store.get(ROOT, "obj".into())).await, "{ a: [1] }");
     // overwrite, delete, delete again, missing keys
     resolved(store.set(ROOT, "obj".into(), "b".into(), NO_OPTIONS)).await;
-    assert_same(&resolved(store.get(ROOT, "obj".into())).await, "'b'");
+    assert_same(&value_of(store.get(ROOT, "obj".into())).await, "'b'");
     assert_same(&resolved(store.delete(ROOT, "obj".into())).await, "true");
     assert_same(&resolved(store.delete(ROOT, "obj".into())).await, "false");
-    assert_same(&resolved(store.get(ROOT, "obj".into())).await, "undefined");
+    assert_same(&value_of(store.get(ROOT, "obj".into())).await, "undefined");
     assert_same(&resolved(store.has(ROOT, "obj".into())).await, "false");
     assert_eq!(number(store.count(ROOT)).await, values.len() as f64 + 2.0);
 }
@@ -275,17 +275,17 @@ async fn uint8array_values_round_trip_as_fresh_uint8arrays() {
     for (key, bytes) in [("bin", vec![0u8, 1, 127, 128, 255]), ("empty", vec![])] {
         let value = Uint8Array::from(bytes.as_slice());
         resolved(store.set(ROOT, key.into(), value.into(), NO_OPTIONS)).await;
-        let read = resolved(store.get(ROOT, key.into())).await;
+        let read = value_of(store.get(ROOT, key.into())).await;
         let read = read.dyn_ref::<Uint8Array>().expect("read back as a Uint8Array");
         assert_eq!(read.to_vec(), bytes);
         read.fill(9, 0, read.length());
-        let again: Uint8Array = resolved(store.get(ROOT, key.into())).await.unchecked_into();
+        let again: Uint8Array = value_of(store.get(ROOT, key.into())).await.unchecked_into();
         assert_eq!(again.to_vec(), bytes, "get returns a fresh copy");
     }
     // A Uint8Array's size is its length: "bin" 3 + 5, "empty" 5 + 0.
     assert_eq!(number(store.current_cache_size(ROOT)).await, 13.0);
     resolved(store.mset(ROOT, js("[['m', new Uint8Array([7, 8])]]"), NO_OPTIONS)).await;
-    let read = resolved(store.mget(ROOT, js("['m', 'bin', 'missing']"))).await;
+    let read = value_of(store.mget(ROOT, js("['m', 'bin', 'missing']"))).await;
     assert_same(&read, "[new Uint8Array([7, 8]), new Uint8Array([0, 1, 127, 128, 255]), undefined]");
     assert!(Array::from(&read).get(0).is_instance_of::<Uint8Array>());
     assert_eq!(number(store.current_cache_size(ROOT)).await, 16.0);
@@ -304,21 +304,21 @@ async fn mget_mset_mdelete_round_trip_in_every_entries_form() {
     }
     let all = "['f', 'missing', 'a', 'b', 'c', 'd', 'e', 'a']";
     assert_same(
-        &resolved(store.mget(ROOT, js(all))).await,
+        &value_of(store.mget(ROOT, js(all))).await,
         "[false, undefined, 1, { x: [2] }, 'three', null, [5], 1]",
     );
-    assert_same(&resolved(store.mget(ROOT, js("[]"))).await, "[]");
+    assert_same(&value_of(store.mget(ROOT, js("[]"))).await, "[]");
     resolved(store.mset(ROOT, js("[]"), NO_OPTIONS)).await;
     // The last of duplicate keys wins, and sizes stay the sum of live entries.
     resolved(store.mset(ROOT, js("[['dup', 1], ['dup', new Uint8Array(4)]]"), NO_OPTIONS)).await;
-    assert_same(&resolved(store.get(ROOT, "dup".into())).await, "new Uint8Array(4)");
+    assert_same(&value_of(store.get(ROOT, "dup".into())).await, "new Uint8Array(4)");
     let before = number(store.current_cache_size(ROOT)).await;
     let deleted = store.mdelete(ROOT, js("['dup', 'missing', 'dup']"));
     assert_same(&resolved(deleted).await, "1");
     assert_eq!(number(store.current_cache_size(ROOT)).await, before - 7.0, "'dup' had 3 + 4 bytes");
     assert_same(&resolved(store.mdelete(ROOT, js("['a', 'b', 'a']"))).await, "2");
     assert_same(
-        &resolved(store.mget(ROOT, js("['a', 'b', 'c', 'dup']"))).await,
+        &value_of(store.mget(ROOT, js("['a', 'b', 'c', 'dup']"))).await,
         "[undefined, undefined, 'three', undefined]",
     );
     assert_eq!(number(store.count(ROOT)).await, 4.0);
@@ -328,7 +328,7 @@ async fn mget_mset_mdelete_round_trip_in_every_entries_form() {
     let entries = js("{ a: 1, b: 2 }");
     resolved(store.mset(ROOT, entries, js("{ ttlMs: 100 }"))).await;
     set_field(&clock, "now", 100.into());
-    assert_same(&resolved(store.mget(ROOT, js("['a', 'b']"))).await, "[undefined, undefined]");
+    assert_same(&value_of(store.mget(ROOT, js("['a', 'b']"))).await, "[undefined, undefined]");
     assert_eq!((number(store.count(ROOT)).await, number(store.current_cache_size(ROOT)).await), (0.0, 0.0));
 }
 
@@ -362,7 +362,7 @@ async fn keys_follow_utf8_order_literal_prefixes_limit_and_after() {
     resolved(store.clear(ROOT)).await;
     assert_same(&resolved(store.keys(ROOT, NO_OPTIONS)).await, "[]");
     assert_eq!((number(store.count(ROOT)).await, number(store.current_cache_size(ROOT)).await), (0.0, 0.0));
-    assert_same(&resolved(store.get(ROOT, "a".into())).await, "undefined");
+    assert_same(&value_of(store.get(ROOT, "a".into())).await, "undefined");
 }
 
 #[wasm_bindgen_test]
@@ -394,11 +394,11 @@ async fn namespaces_are_separate_but_counted_together() {
     }
     for (index, ns) in spaces.iter().enumerate() {
         let value = format!("new Uint8Array([{index}])");
-        assert_same(&resolved(store.get(js(ns), "k".into())).await, &value);
+        assert_same(&value_of(store.get(js(ns), "k".into())).await, &value);
         assert_same(&resolved(store.keys(js(ns), NO_OPTIONS)).await, "['k']");
     }
     assert_same(&resolved(store.delete(js("'a'"), "k".into())).await, "true");
-    assert_same(&resolved(store.mget(ROOT, js("['k']"))).await, "[new Uint8Array([0])]");
+    assert_same(&value_of(store.mget(ROOT, js("['k']"))).await, "[new Uint8Array([0])]");
     assert_same(&resolved(store.has(js("'a:b'"), "k".into())).await, "true");
     assert_same(&resolved(store.mdelete(js("'a'"), js("['k']"))).await, "0");
     // count, size and clear cover every namespace; a name is not part of the size.
@@ -407,7 +407,7 @@ async fn namespaces_are_separate_but_counted_together() {
     assert_eq!(number(store.current_cache_size(ROOT)).await, 4.0 * 2.0 + 3.0);
     resolved(store.clear(ROOT)).await;
     assert_eq!(number(store.count(ROOT)).await, 0.0);
-    assert_same(&resolved(store.get(js("'A'"), "k".into())).await, "undefined");
+    assert_same(&value_of(store.get(js("'A'"), "k".into())).await, "undefined");
     for bad in ["''", "5", "null", "'\\uD800'"] {
         rejected(store.get(js(bad), "k".into()), "INVALID_KEY").await;
         rejected(store.keys(js(bad), NO_OPTIONS), "INVALID_KEY").await;
@@ -510,7 +510,7 @@ async fn mset_is_all_or_nothing() {
         console_log!("entries: {entries}");
         rejected(store.mset(ROOT, js(entries), NO_OPTIONS), expected).await;
         let read = store.mget(ROOT, js("['a', 'b', 'c', 'd', 'keep']"));
-        assert_same(&resolved(read).await, "['old', undefined, undefined, undefined, 1]");
+        assert_same(&value_of(read).await, "['old', undefined, undefined, undefined, 1]");
         assert_eq!(
             (number(store.count(ROOT)).await, number(store.current_cache_size(ROOT)).await),
             (2.0, size)

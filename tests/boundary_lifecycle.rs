@@ -47,7 +47,7 @@ async fn operations_fired_together_settle_in_call_order() {
     assert_eq!(settled.order, (0..calls.len() as u32).collect::<Vec<_>>());
     for ((_, expected), outcome) in calls.iter().zip(settled.outcomes) {
         let value = outcome.unwrap_or_else(|error| panic!("{expected}: {error:?}"));
-        assert_same(&value, expected);
+        assert_same(&from_stored(&value), expected);
     }
 }
 
@@ -111,7 +111,7 @@ async fn a_full_queue_refuses_with_queue_full() {
     let settled = settle_all(&calls).await;
     let [first, second, third] = <[_; 3]>::try_from(settled.outcomes).unwrap();
     assert_same(&first.expect("the first waits"), "undefined");
-    assert_same(&second.expect("the second waits"), "1");
+    assert_same(&from_stored(&second.expect("the second waits")), "1");
     assert_storage_error(&third.expect_err("the third is refused"), "QUEUE_FULL");
     // The queue has room again, and the refused write left no trace.
     let calls = [store.has(ROOT, "c".into()), store.count(ROOT)];
@@ -213,7 +213,7 @@ async fn writes_beyond_max_size_bytes_evict_the_least_recently_used() {
     for key in ["a", "b"] {
         resolved(store.set(ROOT, key.into(), 1.into(), js("{ size: 40 }"))).await;
     }
-    resolved(store.get(ROOT, "a".into())).await;
+    value_of(store.get(ROOT, "a".into())).await;
     resolved(store.set(ROOT, "c".into(), 1.into(), js("{ size: 40 }"))).await;
     assert_same(&resolved(store.keys(ROOT, NO_OPTIONS)).await, "['a', 'c']");
     assert_eq!(number(store.current_cache_size(ROOT)).await, 80.0);

@@ -16,6 +16,7 @@ use crate::error::{Result, StorageError};
 use crate::js_time::{MathRandom, SystemClock};
 use crate::operation::{Operation, Output};
 use crate::retry::{self, Random};
+use crate::stored;
 use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
@@ -31,6 +32,7 @@ const TYPES: &str = r#"import type {
   BreakerState, Entries, GetOrSetOptions, InvalidateOptions, KeysOptions, MsetOptions, SetOptions, StorageOptions,
   StorageValue,
 } from "../types.js";
+import type { StoredBatch, StoredValue } from "../stored.js";
 
 /** The limits the core enforces that the facade also checks ahead of it. */
 export interface Limits {
@@ -127,7 +129,7 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "StorageValue")] value: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.set_encoded(ns, key, options, |max_bytes| codec::encode(&value, max_bytes))
+        self.set_encoded(ns, key, options, &|max_bytes| codec::encode(&value, max_bytes))
     }
 
     /// `set` of a value the facade has already made JSON text of (see
@@ -140,12 +142,13 @@ impl NativeStore {
         json: js_sys::JsString,
         #[wasm_bindgen(unchecked_param_type = "SetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.set_encoded(ns, key, options, |max_bytes| codec::encoded_json(&json, max_bytes))
+        self.set_encoded(ns, key, options, &|max_bytes| codec::encoded_json(&json, max_bytes))
     }
 
     /// `getOrSet`'s write: stores `value` unless the key has a live value by
-    /// the time the write runs; resolves with the value stored, whichever it is.
-    #[wasm_bindgen(js_name = setIfAbsent, unchecked_return_type = "Promise<StorageValue>")]
+    /// the time the write runs; resolves with the value stored, whichever it
+    /// is, in its stored form (`stored::stored_form`).
+    #[wasm_bindgen(js_name = setIfAbsent, unchecked_return_type = "Promise<StoredValue>")]
     pub fn set_if_absent(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
@@ -153,21 +156,23 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "StorageValue")] value: JsValue,
         #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.submit(
-            || {
-                let (ns, key) = self.ns_and_key(&ns, &key)?;
-                let ttl = convert::ttl_options(&options, "getOrSet option")?;
-                let encoded = codec::encode(&value, self.engine.options().max_value_bytes)?;
-                Ok(Operation::SetIfAbsent { ns, entry: self.engine.entry(key, encoded, None)?, ttl })
-            },
-            |output| match output {
-                Output::Value(Some(stored)) => codec::decode(stored.kind, &stored.bytes),
-                other => unexpected(other),
-            },
-        )
+        self.set_if_absent_encoded(ns, key, options, &|max_bytes| codec::encode(&value, max_bytes))
     }
 
-    #[wasm_bindgen(unchecked_return_type = "Promise<StorageValue | undefined>")]
+    /// `setIfAbsent` of a value the facade has already made JSON text of.
+    #[wasm_bindgen(js_name = setIfAbsentJson, unchecked_return_type = "Promise<StoredValue>")]
+    pub fn set_if_absent_json(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        json: js_sys::JsString,
+        #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        self.set_if_absent_encoded(ns, key, options, &|max_bytes| codec::encoded_json(&json, max_bytes))
+    }
+
+    /// Resolves with the value in its stored form (`stored::stored_form`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<StoredValue | undefined>")]
     pub fn get(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
@@ -181,7 +186,7 @@ impl NativeStore {
     /// bad one is refused before any loader runs, even on a hit. Functions
     /// cannot cross to a worker, so the facade judges the loader and passes
     /// its refusal, if any, for the core to report in turn.
-    #[wasm_bindgen(js_name = getForLoad, unchecked_return_type = "Promise<StorageValue | undefined>")]
+    #[wasm_bindgen(js_name = getForLoad, unchecked_return_type = "Promise<StoredValue | undefined>")]
     pub fn get_for_load(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
@@ -229,7 +234,8 @@ impl NativeStore {
         )
     }
 
-    #[wasm_bindgen(unchecked_return_type = "Promise<Array<StorageValue | undefined>>")]
+    /// Resolves with the values as one flat batch (`stored::stored_batch`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<StoredBatch>")]
     pub fn mget(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
@@ -241,13 +247,7 @@ impl NativeStore {
                 Ok(Operation::MGet { ns, keys: convert::key_list(&keys, self.engine.options())? })
             },
             |output| match output {
-                Output::Values(values) => {
-                    let array = Array::new_with_length(values.len() as u32);
-                    for (index, value) in values.into_iter().enumerate() {
-                        array.set(index as u32, optional_value(value)?);
-                    }
-                    Ok(array.into())
-                }
+                Output::Values(values) => stored::stored_batch(&values),
                 other => unexpected(other),
             },
         )
@@ -265,6 +265,30 @@ impl NativeStore {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 let ttl = convert::ttl_options(&options, "mset option")?;
                 Ok(Operation::MSet { ns, entries: convert::entry_list(&entries, &self.engine)?, ttl })
+            },
+            done,
+        )
+    }
+
+    /// `mset` of entries the facade has made flat JSON text of (see
+    /// `convert::json_entry_list`).
+    #[wasm_bindgen(js_name = msetJson, unchecked_return_type = "Promise<void>")]
+    pub fn mset_json(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        text: js_sys::JsString,
+        lengths: Vec<u32>,
+        #[wasm_bindgen(unchecked_param_type = "MsetOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                let ttl = convert::ttl_options(&options, "mset option")?;
+                Ok(Operation::MSet {
+                    ns,
+                    entries: convert::json_entry_list(&text, &lengths, &self.engine)?,
+                    ttl,
+                })
             },
             done,
         )
@@ -405,6 +429,28 @@ impl NativeStore {
         )
     }
 
+    /// A `setIfAbsent` whose value `encode` encodes, given `maxValueBytes`.
+    fn set_if_absent_encoded(
+        &self,
+        ns: JsValue,
+        key: JsValue,
+        options: JsValue,
+        encode: &dyn Fn(usize) -> Result<EncodedValue>,
+    ) -> Promise {
+        self.submit(
+            || {
+                let (ns, key) = self.ns_and_key(&ns, &key)?;
+                let ttl = convert::ttl_options(&options, "getOrSet option")?;
+                let encoded = encode(self.engine.options().max_value_bytes)?;
+                Ok(Operation::SetIfAbsent { ns, entry: self.engine.entry(key, encoded, None)?, ttl })
+            },
+            |output| match output {
+                Output::Value(Some(stored)) => stored::stored_form(&stored),
+                other => unexpected(other),
+            },
+        )
+    }
+
     /// `undefined`: the whole store; a name: that namespace.
     fn scope(&self, scope: &JsValue) -> Result<Option<String>> {
         if scope.is_undefined() {
@@ -419,7 +465,7 @@ impl NativeStore {
         ns: JsValue,
         key: JsValue,
         options: JsValue,
-        encode: impl FnOnce(usize) -> Result<EncodedValue>,
+        encode: &dyn Fn(usize) -> Result<EncodedValue>,
     ) -> Promise {
         self.submit(
             || {
@@ -449,7 +495,7 @@ impl NativeStore {
     fn submit(
         &self,
         prepare: impl FnOnce() -> Result<Operation>,
-        finish: impl FnOnce(Output) -> Result<JsValue> + 'static,
+        finish: fn(Output) -> Result<JsValue>,
     ) -> Promise {
         if self.engine.is_disposed() {
             return settle_now(Err(StorageError::Disposed));
@@ -500,7 +546,7 @@ fn settle_now(result: Result<JsValue>) -> Promise {
 }
 
 fn optional_value(value: Option<EncodedValue>) -> Result<JsValue> {
-    value.map_or(Ok(JsValue::UNDEFINED), |value| codec::decode(value.kind, &value.bytes))
+    value.map_or(Ok(JsValue::UNDEFINED), |value| stored::stored_form(&value))
 }
 
 fn done(output: Output) -> Result<JsValue> {

@@ -444,6 +444,34 @@ async function lifecycle() {
   check("DISPOSED from a worker store has every field of the core's", off.length === 0, `differ in ${off.join(", ")}`);
 }
 
+/** Calls made in one turn cross to the worker as one message and come back
+ *  as one: each settles as it would alone, in call order; one whose argument
+ *  cannot be sent fails alone. */
+async function oneTurn() {
+  const store = await openStorage({ path: ":temp:" });
+  const order = [];
+  const calls = [
+    ["set", () => store.set("a", { x: "é😀" })],
+    ["set a function", () => store.set("f", () => 1)],
+    ["mset with bytes", () => store.mset([["b", [1]], ["bytes", new Uint8Array([7])]])],
+    ["mset of plain values", () => store.mset({ c: "three", d: null })],
+    ["get", () => store.get("a")],
+    ["mget", () => store.mget(["a", "missing", "bytes", "c", "d"])],
+  ];
+  const outcomes = await Promise.all(calls.map(([label, call]) => settle(() => call().finally(() => order.push(label)))));
+  // The one refused on this thread settles first, as it always did.
+  const labels = ["set a function", ...calls.map(([label]) => label).filter((label) => label !== "set a function")];
+  check("calls made in one turn settle in call order", same(order, labels), order.join(", "));
+  check("one that cannot be sent fails alone, INVALID_VALUE", rejectedWith(outcomes[1], "INVALID_VALUE"), show(outcomes[1]));
+  const others = outcomes.filter((_, index) => index !== 1);
+  check("the others of its turn succeed", others.every((o) => o.status === "fulfilled"), others.map(show).join("; "));
+  check("get in the same turn reads the set", same(outcomes[4].value, { x: "é😀" }), show(outcomes[4]));
+  const expected = [{ x: "é😀" }, undefined, new Uint8Array([7]), "three", null];
+  check("mget in the same turn reads every kind", same(outcomes[5].value, expected), show(outcomes[5]));
+  check("count after the turn", (await store.count()) === 5);
+  await store.dispose();
+}
+
 /** `openStorage` over RemoteStores of the worker script at `url`. */
 function remoteOpener(url) {
   return storageOpener(async (opts, trapped) => ({
@@ -489,7 +517,8 @@ async function workerFailures() {
 
 export async function run() {
   results = [];
-  for (const section of [errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, lifecycle, workerFailures]) {
+  const sections = [errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures];
+  for (const section of sections) {
     try {
       await section();
     } catch (error) {

@@ -67,6 +67,28 @@ pub async fn resolved(promise: Promise) -> JsValue {
     call(promise).await.unwrap_or_else(|error| panic!("rejected with {}: {error:?}", code(&error)))
 }
 
+/// What a read resolves with, read as the facade reads it (js/stored.ts): a
+/// value's JSON text parsed, an `mget` batch made its array of values;
+/// anything else as it is.
+pub fn from_stored(value: &JsValue) -> JsValue {
+    let read: Function = js(
+        "(value) => { \
+        if (typeof value === 'string') return JSON.parse(value); \
+        if (!Array.isArray(value) || !(value[1] instanceof Uint32Array)) return value; \
+        const [text, ends, kinds, bytes] = value; let start = 0, next = 0; \
+        return Array.from(kinds, (kind, index) => { \
+            if (kind === 0) return undefined; if (kind === 2) return bytes[next++]; \
+            const json = text.slice(start, ends[index]); start = ends[index]; return JSON.parse(json); }); }",
+    )
+    .unchecked_into();
+    read.call1(&JsValue::UNDEFINED, value).expect("reading a stored form")
+}
+
+/// `resolved`, then `from_stored`: the value a get or mget read.
+pub async fn value_of(promise: Promise) -> JsValue {
+    from_stored(&resolved(promise).await)
+}
+
 /// Awaits a promise that must reject with a StorageError of code `expected`.
 pub async fn rejected(promise: Promise, expected: &str) -> JsValue {
     match call(promise).await {

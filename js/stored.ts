@@ -1,0 +1,53 @@
+/**
+ * Values as they cross back from the core: a JSON value as its stored text,
+ * which one `JSON.parse` here turns into a fresh copy (the core building it
+ * would cross the wasm boundary per property), bytes as a fresh Uint8Array.
+ * See src/codec.rs `stored_form` and `stored_batch`.
+ */
+
+import { ownError } from "./errors.js";
+import type { StorageValue } from "./types.js";
+
+/** A stored value: JSON text, or bytes. */
+export type StoredValue = string | Uint8Array;
+
+/**
+ * The values of an `mget` as one flat batch: `kinds[i]` is 0 (missing),
+ * 1 (JSON: its text is `text` from the previous JSON value's end up to
+ * `ends[i]`) or 2 (bytes: the next of `bytes`).
+ */
+export type StoredBatch = [text: string, ends: Uint32Array, kinds: Uint8Array, bytes: Uint8Array[]];
+
+const MISSING = 0;
+const JSON_TEXT = 1;
+
+/** The value a stored form holds (undefined for a missing one). */
+export function fromStored<T extends StoredValue | undefined>(stored: T): T extends StoredValue ? StorageValue : undefined;
+export function fromStored(stored: StoredValue | undefined): StorageValue | undefined {
+  return typeof stored === "string" ? parse(stored) : stored;
+}
+
+/** The values of an `mget`'s batch, in the order of its keys. */
+export function fromStoredBatch([text, ends, kinds, bytes]: StoredBatch): Array<StorageValue | undefined> {
+  const values: Array<StorageValue | undefined> = [];
+  let start = 0;
+  let nextBytes = 0;
+  for (let index = 0; index < kinds.length; index += 1) {
+    const kind = kinds[index];
+    if (kind === JSON_TEXT) {
+      values.push(parse(text.slice(start, ends[index])));
+      start = ends[index];
+    } else {
+      values.push(kind === MISSING ? undefined : bytes[nextBytes++]);
+    }
+  }
+  return values;
+}
+
+function parse(json: string): StorageValue {
+  try {
+    return JSON.parse(json) as StorageValue;
+  } catch (error) {
+    throw ownError("CORRUPT", "a stored value is not valid JSON", { cause: error });
+  }
+}

@@ -1,0 +1,123 @@
+//! Stored values on their way back to JS, in the form that crosses the wasm
+//! boundary in the fewest steps: a JSON value as its text (the facade parses
+//! it, js/stored.ts), bytes as a fresh `Uint8Array`, an `mget` batch as flat
+//! data. Also the UTF-16 arithmetic the flat forms need.
+
+use js_sys::Uint8Array;
+use wasm_bindgen::JsValue;
+
+use crate::error::{Result, StorageError};
+use crate::value::{EncodedValue, ValueKind};
+
+/// A stored value as it crosses back to JS: JSON as its text, for the facade
+/// to `JSON.parse` (js/stored.ts) in one step, bytes as a fresh `Uint8Array`.
+pub fn stored_form(value: &EncodedValue) -> Result<JsValue> {
+    match value.kind {
+        ValueKind::Bytes => Ok(Uint8Array::from(value.bytes.as_slice()).into()),
+        ValueKind::Json => Ok(JsValue::from_str(json_text(&value.bytes)?)),
+    }
+}
+
+fn json_text(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|_| StorageError::Corrupt("a stored value is not valid UTF-8".into()))
+}
+
+/// The values of an `mget` as flat data, so the batch crosses to JS in a few
+/// steps whatever its length: `[text, ends, kinds, bytes]`. `kinds[i]` is
+/// 0 (missing), 1 (JSON: its text ends at UTF-16 offset `ends[i]` of `text`,
+/// where the previous JSON value's ends) or 2 (bytes: the next of `bytes`).
+pub fn stored_batch(values: &[Option<EncodedValue>]) -> Result<JsValue> {
+    let mut text = String::new();
+    let mut ends = Vec::with_capacity(values.len());
+    let mut kinds = Vec::with_capacity(values.len());
+    let bytes = js_sys::Array::new();
+    let mut end = 0;
+    for value in values {
+        let kind = match value {
+            None => BatchKind::Missing,
+            Some(EncodedValue { kind: ValueKind::Json, bytes }) => {
+                let json = json_text(bytes)?;
+                text.push_str(json);
+                end += utf16_length(json);
+                BatchKind::Json
+            }
+            Some(EncodedValue { kind: ValueKind::Bytes, bytes: stored }) => {
+                bytes.push(&Uint8Array::from(stored.as_slice()));
+                BatchKind::Bytes
+            }
+        };
+        ends.push(end as u32);
+        kinds.push(kind as u8);
+    }
+    let ends = js_sys::Uint32Array::from(ends.as_slice());
+    let kinds = Uint8Array::from(kinds.as_slice());
+    Ok(js_sys::Array::of4(&JsValue::from_str(&text), &ends, &kinds, &bytes).into())
+}
+
+/// The kinds of `stored_batch`, as js/stored.ts reads them.
+#[derive(Clone, Copy)]
+enum BatchKind {
+    Missing = 0,
+    Json = 1,
+    Bytes = 2,
+}
+
+/// How many UTF-16 units `text` takes in JS: one per character, two for a
+/// character beyond the BMP (the ones UTF-8 writes in four bytes).
+pub fn utf16_length(text: &str) -> usize {
+    text.bytes().map(|byte| usize::from(byte & 0xC0 != 0x80) + usize::from(byte >= 0xF0)).sum()
+}
+
+/// `text` split after its first `units` UTF-16 units, or `None` if it is
+/// shorter or the split would fall inside a character.
+pub fn split_utf16(text: &str, units: usize) -> Option<(&str, &str)> {
+    let mut seen = 0;
+    for (index, character) in text.char_indices() {
+        if seen >= units {
+            return (seen == units).then(|| text.split_at(index));
+        }
+        seen += character.len_utf16();
+    }
+    (seen == units).then_some((text, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use js_sys::JsString;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn eval(source: &str) -> JsValue {
+        js_sys::eval(source).expect("test source evaluates")
+    }
+
+    #[wasm_bindgen_test]
+    fn utf16_lengths_and_splits_follow_js() {
+        for source in ["''", "'abc'", "'é€'", "'a😀b'", "'\\u0000'"] {
+            let js: JsString = eval(source).unchecked_into();
+            assert_eq!(utf16_length(&String::from(&js)), js.length() as usize, "{source}");
+        }
+        assert_eq!(split_utf16("a😀b", 3), Some(("a😀", "b")));
+        assert_eq!(split_utf16("a😀b", 4), Some(("a😀b", "")));
+        assert_eq!(split_utf16("é", 0), Some(("", "é")));
+        assert_eq!(split_utf16("a😀b", 2), None, "inside a surrogate pair");
+        assert_eq!(split_utf16("ab", 3), None, "past the end");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_batch_crosses_as_text_offsets_kinds_and_bytes() {
+        let json = |text: &str| Some(EncodedValue { kind: ValueKind::Json, bytes: text.as_bytes().to_vec() });
+        let bytes = Some(EncodedValue { kind: ValueKind::Bytes, bytes: vec![7, 8] });
+        let batch = stored_batch(&[json("\"é😀\""), None, bytes, json("[1]")]).unwrap();
+        let parts = js_sys::Array::from(&batch);
+        assert_eq!(parts.get(0).as_string().unwrap(), "\"é😀\"[1]");
+        assert_eq!(js_sys::Uint32Array::from(parts.get(1)).to_vec(), [5, 5, 5, 8]);
+        assert_eq!(Uint8Array::from(parts.get(2)).to_vec(), [1, 0, 2, 1]);
+        let stored = js_sys::Array::from(&parts.get(3));
+        assert_eq!(Uint8Array::from(stored.get(0)).to_vec(), [7, 8]);
+        let corrupt = stored_batch(&[Some(EncodedValue { kind: ValueKind::Json, bytes: vec![0xFF] })]);
+        assert_eq!(corrupt.unwrap_err().code(), ErrorCode::Corrupt);
+    }
+}
