@@ -17,6 +17,7 @@
  */
 
 import type { NativeApi, Namespace } from "./native-api.js";
+import { jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
 import type {
   BreakerState,
   Entries,
@@ -104,17 +105,18 @@ export class ReadCachingStore implements NativeApi {
     });
   }
 
-  // A miss is not cached: making JSON text of the value would cost about
-  // what the hit saves.
-  get(ns: Namespace, key: string): Promise<StorageValue | undefined> {
+  // A hit answers the stored form, the JSON text, which the facade parses.
+  // What the core answers is not cached: it does not say whether the entry
+  // can expire.
+  get(ns: Namespace, key: string): Promise<StoredValue | undefined> {
     const text = this.#hit(slot(ns, key));
-    if (text !== undefined) return Promise.resolve(JSON.parse(text) as StorageValue);
+    if (text !== undefined) return Promise.resolve(text);
     return this.#track(this.#native.get(ns, key));
   }
 
-  mget(ns: Namespace, keys: readonly string[]): Promise<Array<StorageValue | undefined>> {
+  mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> {
     const texts = this.#hits(ns, keys);
-    if (texts) return Promise.resolve(texts.map((text) => JSON.parse(text) as StorageValue));
+    if (texts) return Promise.resolve(jsonBatch(texts));
     return this.#track(this.#native.mget(ns, keys));
   }
 
@@ -123,12 +125,16 @@ export class ReadCachingStore implements NativeApi {
     key: string,
     loaderRefusal: string | undefined,
     options: GetOrSetOptions | undefined,
-  ): Promise<StorageValue | undefined> {
+  ): Promise<StoredValue | undefined> {
     return this.#track(this.#native.getForLoad(ns, key, loaderRefusal, options));
   }
 
-  setIfAbsent(ns: Namespace, key: string, value: StorageValue, options: GetOrSetOptions | undefined): Promise<StorageValue> {
+  setIfAbsent(ns: Namespace, key: string, value: StorageValue, options: GetOrSetOptions | undefined): Promise<StoredValue> {
     return this.#write(slot(ns, key), () => this.#native.setIfAbsent(ns, key, value, options));
+  }
+
+  setIfAbsentJson(ns: Namespace, key: string, json: string, options: GetOrSetOptions | undefined): Promise<StoredValue> {
+    return this.#write(slot(ns, key), () => this.#native.setIfAbsentJson(ns, key, json, options));
   }
 
   delete(ns: Namespace, key: string): Promise<boolean> {
@@ -139,6 +145,10 @@ export class ReadCachingStore implements NativeApi {
   // (an iterable is not read twice) empty it.
   mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void> {
     return this.#write(undefined, () => this.#native.mset(ns, entries, options));
+  }
+
+  msetJson(ns: Namespace, text: string, lengths: Uint32Array, options: MsetOptions | undefined): Promise<void> {
+    return this.#write(undefined, () => this.#native.msetJson(ns, text, lengths, options));
   }
 
   mdelete(ns: Namespace, keys: readonly string[]): Promise<number> {

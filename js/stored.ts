@@ -44,6 +44,14 @@ export function fromStoredBatch([text, ends, kinds, bytes]: StoredBatch): Array<
   return values;
 }
 
+/** A batch of JSON texts only, as the core would answer it. */
+export function jsonBatch(texts: readonly string[]): StoredBatch {
+  const ends = new Uint32Array(texts.length);
+  let end = 0;
+  texts.forEach((text, index) => (ends[index] = end += text.length));
+  return [texts.join(""), ends, new Uint8Array(texts.length).fill(JSON_TEXT), []];
+}
+
 function parse(json: string): StorageValue {
   try {
     return JSON.parse(json) as StorageValue;
