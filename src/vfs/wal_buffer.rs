@@ -1,0 +1,139 @@
+//! `WalBuffer`: the writes of one WAL commit, held in wasm memory so that
+//! they reach the file in one `writeSync` instead of two per frame (its
+//! 24-byte header, then its page).
+//!
+//! It holds one contiguous run of bytes. SQLite writes a commit's frames in
+//! order and its commit frame last, the only frame whose header has a
+//! nonzero "database size after commit" (bytes 4..8); the write after such a
+//! header (the commit frame's page) completes the commit, and the buffer
+//! says to flush then, so that a commit is in the file (the OS's page cache)
+//! when SQLite reports it, with or without an fsync after it.
+
+/// A WAL frame header's size; SQLite writes it alone, before its page.
+const FRAME_HEADER_BYTES: usize = 24;
+
+/// Bytes held at most: a transaction bigger than this is written in runs of
+/// about this size, so memory does not grow with the transaction.
+pub const BUFFER_LIMIT: usize = 1 << 20;
+
+/// What the file has to do after `WalBuffer::take`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AfterWrite {
+    /// Keep the bytes for now.
+    Hold,
+    /// A commit is complete: write the buffer to the file now.
+    Flush,
+}
+
+#[derive(Debug, Default)]
+pub struct WalBuffer {
+    /// The file offset of `bytes[0]`.
+    start: u64,
+    bytes: Vec<u8>,
+    /// The last write was a commit frame's header.
+    commit_header_written: bool,
+}
+
+impl WalBuffer {
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The file offset just past the buffered bytes.
+    pub fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+
+    /// The buffered bytes and where they go.
+    pub fn contents(&self) -> (&[u8], u64) {
+        (&self.bytes, self.start)
+    }
+
+    /// Whether `len` bytes at `offset` share a byte with the buffer.
+    pub fn overlaps(&self, offset: u64, len: usize) -> bool {
+        !self.is_empty() && offset < self.end() && offset + len as u64 > self.start
+    }
+
+    /// Whether `take` can hold `len` bytes at `offset`: they continue the
+    /// buffer (within its limit) or lie inside it (SQLite rewriting a frame
+    /// of the same transaction). An empty buffer takes any write.
+    pub fn fits(&self, offset: u64, len: usize) -> bool {
+        let inside = offset >= self.start && offset + len as u64 <= self.end();
+        let continues = offset == self.end() && self.bytes.len() + len <= BUFFER_LIMIT;
+        self.is_empty() || inside || continues
+    }
+
+    /// Holds `buf`, to be written at `offset`; the caller has checked `fits`.
+    pub fn take(&mut self, buf: &[u8], offset: u64) -> AfterWrite {
+        if self.is_empty() {
+            self.start = offset;
+        }
+        let at = (offset - self.start) as usize;
+        let overlap = buf.len().min(self.bytes.len() - at);
+        self.bytes[at..at + overlap].copy_from_slice(&buf[..overlap]);
+        self.bytes.extend_from_slice(&buf[overlap..]);
+        let completes_commit = self.commit_header_written;
+        self.commit_header_written = buf.len() == FRAME_HEADER_BYTES && buf[4..8] != [0; 4];
+        match completes_commit {
+            true => AfterWrite::Flush,
+            false => AfterWrite::Hold,
+        }
+    }
+
+    /// Empties the buffer, once its bytes are written (or failed to be:
+    /// SQLite then fails the transaction and writes its frames again).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn header(commit_size: u32) -> Vec<u8> {
+        let mut header = vec![0u8; FRAME_HEADER_BYTES];
+        header[4..8].copy_from_slice(&commit_size.to_be_bytes());
+        header
+    }
+
+    #[wasm_bindgen_test]
+    fn frames_are_held_until_the_commit_frames_page() {
+        let mut buffer = WalBuffer::default();
+        let page = [9u8; 512];
+        assert_eq!(buffer.take(&header(0), 32), AfterWrite::Hold);
+        assert_eq!(buffer.take(&page, 56), AfterWrite::Hold);
+        assert_eq!(buffer.take(&header(3), 568), AfterWrite::Hold);
+        assert_eq!(buffer.take(&page, 592), AfterWrite::Flush);
+        let (bytes, start) = buffer.contents();
+        assert_eq!((bytes.len(), start), (2 * (24 + 512), 32));
+        buffer.clear();
+        assert!(buffer.is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_write_inside_the_buffer_replaces_its_bytes() {
+        let mut buffer = WalBuffer::default();
+        buffer.take(&[1u8; 100], 1000);
+        assert!(buffer.fits(1010, 20));
+        buffer.take(&[2u8; 20], 1010);
+        let (bytes, _) = buffer.contents();
+        assert_eq!((bytes.len(), bytes[9], bytes[10], bytes[29], bytes[30]), (100, 1, 2, 2, 1));
+    }
+
+    #[wasm_bindgen_test]
+    fn only_contiguous_writes_within_the_limit_fit() {
+        let mut buffer = WalBuffer::default();
+        assert!(buffer.fits(4096, BUFFER_LIMIT + 1), "an empty buffer takes anything");
+        buffer.take(&[0u8; 100], 4096);
+        assert!(buffer.fits(4196, 10));
+        assert!(!buffer.fits(4197, 10), "a gap");
+        assert!(!buffer.fits(4000, 10), "before the start");
+        assert!(!buffer.fits(4190, 10), "straddles the end");
+        assert!(!buffer.fits(4196, BUFFER_LIMIT), "past the limit");
+        assert!(buffer.overlaps(4195, 1) && buffer.overlaps(4000, 97));
+        assert!(!buffer.overlaps(4196, 10) && !buffer.overlaps(4000, 96));
+    }
+}
