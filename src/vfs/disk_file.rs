@@ -4,11 +4,16 @@
 //!   exclusively, so only this handle changes it): SQLite asks for it often,
 //!   and each answer would otherwise be an `fstatSync`; a truncate to the size
 //!   the file already has is skipped.
-//! - A WAL's writes go through a `WalBuffer` (see there): one `writeSync` per
-//!   commit. The buffer is written out when a commit completes, before a read
-//!   or write it does not cover, and at every sync, truncate and close, so
-//!   SQLite never sees the file without what it wrote; a failed write of the
-//!   buffer fails that call, with the code a direct write would have had.
+//! - The WAL's and the database's writes go through a `WriteBuffer` (see
+//!   there), which joins contiguous writes: one `writeSync` per WAL commit,
+//!   and one per run of adjacent pages a checkpoint copies into the database.
+//!   The buffer is written out when a WAL commit completes, before a read or
+//!   write it does not cover, and at every sync, truncate and close. SQLite
+//!   never reads the file without what it wrote; it syncs the database after
+//!   every checkpoint (and every commit in rollback mode), so no write to it
+//!   is acknowledged from the buffer alone. A failed write of the buffer
+//!   fails that call, with the code a direct write would have had. Journals
+//!   are written through.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,7 +21,7 @@ use std::rc::Rc;
 use sqlite_wasm_rs::vfs::{VfsError, VfsErrorCode, VfsResult};
 
 use super::node_host::{Fd, FsError, NodeHost};
-use super::wal_buffer::{AfterWrite, WalBuffer};
+use super::write_buffer::{AfterWrite, WriteBuffer};
 
 /// Turns a host failure into the SQLite error for the operation that failed;
 /// a full disk is always `SQLITE_FULL`, whatever the operation.
@@ -31,29 +36,31 @@ pub struct DiskFile {
     path: String,
     /// The directory still has to be synced once (see node_file.rs).
     sync_dir: bool,
-    /// The size SQLite sees (what is on disk and in `wal`), once known.
+    /// The size SQLite sees (what is on disk and in `pending`), once known.
     size: Cell<Option<u64>>,
-    /// A WAL's unwritten bytes; `None` for other files.
-    wal: Option<WalBuffer>,
+    /// Writes not yet made; `None` for a file written through.
+    pending: Option<WriteBuffer>,
 }
 
 impl DiskFile {
-    pub fn new(host: Rc<NodeHost>, fd: Fd, path: String, sync_dir: bool, is_wal: bool) -> DiskFile {
-        let wal = is_wal.then(WalBuffer::default);
-        DiskFile { host, fd, path, sync_dir, size: Cell::new(None), wal }
+    pub fn new(host: Rc<NodeHost>, fd: Fd, path: String, sync_dir: bool, buffered: bool) -> DiskFile {
+        let pending = buffered.then(WriteBuffer::default);
+        DiskFile { host, fd, path, sync_dir, size: Cell::new(None), pending }
     }
 
     fn error(&self, operation: VfsErrorCode, error: FsError) -> VfsError {
         vfs_error(operation, &self.path, error)
     }
 
-    /// Writes out what the WAL buffer holds. Failed or not, the buffer is
+    /// Writes out what the buffer holds. Failed or not, the buffer is
     /// emptied, and the size is no longer known (part may have been written).
     pub fn flush(&mut self) -> VfsResult<()> {
-        let Some(wal) = self.wal.as_mut().filter(|wal| !wal.is_empty()) else { return Ok(()) };
-        let (bytes, start) = wal.contents();
+        let Some(pending) = self.pending.as_mut().filter(|pending| !pending.is_empty()) else {
+            return Ok(());
+        };
+        let (bytes, start) = pending.contents();
         let written = self.host.write_at(self.fd, bytes, start);
-        wal.clear();
+        pending.clear();
         written.map_err(|error| {
             self.size.set(None);
             self.error(VfsErrorCode::IoWrite, error)
@@ -61,7 +68,7 @@ impl DiskFile {
     }
 
     pub fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
-        if self.wal.as_ref().is_some_and(|wal| wal.overlaps(offset, buf.len())) {
+        if self.pending.as_ref().is_some_and(|pending| pending.overlaps(offset, buf.len())) {
             self.flush()?;
         }
         self.host.read_at(self.fd, buf, offset).map_err(|error| self.error(VfsErrorCode::IoRead, error))
@@ -69,12 +76,12 @@ impl DiskFile {
 
     pub fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
         self.grow_to(offset + buf.len() as u64);
-        let Some(wal) = self.wal.as_mut() else { return self.write_through(buf, offset) };
-        if !wal.fits(offset, buf.len()) {
+        let Some(pending) = self.pending.as_mut() else { return self.write_through(buf, offset) };
+        if !pending.fits(offset, buf.len()) {
             self.flush()?;
         }
-        let wal = self.wal.as_mut().expect("a WAL keeps its buffer");
-        match wal.take(buf, offset) {
+        let pending = self.pending.as_mut().expect("a buffered file keeps its buffer");
+        match pending.take(buf, offset) {
             AfterWrite::Hold => Ok(()),
             AfterWrite::Flush => self.flush(),
         }
@@ -122,7 +129,8 @@ impl DiskFile {
             return Ok(size);
         }
         let on_disk = self.host.size(self.fd).map_err(|error| self.error(VfsErrorCode::IoStat, error))?;
-        let buffered_end = self.wal.as_ref().filter(|wal| !wal.is_empty()).map_or(0, WalBuffer::end);
+        let buffered_end =
+            self.pending.as_ref().filter(|pending| !pending.is_empty()).map_or(0, WriteBuffer::end);
         let size = on_disk.max(buffered_end);
         self.size.set(Some(size));
         Ok(size)

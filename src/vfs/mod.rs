@@ -7,7 +7,7 @@ mod disk_file;
 pub mod node_file;
 pub mod node_host;
 pub mod opfs;
-mod wal_buffer;
+mod write_buffer;
 
 #[cfg(test)]
 mod node_tests;

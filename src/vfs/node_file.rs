@@ -3,8 +3,9 @@
 //! truncate, size and delete, so the database is a standard SQLite file that
 //! the `sqlite3` CLI and better-sqlite3 can open. Files SQLite opens without a
 //! name (temporary tables, sorter spills) stay in memory. Each file on disk
-//! is a `DiskFile` (disk_file.rs), which caches its size and writes a WAL
-//! commit's frames in one call.
+//! is a `DiskFile` (disk_file.rs), which caches its size and joins the
+//! contiguous writes of the WAL and the database file (one call per WAL
+//! commit).
 //!
 //! A WAL or rollback journal that SQLite opens to create is new to its
 //! directory, and fsync of a file does not make its directory entry durable:
@@ -150,8 +151,11 @@ impl VfsStore for NodeStore {
         // As SQLite's unix VFS: a journal or WAL opened to create may be new.
         let sync_dir = options.create()
             && matches!(options.kind(), Some(FileKind::Wal | FileKind::MainJournal | FileKind::SuperJournal));
-        let is_wal = matches!(options.kind(), Some(FileKind::Wal));
-        let file = NodeFile::Disk(DiskFile::new(host.clone(), fd, path.to_owned(), sync_dir, is_wal));
+        // Journals are written and synced before the database is touched:
+        // nothing for a buffer to join. A read-only file fails its writes at once.
+        let buffered = matches!(options.kind(), Some(FileKind::Wal | FileKind::MainDb))
+            && matches!(options.access(), OpenAccess::ReadWrite);
+        let file = NodeFile::Disk(DiskFile::new(host.clone(), fd, path.to_owned(), sync_dir, buffered));
         Ok(OpenedFile { file, access: options.access() })
     }
 

@@ -184,13 +184,14 @@ fn frame_header(commit_size: u32) -> Vec<u8> {
 
 const PAGE: usize = 4096;
 
-/// A `DiskFile` on a new file of `temp`'s directory, as a WAL or not, and its
-/// descriptor (to see what is on disk through the host).
-fn disk_file(temp: &TempHost, name: &str, is_wal: bool) -> (DiskFile, Fd) {
+/// A `DiskFile` on a new file of `temp`'s directory, buffered (as a WAL or a
+/// database) or not (a journal), and its descriptor (to see what is on disk
+/// through the host).
+fn disk_file(temp: &TempHost, name: &str, buffered: bool) -> (DiskFile, Fd) {
     let host = &temp.host;
     let path = format!("{}/{name}", temp.dir);
     let fd = host.open(&path, host.flags.read_write | host.flags.create).expect("creating the file");
-    (DiskFile::new(host.clone(), fd, path, false, is_wal), fd)
+    (DiskFile::new(host.clone(), fd, path, false, buffered), fd)
 }
 
 /// Writes one frame (header, then page) at `offset`; returns the offset after it.
@@ -226,7 +227,7 @@ fn a_wal_commit_reaches_the_file_in_one_write_when_its_commit_frame_is_complete(
 }
 
 #[wasm_bindgen_test]
-fn a_read_of_buffered_frames_sees_them_and_other_files_are_written_through() {
+fn a_read_of_buffered_frames_sees_them_and_a_journal_is_written_through() {
     let Some(temp) = TempHost::new() else { return };
     let (mut wal, _) = disk_file(&temp, "db-wal", true);
     let end = write_frame(&mut wal, 32, 0, 7).unwrap();
@@ -237,14 +238,30 @@ fn a_read_of_buffered_frames_sees_them_and_other_files_are_written_through() {
     wal.read(&mut header, 32).unwrap();
     assert_eq!(header, frame_header(0));
 
-    let (mut db, fd) = disk_file(&temp, "db", false);
-    db.write(&[5; PAGE], 0).unwrap();
-    assert_eq!(
-        (temp.calls("writeSync"), temp.host.size(fd).unwrap()),
-        (2, PAGE as u64),
-        "not a WAL: no buffer"
-    );
+    let (mut journal, fd) = disk_file(&temp, "db-journal", false);
+    journal.write(&[5; PAGE], 0).unwrap();
+    assert_eq!((temp.calls("writeSync"), temp.host.size(fd).unwrap()), (2, PAGE as u64), "no buffer");
     wal.close().unwrap();
+    journal.close().unwrap();
+}
+
+/// A checkpoint copying pages into the database: adjacent ones in one
+/// write, each run written before the next, all of them at the sync.
+#[wasm_bindgen_test]
+fn a_database_files_adjacent_pages_are_written_together_by_the_sync() {
+    let Some(temp) = TempHost::new() else { return };
+    let (mut db, fd) = disk_file(&temp, "db", true);
+    for page in [0u64, 1, 2, 7, 8] {
+        db.write(&[page as u8 + 1; PAGE], page * PAGE as u64).unwrap();
+    }
+    assert_eq!(temp.calls("writeSync"), 1, "pages 0-2 went out when page 7 came");
+    assert_eq!(db.size().unwrap(), 9 * PAGE as u64);
+    db.sync().unwrap();
+    assert_eq!(temp.calls("writeSync"), 2, "pages 7-8 at the sync");
+    assert_eq!(temp.host.size(fd).unwrap(), 9 * PAGE as u64);
+    let mut page = vec![0u8; PAGE];
+    db.read(&mut page, 8 * PAGE as u64).unwrap();
+    assert_eq!(page, vec![9; PAGE]);
     db.close().unwrap();
 }
 
@@ -275,7 +292,7 @@ fn a_write_that_does_not_continue_the_buffer_writes_it_out_first() {
 #[wasm_bindgen_test]
 fn the_size_is_asked_of_the_host_once_and_kept_exact() {
     let Some(temp) = TempHost::new() else { return };
-    let (mut db, fd) = disk_file(&temp, "db", false);
+    let (mut db, fd) = disk_file(&temp, "db-journal", false);
     assert_eq!(db.size().unwrap(), 0);
     db.write(&[1; PAGE], 0).unwrap();
     db.write(&[1; 100], 3 * PAGE as u64).unwrap();

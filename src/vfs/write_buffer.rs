@@ -1,22 +1,24 @@
-//! `WalBuffer`: the writes of one WAL commit, held in wasm memory so that
-//! they reach the file in one `writeSync` instead of two per frame (its
-//! 24-byte header, then its page).
+//! `WriteBuffer`: contiguous writes to one file, held in wasm memory so that
+//! they reach the file in one `writeSync`: a WAL commit's frames (instead of
+//! two calls per frame, its 24-byte header then its page), or a run of
+//! adjacent pages a checkpoint copies into the database.
 //!
 //! It holds one contiguous run of bytes. SQLite writes a commit's frames in
 //! order and its commit frame last, the only frame whose header has a
 //! nonzero "database size after commit" (bytes 4..8); the write after such a
 //! header (the commit frame's page) completes the commit, and the buffer
 //! says to flush then, so that a commit is in the file (the OS's page cache)
-//! when SQLite reports it, with or without an fsync after it.
+//! when SQLite reports it, with or without an fsync after it. A database
+//! file never sees a 24-byte write (SQLite writes it in whole pages).
 
 /// A WAL frame header's size; SQLite writes it alone, before its page.
 const FRAME_HEADER_BYTES: usize = 24;
 
-/// Bytes held at most: a transaction bigger than this is written in runs of
-/// about this size, so memory does not grow with the transaction.
+/// Bytes held at most: a transaction or checkpoint bigger than this is
+/// written in runs of about this size, so memory does not grow with it.
 pub const BUFFER_LIMIT: usize = 1 << 20;
 
-/// What the file has to do after `WalBuffer::take`.
+/// What the file has to do after `WriteBuffer::take`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AfterWrite {
     /// Keep the bytes for now.
@@ -26,7 +28,7 @@ pub enum AfterWrite {
 }
 
 #[derive(Debug, Default)]
-pub struct WalBuffer {
+pub struct WriteBuffer {
     /// The file offset of `bytes[0]`.
     start: u64,
     bytes: Vec<u8>,
@@ -34,7 +36,7 @@ pub struct WalBuffer {
     commit_header_written: bool,
 }
 
-impl WalBuffer {
+impl WriteBuffer {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -101,7 +103,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn frames_are_held_until_the_commit_frames_page() {
-        let mut buffer = WalBuffer::default();
+        let mut buffer = WriteBuffer::default();
         let page = [9u8; 512];
         assert_eq!(buffer.take(&header(0), 32), AfterWrite::Hold);
         assert_eq!(buffer.take(&page, 56), AfterWrite::Hold);
@@ -115,7 +117,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn a_write_inside_the_buffer_replaces_its_bytes() {
-        let mut buffer = WalBuffer::default();
+        let mut buffer = WriteBuffer::default();
         buffer.take(&[1u8; 100], 1000);
         assert!(buffer.fits(1010, 20));
         buffer.take(&[2u8; 20], 1010);
@@ -125,7 +127,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn only_contiguous_writes_within_the_limit_fit() {
-        let mut buffer = WalBuffer::default();
+        let mut buffer = WriteBuffer::default();
         assert!(buffer.fits(4096, BUFFER_LIMIT + 1), "an empty buffer takes anything");
         buffer.take(&[0u8; 100], 4096);
         assert!(buffer.fits(4196, 10));
