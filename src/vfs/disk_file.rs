@@ -68,8 +68,11 @@ impl DiskFile {
     }
 
     pub fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
-        if self.pending.as_ref().is_some_and(|pending| pending.overlaps(offset, buf.len())) {
-            self.flush()?;
+        if let Some(pending) = self.pending.as_mut() {
+            pending.note_read(offset);
+            if pending.overlaps(offset, buf.len()) {
+                self.flush()?;
+            }
         }
         self.host.read_at(self.fd, buf, offset).map_err(|error| self.error(VfsErrorCode::IoRead, error))
     }

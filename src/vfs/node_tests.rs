@@ -223,6 +223,17 @@ fn a_wal_commit_reaches_the_file_in_one_write_when_its_commit_frame_is_complete(
     let mut page = vec![0u8; PAGE];
     wal.read(&mut page, end - PAGE as u64).unwrap();
     assert_eq!(page, vec![4; PAGE]);
+    // SQLite fixing checksums at the end of a commit: reads the commit frame
+    // back, writes its header again, and reports the commit.
+    let commit_frame = end - (24 + PAGE) as u64;
+    wal.read(&mut vec![0u8; 24 + PAGE], commit_frame).unwrap();
+    let mut rewritten = frame_header(9);
+    rewritten[16..24].copy_from_slice(&[0xCC; 8]);
+    wal.write(&rewritten, commit_frame).unwrap();
+    assert_eq!(temp.calls("writeSync"), 2, "the rewritten header is written at once");
+    let mut on_disk = vec![0u8; 24];
+    temp.host.read_at(fd, &mut on_disk, commit_frame).unwrap();
+    assert_eq!(on_disk, rewritten);
     wal.close().unwrap();
 }
 

@@ -8,8 +8,14 @@
 //! nonzero "database size after commit" (bytes 4..8); the write after such a
 //! header (the commit frame's page) completes the commit, and the buffer
 //! says to flush then, so that a commit is in the file (the OS's page cache)
-//! when SQLite reports it, with or without an fsync after it. A database
-//! file never sees a 24-byte write (SQLite writes it in whole pages).
+//! when SQLite reports it, with or without an fsync after it. The one other
+//! write of a commit frame's header: when a transaction spilled frames before
+//! its commit and then rewrote one of their pages in place, SQLite fixes the
+//! checksums of the frames from there on as its commit's last step, reading
+//! each frame back and writing its header again; the header of the commit
+//! frame, written right after reading that frame, completes the commit
+//! itself. A database file never sees a 24-byte write (SQLite writes it in
+//! whole pages).
 
 /// A WAL frame header's size; SQLite writes it alone, before its page.
 const FRAME_HEADER_BYTES: usize = 24;
@@ -32,8 +38,10 @@ pub struct WriteBuffer {
     /// The file offset of `bytes[0]`.
     start: u64,
     bytes: Vec<u8>,
-    /// The last write was a commit frame's header.
+    /// The last write was a commit frame's header, its page still to come.
     commit_header_written: bool,
+    /// Where the last read began, if nothing was written after it.
+    last_read: Option<u64>,
 }
 
 impl WriteBuffer {
@@ -74,12 +82,19 @@ impl WriteBuffer {
         let overlap = buf.len().min(self.bytes.len() - at);
         self.bytes[at..at + overlap].copy_from_slice(&buf[..overlap]);
         self.bytes.extend_from_slice(&buf[overlap..]);
-        let completes_commit = self.commit_header_written;
-        self.commit_header_written = buf.len() == FRAME_HEADER_BYTES && buf[4..8] != [0; 4];
+        let commit_header = buf.len() == FRAME_HEADER_BYTES && buf[4..8] != [0; 4];
+        let rewrites_read_frame = self.last_read.take() == Some(offset);
+        let completes_commit = self.commit_header_written || (commit_header && rewrites_read_frame);
+        self.commit_header_written = commit_header && !rewrites_read_frame;
         match completes_commit {
             true => AfterWrite::Flush,
             false => AfterWrite::Hold,
         }
+    }
+
+    /// Notes a read at `offset` (see the top: a frame read back).
+    pub fn note_read(&mut self, offset: u64) {
+        self.last_read = Some(offset);
     }
 
     /// Empties the buffer, once its bytes are written (or failed to be:
@@ -113,6 +128,23 @@ mod tests {
         assert_eq!((bytes.len(), start), (2 * (24 + 512), 32));
         buffer.clear();
         assert!(buffer.is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_commit_frames_header_rewritten_after_reading_the_frame_completes_the_commit() {
+        // Each write lies apart from the one before, which the file writes
+        // out first (`clear` here).
+        let mut buffer = WriteBuffer::default();
+        buffer.note_read(4152);
+        assert_eq!(buffer.take(&header(0), 4152), AfterWrite::Hold, "not the commit frame");
+        buffer.clear();
+        buffer.note_read(8272);
+        assert_eq!(buffer.take(&header(5), 8272), AfterWrite::Flush, "the commit frame, read back");
+        buffer.clear();
+        buffer.note_read(8272);
+        buffer.take(&[0u8; 8], 100);
+        buffer.clear();
+        assert_eq!(buffer.take(&header(5), 8272), AfterWrite::Hold, "a write came between: its page follows");
     }
 
     #[wasm_bindgen_test]
