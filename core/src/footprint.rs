@@ -13,12 +13,18 @@ use crate::error::Result;
 /// WAL bytes after which a commit checkpoints, and the size the WAL is cut
 /// back to after: with a budget, the budget within these bounds, so that the
 /// file and its WAL stay in proportion to it. A checkpoint costs fsyncs, so
-/// a bigger WAL makes writes cheaper.
+/// a bigger WAL makes writes cheaper, but not by much: through a 2 MB
+/// budget (10,000 sets of 1 KB, each about 26 KB of WAL with its eviction),
+/// a 4 MiB WAL instead of 2 MB halved the checkpoints' fsyncs (0.04 to 0.02
+/// per set) and wrote 1% fewer bytes, not worth a WAL out of proportion to
+/// a small budget.
 const WAL_BYTES_MIN: u64 = 1 << 20;
 const WAL_BYTES_MAX: u64 = 4 << 20;
-/// Without a budget: SQLite's default checkpoint, 1000 pages (8 MiB at
-/// larder's 8 KiB pages), the cheapest for writes; the WAL is still cut back
-/// to it after.
+/// Without a budget: 2048 of larder's 4 KiB pages; the WAL is still cut
+/// back to it after. Measured on 10,000 sets of 1 KB (each writes about
+/// 13 KB of WAL): 4 MiB copied 7% more bytes into the database per set,
+/// 16 MiB 9% fewer, about 1% of all bytes written either way, with no
+/// difference in time outside the noise; so not a bigger WAL on disk.
 const WAL_BYTES_UNBUDGETED: u64 = 8 << 20;
 
 /// Free pages a write leaves in place: a write that frees a few pages

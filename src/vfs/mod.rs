@@ -3,9 +3,11 @@
 //! functions; in a browser worker, through OPFS. Each hands the core a
 //! `Database`: the open connection with a `Backing` to release after it.
 
+mod disk_file;
 pub mod node_file;
 pub mod node_host;
 pub mod opfs;
+mod write_buffer;
 
 #[cfg(test)]
 mod node_tests;

@@ -2,7 +2,10 @@
 //! functions. Positional reads and writes, `fsync` when SQLite syncs,
 //! truncate, size and delete, so the database is a standard SQLite file that
 //! the `sqlite3` CLI and better-sqlite3 can open. Files SQLite opens without a
-//! name (temporary tables, sorter spills) stay in memory.
+//! name (temporary tables, sorter spills) stay in memory. Each file on disk
+//! is a `DiskFile` (disk_file.rs), which caches its size and joins the
+//! contiguous writes of the WAL and the database file (one call per WAL
+//! commit).
 //!
 //! A WAL or rollback journal that SQLite opens to create is new to its
 //! directory, and fsync of a file does not make its directory entry durable:
@@ -18,13 +21,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use sqlite_wasm_rs::vfs::{
-    AccessMode, FileKind, LockLevel, MemChunksFile, OpenAccess, OpenOptions, OpenRequest, OpenedFile,
-    OsCallback, RegisterVfsError, SQLiteIoMethods, SQLiteVfs, SyncOptions, VfsError, VfsErrorCode, VfsFile,
-    VfsRegistration, VfsResult, VfsStore,
+    AccessMode, DeviceCharacteristics, FileKind, LockLevel, MemChunksFile, OpenAccess, OpenOptions,
+    OpenRequest, OpenedFile, OsCallback, RegisterVfsError, SQLiteIoMethods, SQLiteVfs, SyncOptions, VfsError,
+    VfsErrorCode, VfsFile, VfsRegistration, VfsResult, VfsStore,
 };
 use sqlite_wasm_rs::WasmOsCallback;
 
-use super::node_host::{Fd, FsError, NodeHost};
+use super::disk_file::{sync_parent, vfs_error, DiskFile};
+use super::node_host::NodeHost;
 
 /// What the callbacks of one registered VFS share.
 pub struct NodeVfsData {
@@ -39,77 +43,54 @@ impl NodeVfsData {
     }
 }
 
-/// Turns a host failure into the SQLite error for the operation that failed;
-/// a full disk is always `SQLITE_FULL`, whatever the operation.
-fn vfs_error(operation: VfsErrorCode, what: &str, error: FsError) -> VfsError {
-    let code = if error.is_full() { VfsErrorCode::Full } else { operation };
-    VfsError::new(code, format!("{what}: {} {error}", error.code).into())
-}
-
 pub enum NodeFile {
-    /// `sync_dir`: the directory still has to be synced once (see the top).
-    Disk {
-        host: Rc<NodeHost>,
-        fd: Fd,
-        path: String,
-        sync_dir: bool,
-    },
+    Disk(DiskFile),
     Memory(MemChunksFile),
-}
-
-/// Makes `path`'s entry in its directory (created or deleted) durable.
-fn sync_parent(host: &NodeHost, path: &str) -> VfsResult<()> {
-    let dir = host.dirname(path);
-    host.sync_dir(&dir).map_err(|error| vfs_error(VfsErrorCode::IoDirectorySync, &dir, error))
 }
 
 impl VfsFile for NodeFile {
     fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
         match self {
-            NodeFile::Disk { host, fd, path, .. } => {
-                host.read_at(*fd, buf, offset).map_err(|error| vfs_error(VfsErrorCode::IoRead, path, error))
-            }
+            NodeFile::Disk(file) => file.read(buf, offset),
             NodeFile::Memory(file) => file.read(buf, offset),
         }
     }
 
     fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
         match self {
-            NodeFile::Disk { host, fd, path, .. } => {
-                host.write_at(*fd, buf, offset).map_err(|error| vfs_error(VfsErrorCode::IoWrite, path, error))
-            }
+            NodeFile::Disk(file) => file.write(buf, offset),
             NodeFile::Memory(file) => file.write(buf, offset),
         }
     }
 
     fn truncate(&mut self, size: u64) -> VfsResult<()> {
         match self {
-            NodeFile::Disk { host, fd, path, .. } => {
-                host.truncate(*fd, size).map_err(|error| vfs_error(VfsErrorCode::IoTruncate, path, error))
-            }
+            NodeFile::Disk(file) => file.truncate(size),
             NodeFile::Memory(file) => file.truncate(size),
         }
     }
 
     fn sync(&mut self, options: SyncOptions) -> VfsResult<()> {
         match self {
-            NodeFile::Disk { host, fd, path, sync_dir } => {
-                host.fsync(*fd).map_err(|error| vfs_error(VfsErrorCode::IoSync, path, error))?;
-                if *sync_dir {
-                    sync_parent(host, path)?;
-                    *sync_dir = false;
-                }
-                Ok(())
-            }
+            NodeFile::Disk(file) => file.sync(),
             NodeFile::Memory(file) => file.sync(options),
+        }
+    }
+
+    /// As SQLite's unix VFS by default: a write never damages the bytes
+    /// around it, so a synced WAL commit needs no padding to a sector's end
+    /// (with `synchronous=FULL`, SQLite otherwise writes a second copy of
+    /// the commit frame to reach one).
+    fn device_characteristics(&self) -> DeviceCharacteristics {
+        match self {
+            NodeFile::Disk(_) => DeviceCharacteristics::POWERSAFE_OVERWRITE,
+            NodeFile::Memory(file) => file.device_characteristics(),
         }
     }
 
     fn size(&self) -> VfsResult<u64> {
         match self {
-            NodeFile::Disk { host, fd, path, .. } => {
-                host.size(*fd).map_err(|error| vfs_error(VfsErrorCode::IoStat, path, error))
-            }
+            NodeFile::Disk(file) => file.size(),
             NodeFile::Memory(file) => file.size(),
         }
     }
@@ -170,7 +151,11 @@ impl VfsStore for NodeStore {
         // As SQLite's unix VFS: a journal or WAL opened to create may be new.
         let sync_dir = options.create()
             && matches!(options.kind(), Some(FileKind::Wal | FileKind::MainJournal | FileKind::SuperJournal));
-        let file = NodeFile::Disk { host: host.clone(), fd, path: path.to_owned(), sync_dir };
+        // Journals are written and synced before the database is touched:
+        // nothing for a buffer to join. A read-only file fails its writes at once.
+        let buffered = matches!(options.kind(), Some(FileKind::Wal | FileKind::MainDb))
+            && matches!(options.access(), OpenAccess::ReadWrite);
+        let file = NodeFile::Disk(DiskFile::new(host.clone(), fd, path.to_owned(), sync_dir, buffered));
         Ok(OpenedFile { file, access: options.access() })
     }
 
@@ -180,8 +165,8 @@ impl VfsStore for NodeStore {
         file: NodeFile,
         options: OpenOptions,
     ) -> VfsResult<()> {
-        let NodeFile::Disk { host, fd, path, .. } = file else { return Ok(()) };
-        let closed = host.close(fd).map_err(|error| vfs_error(VfsErrorCode::IoClose, &path, error));
+        let NodeFile::Disk(file) = file else { return Ok(()) };
+        let closed = file.close();
         if options.delete_on_close() {
             if let Some(name) = name {
                 data.host.unlink(name).map_err(|error| vfs_error(VfsErrorCode::IoDelete, name, error))?;

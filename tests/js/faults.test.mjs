@@ -100,7 +100,8 @@ describe("a failing write or fsync during mset", () => {
       const mode = sticky ? "from the Nth call on" : "on the Nth call only";
       test(`${errno} ${mode}, for every N: all or nothing, ${FAULTS[errno]}, the store recovers, the file is intact`, async (t) => {
         const { calls } = await measureMset(t);
-        assert.ok(calls >= 3, `one mset of ${BATCH.length} entries makes several write/fsync calls (${calls})`);
+        // The commit's frames go out in one write (src/vfs/disk_file.rs), then the fsync.
+        assert.ok(calls >= 2, `one mset of ${BATCH.length} entries makes a write and an fsync at least (${calls})`);
         let rejected = 0;
         for (let n = 1; n <= calls + 1; n += 1) {
           const { fired, error } = await runFault(t, n, errno, { sticky });

@@ -94,7 +94,8 @@ describe("transient failures are retried", () => {
     control.arm(0);
     await store.mset(BATCH);
     const calls = control.calls;
-    assert.ok(calls >= 3, `one mset makes several write/fsync calls (${calls})`);
+    // The commit's frames go out in one write (src/vfs/disk_file.rs), then the fsync.
+    assert.ok(calls >= 2, `one mset makes a write and an fsync at least (${calls})`);
     for (let n = 1; n <= calls; n += 1) {
       await store.clear();
       control.arm(n, "EIO");
