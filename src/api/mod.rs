@@ -469,11 +469,9 @@ impl NativeStore {
     ) -> Promise {
         self.submit(
             || {
-                let store_options = self.engine.options();
-                let ns = convert::namespace(&ns, store_options)?;
-                let key = convert::key(&key, store_options)?;
+                let (ns, key) = self.ns_and_key(&ns, &key)?;
                 let (ttl, size) = convert::set_options(&options)?;
-                let encoded = encode(store_options.max_value_bytes)?;
+                let encoded = encode(self.engine.options().max_value_bytes)?;
                 Ok(Operation::Set { ns, entry: self.engine.entry(key, encoded, size)?, ttl })
             },
             done,
