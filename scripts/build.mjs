@@ -7,7 +7,8 @@
 // facade over the debug wasm built with the `test-hooks` feature (the
 // panic trigger of tests/js/panic.test.mjs). It needs pkg/ built first.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { glueFactory, glueFactoryTypes } from "./wasm-factory.mjs";
 
@@ -48,7 +49,7 @@ run(bin("tsc"), ["-p", "js", "--emitDeclarationOnly"]);
 run(bin("tsc"), ["-p", "js", "--declaration", "false", "--removeComments"]);
 for (const file of ["larder.js", "larder.d.ts"]) copyFileSync(`${root}${glueDir}/${file}`, `${root}pkg/wasm/${file}`);
 // --converge repeats -Oz until the module stops shrinking (about 1.3 KiB more).
-run(bin("wasm-opt"), [
+const wasmOptArgs = [
   "-Oz",
   "--converge",
   "--enable-bulk-memory",
@@ -59,10 +60,23 @@ run(bin("wasm-opt"), [
   "--enable-multivalue",
   "--strip-debug",
   "--strip-producers",
-  `${glueDir}/larder_bg.wasm`,
-  "-o",
-  "pkg/wasm/larder_bg.wasm",
-]);
+];
+optimiseWasm(`${glueDir}/larder_bg.wasm`, "pkg/wasm/larder_bg.wasm");
+
+/** wasm-opt on `input`, reusing the last output when neither the module nor
+ * the arguments changed (a facade-only rebuild then skips a minute of -Oz). */
+function optimiseWasm(input, output) {
+  const key = createHash("sha256").update(readFileSync(`${root}${input}`)).update(wasmOptArgs.join(" ")).digest("hex");
+  const cached = `${root}target/wasm-opt-cache/${key}.wasm`;
+  if (!existsSync(cached)) {
+    // One entry kept: the cache holds the module of the current sources only.
+    rmSync(`${root}target/wasm-opt-cache`, { recursive: true, force: true });
+    mkdirSync(`${root}target/wasm-opt-cache`, { recursive: true });
+    run(bin("wasm-opt"), [...wasmOptArgs, input, "-o", `${cached}.partial`]);
+    renameSync(`${cached}.partial`, cached);
+  }
+  copyFileSync(cached, `${root}${output}`);
+}
 
 const manifest = JSON.parse(readFileSync(`${root}pkg-template/package.json`, "utf8"));
 writeFileSync(`${root}pkg/package.json`, `${JSON.stringify(manifest, null, 2)}\n`);
