@@ -1,7 +1,7 @@
 // larder demo: a cache of UI component records, as a component registry keeps,
 // in a local database file. Run with `make demo` (builds the package first);
 // run it again to see what the first run kept. LARDER_DEMO_PATH picks the file.
-import { openStorage, isStorageError } from "larder";
+import { openStorage, isStorageError } from "larderdb";
 
 const path = process.env.LARDER_DEMO_PATH ?? "./larder-demo.sqlite";
 const store = await openStorage({ path, maxSizeBytes: 64 * 1024 * 1024 });

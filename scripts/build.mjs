@@ -83,8 +83,8 @@ writeFileSync(`${root}pkg/package.json`, `${JSON.stringify(manifest, null, 2)}\n
 copyFileSync(`${root}README.md`, `${root}pkg/README.md`);
 
 // Lets the demo and the tests import the built package by its name.
-rmSync(`${root}node_modules/larder`, { recursive: true, force: true });
-symlinkSync("../pkg", `${root}node_modules/larder`, "dir");
+rmSync(`${root}node_modules/larderdb`, { recursive: true, force: true });
+symlinkSync("../pkg", `${root}node_modules/larderdb`, "dir");
 
 // Every file an app loads at run time: the wasm, the glue and the facade's
 // modules (types.js is type-only and empty at run time, but counted too).

@@ -1,5 +1,5 @@
 // larder through its public API, exactly as a user calls it.
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 
 export async function open({ file, durability, maxSizeBytes }) {
   const store = await openStorage({ path: file ?? ":memory:", durability, maxSizeBytes });

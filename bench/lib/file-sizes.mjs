@@ -33,7 +33,7 @@ export function runtimeFiles(entry) {
 function libraries(root) {
   const fromRoot = (files) => files.map((file) => new URL(file, root));
   return [
-    { library: "larder (Node entry)", files: runtimeFiles(new URL(import.meta.resolve("larder"))) },
+    { library: "larder (Node entry)", files: runtimeFiles(new URL(import.meta.resolve("larderdb"))) },
     { library: "larder (browser entry and OPFS worker)", files: runtimeFiles(new URL("pkg/browser.js", root)) },
     {
       library: "@sqlite.org/sqlite-wasm (browser)",

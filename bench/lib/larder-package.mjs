@@ -1,16 +1,16 @@
 // Which larder the Node benchmark measures: the engines import it by name
-// ("larder"), which must resolve to the pkg/ freshly built in this checkout
-// (scripts/build.mjs links node_modules/larder to it), not to a copy
+// ("larderdb"), which must resolve to the pkg/ freshly built in this checkout
+// (scripts/build.mjs links node_modules/larderdb to it), not to a copy
 // installed elsewhere.
 import { realpathSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** { entry, builtAt }: the file "larder" resolves to, and when pkg/ was built; throws if it is not this checkout's. */
+/** { entry, builtAt }: the file "larderdb" resolves to, and when pkg/ was built; throws if it is not this checkout's. */
 export function larderPackage(root) {
   const pkg = realpathSync(fileURLToPath(new URL("pkg/", root)));
-  const entry = realpathSync(fileURLToPath(import.meta.resolve("larder")));
+  const entry = realpathSync(fileURLToPath(import.meta.resolve("larderdb")));
   if (!entry.startsWith(`${pkg}/`)) {
-    throw new Error(`"larder" resolves to ${entry}, not to this checkout's ${pkg}; run make build`);
+    throw new Error(`"larderdb" resolves to ${entry}, not to this checkout's ${pkg}; run make build`);
   }
   return { entry, builtAt: statSync(`${pkg}/package.json`).mtime };
 }

@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import vm from "node:vm";
-import { openStorage, StorageError, isStorageError } from "larder";
+import { openStorage, StorageError, isStorageError } from "larderdb";
 import { open, byUtf8 } from "./helpers.mjs";
 
 describe("exports", () => {

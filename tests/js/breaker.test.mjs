@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import * as realFs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import {
   SUITE_TIMEOUT_MS,
   assertStorageError,

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import * as realFs from "node:fs";
 import * as path from "node:path";
 import { inspect } from "node:util";
-import { openStorage, isStorageError, StorageError } from "larder";
+import { openStorage, isStorageError, StorageError } from "larderdb";
 import { assertStorageError, manualClock, totals, within, SUITE_TIMEOUT_MS } from "./helpers.mjs";
 import { FS_FUNCTIONS, assertIntegrity, rowCount, tempDir } from "./file-helpers.mjs";
 

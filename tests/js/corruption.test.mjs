@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { openStorage, isStorageError } from "larder";
+import { openStorage, isStorageError } from "larderdb";
 import { seededRandom } from "./helpers.mjs";
 import { companions, sqlite3, tempDir } from "./file-helpers.mjs";
 

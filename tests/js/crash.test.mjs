@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { jsonSize, seededRandom, within } from "./helpers.mjs";
 import { FIXTURES, assertIntegrity, spawnNode, sqlite3, tempDir } from "./file-helpers.mjs";
 

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { sqlite3, tempDir } from "./file-helpers.mjs";
 
 const nullPrototype = Object.assign(Object.create(null), { b: 2, a: [1] });

@@ -3,7 +3,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { open, rejectsWith, assertStorageError, manualClock, settleAll, totals } from "./helpers.mjs";
 
 const cyclic = () => {

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as realFs from "node:fs";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { assertStorageError, jsonSize, rejectsWith, totals, within } from "./helpers.mjs";
 import { FS_FUNCTIONS, assertIntegrity, crashImage, faultyFs, rowCount, sqlite3, tempDir } from "./file-helpers.mjs";
 

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as vm from "node:vm";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { open, rejectsWith } from "./helpers.mjs";
 import { sqlite3, tempDir } from "./file-helpers.mjs";
 

@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { manualClock, within } from "./helpers.mjs";
 import { FIXTURES, assertIntegrity, crashImage, faultyFs, sqlite3, tempDir } from "./file-helpers.mjs";
 

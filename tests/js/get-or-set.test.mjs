@@ -5,7 +5,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { StorageError } from "larder";
+import { StorageError } from "larderdb";
 import {
   open,
   manualClock,

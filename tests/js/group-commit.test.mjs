@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { assertStorageError, jsonSize, open, settleAll, totals, within } from "./helpers.mjs";
 import { assertIntegrity, faultyFs, rowCount, tempDir } from "./file-helpers.mjs";
 

@@ -2,7 +2,7 @@
 // only picks up *.test.mjs).
 
 import assert from "node:assert/strict";
-import { openStorage, StorageError, isStorageError } from "larder";
+import { openStorage, StorageError, isStorageError } from "larderdb";
 
 /** The fixed fields of every error code (README, "Errors"). */
 export const ERROR_FIELDS = {

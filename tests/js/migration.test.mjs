@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { assertIntegrity, FIXTURES, spawnNode, sqlite3, tempDir } from "./file-helpers.mjs";
 import { seededRandom } from "./helpers.mjs";
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { FIXTURES, assertIntegrity, spawnNode, tempDir } from "./file-helpers.mjs";
 
 const CONTENDER = path.join(FIXTURES, "lock-contender.mjs");

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { assertStorageError, jsonSize, manualClock, rejectsWith, totals, within } from "./helpers.mjs";
 import {
   FAST_RETRY,

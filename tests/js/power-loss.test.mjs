@@ -43,7 +43,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as realFs from "node:fs";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { jsonSize, manualClock, seededRandom, settleAll, within } from "./helpers.mjs";
 import { assertIntegrity, fsError, tempDir } from "./file-helpers.mjs";
 

@@ -10,7 +10,7 @@ import * as realFs from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { isPending, manualClock, rejectsWith, totals, within } from "./helpers.mjs";
 import { assertIntegrity, faultyFs, fsError, rowCount, tempDir } from "./file-helpers.mjs";
 

@@ -29,7 +29,7 @@ WebAssembly.Instance = function (module, imports) {
   if (instance.exports.memory instanceof WebAssembly.Memory) memories.push(instance.exports.memory);
   return instance;
 };
-const { openStorage } = await import("larder");
+const { openStorage } = await import("larderdb");
 
 const OPERATIONS = Number(process.argv[2] ?? 1_000_000);
 const SEED = Number(process.argv[3] ?? 0x50a4);

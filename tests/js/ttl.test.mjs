@@ -3,7 +3,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { open, manualClock, totals, jsonSize, rejectsWith } from "./helpers.mjs";
 
 /** A store with a manual clock starting at t = 1_000_000. */

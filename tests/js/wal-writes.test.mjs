@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as realFs from "node:fs";
 import * as path from "node:path";
-import { openStorage } from "larder";
+import { openStorage } from "larderdb";
 import { assertStorageError, within } from "./helpers.mjs";
 import { FIXTURES, assertIntegrity, faultyFs, spawnNode, tempDir } from "./file-helpers.mjs";
 
