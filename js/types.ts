@@ -28,6 +28,8 @@ export interface FileSystem {
   unlinkSync: (...args: never[]) => unknown;
   readFileSync: (...args: never[]) => unknown;
   mkdirSync: (...args: never[]) => unknown;
+  /** Optional, callback-style like node:fs's: free space for health(); node:fs/promises otherwise. */
+  statfs?: (...args: never[]) => unknown;
 }
 
 export interface StorageOptions {
@@ -85,3 +87,34 @@ export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
 
 /** Told of each circuit breaker transition. */
 export type StateListener = (state: BreakerState, previousState: BreakerState) => void;
+
+export type HealthStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "CRITICAL";
+
+/** One check of a HealthReport (README, "Health"). */
+export interface HealthCheck {
+  name: string;
+  status: HealthStatus;
+  /** What was judged (a fraction, milliseconds, bytes or the breaker's state); null: nothing to judge yet. */
+  value: number | string | null;
+  /** The threshold the value reached; for a HEALTHY check, the DEGRADED one (null: none). */
+  threshold: number | string | null;
+  message: string;
+}
+
+export interface HealthReport {
+  /** The worst of the checks. */
+  status: HealthStatus;
+  checks: HealthCheck[];
+  /** One actionable sentence per check that is not HEALTHY, in check order. */
+  recommendations: string[];
+  /** The store's clock when the report was made. */
+  checkedAt: number;
+}
+
+export interface HealthScheduleOptions {
+  /** Milliseconds between the end of one check and the start of the next (real timers). */
+  intervalMs: number;
+  onCheck?: (report: HealthReport) => void;
+  /** `previousStatus` is null for the first check. */
+  onStatusChange?: (status: HealthStatus, previousStatus: HealthStatus | null, report: HealthReport) => void;
+}

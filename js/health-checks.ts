@@ -1,0 +1,132 @@
+/**
+ * `health()` and `scheduleHealthChecks()` of a Storage: gathers one reading
+ * (the metrics snapshot and the last minute's window in one step, the free
+ * space where the database lives, the store's clock), has js/health.ts judge
+ * it, and records the status for metricsText. Schedules run on real timers
+ * that never keep a Node process alive.
+ */
+
+import { ownError } from "./errors.js";
+import { assessHealth, type HealthInput, type JudgedSnapshot, type RecentWindow } from "./health.js";
+import type { HealthReport, HealthScheduleOptions, HealthStatus } from "./types.js";
+
+/** The store's metrics, as far as health reads and writes them. */
+export interface MetricsSource {
+  /** The snapshot and the recent window, read in one step between operations. */
+  readWithRecent(): Promise<{ snapshot: JudgedSnapshot; recent: RecentWindow }>;
+  /** What metricsText reports as `larder_health_status`. */
+  setLastHealthStatus(status: HealthStatus): void;
+}
+
+/** Where an environment keeps a store's database, and how much room is left there. */
+export interface FreeSpace {
+  location: string;
+  /** Free bytes there; null where unknown (":memory:", no estimate available). */
+  freeBytes(): Promise<number | null>;
+}
+
+/** What the judge needs of the store's options, read once at open. */
+export type HealthSettings = Pick<HealthInput, "maxQueueLength" | "budgetBytes" | "breakerOptions" | "thresholds">;
+
+// setTimeout fires at once for a delay beyond a signed 32-bit integer.
+const MAX_INTERVAL_MS = 2 ** 31 - 1;
+
+/** Calls `callback`; its failure must not reach the store or stop the schedule. */
+function safely<A extends unknown[]>(callback: ((...args: A) => void) | undefined, ...args: A): void {
+  try {
+    callback?.(...args);
+  } catch {
+    // the caller's own failure
+  }
+}
+
+/** The checked options of scheduleHealthChecks; INVALID_ARGUMENT naming the bad one. */
+function scheduleOptions(options: HealthScheduleOptions): HealthScheduleOptions {
+  if (typeof options !== "object" || options === null) {
+    throw ownError("INVALID_ARGUMENT", "scheduleHealthChecks needs an options object with intervalMs");
+  }
+  const { intervalMs, onCheck, onStatusChange } = options;
+  if (typeof intervalMs !== "number" || !(intervalMs > 0 && intervalMs <= MAX_INTERVAL_MS)) {
+    throw ownError(
+      "INVALID_ARGUMENT",
+      `scheduleHealthChecks: intervalMs must be a positive number of milliseconds up to ${MAX_INTERVAL_MS}, got ${String(intervalMs)}`,
+    );
+  }
+  for (const [name, callback] of [["onCheck", onCheck], ["onStatusChange", onStatusChange]] as const) {
+    if (callback !== undefined && typeof callback !== "function") {
+      throw ownError("INVALID_ARGUMENT", `scheduleHealthChecks: ${name} must be a function`);
+    }
+  }
+  return { intervalMs, onCheck, onStatusChange };
+}
+
+export class HealthChecks {
+  readonly #metrics: MetricsSource;
+  readonly #freeSpace: FreeSpace;
+  readonly #settings: HealthSettings;
+  readonly #now: () => number;
+  /** Stops each running schedule, for the store's dispose. */
+  readonly #schedules = new Set<() => void>();
+
+  constructor(metrics: MetricsSource, freeSpace: FreeSpace, settings: HealthSettings, now: () => number) {
+    this.#metrics = metrics;
+    this.#freeSpace = freeSpace;
+    this.#settings = settings;
+    this.#now = now;
+  }
+
+  async check(): Promise<HealthReport> {
+    const [{ snapshot, recent }, freeBytes] = await Promise.all([this.#metrics.readWithRecent(), this.#freeSpace.freeBytes()]);
+    const report = assessHealth({
+      ...this.#settings,
+      snapshot,
+      recent,
+      freeBytes,
+      location: this.#freeSpace.location,
+      now: this.#now(),
+    });
+    this.#metrics.setLastHealthStatus(report.status);
+    return report;
+  }
+
+  /** Runs check() `intervalMs` after the previous one finished, until disposed. */
+  schedule(options: HealthScheduleOptions): { dispose(): void } {
+    const { intervalMs, onCheck, onStatusChange } = scheduleOptions(options);
+    let previous: HealthStatus | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+      this.#schedules.delete(stop);
+    };
+    const next = () => {
+      timer = setTimeout(run, intervalMs);
+      // In Node, a schedule alone never keeps the process alive.
+      (timer as { unref?: () => void }).unref?.();
+    };
+    const run = async () => {
+      // A check that fails (the store disposed meanwhile) is not reported.
+      const report = await this.check().catch(() => undefined);
+      if (stopped) return;
+      if (report) {
+        safely(onCheck, report);
+        // onCheck may have disposed the schedule: nothing is called after that.
+        if (!stopped && report.status !== previous) {
+          const before = previous;
+          previous = report.status;
+          safely(onStatusChange, report.status, before, report);
+        }
+      }
+      if (!stopped) next();
+    };
+    this.#schedules.add(stop);
+    next();
+    return { dispose: stop };
+  }
+
+  /** Stops every schedule (the store is being disposed). */
+  close(): void {
+    for (const stop of [...this.#schedules]) stop();
+  }
+}
