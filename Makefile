@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser bench-core clean
+.PHONY: setup build demo dashboard test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser bench-core clean
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ build: setup
 
 demo: build
 	node demo/demo.mjs
+
+# The dashboard (www/dashboard.html), served on http://127.0.0.1:8787 (PORT=… for another port).
+dashboard: build
+	node scripts/serve.mjs www/dashboard.html
 
 test: build lint test-core test-rust-node test-rust-chrome test-js test-browser test-browser-crash
 

@@ -32,8 +32,8 @@ const CONTENT_TYPES = {
   ".png": "image/png",
 };
 
-/** Resolves with the listening server; its origin is http://127.0.0.1:<port>. */
-export function startServer(root) {
+/** Resolves with the listening server; its origin is http://127.0.0.1:<port> (`port` 0: any free one). */
+export function startServer(root, port = 0) {
   const server = createServer(async (request, response) => {
     const send = (status, text) => {
       response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
@@ -64,7 +64,7 @@ export function startServer(root) {
   });
   return new Promise((resolvePromise, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolvePromise(server));
+    server.listen(port, "127.0.0.1", () => resolvePromise(server));
   });
 }
 

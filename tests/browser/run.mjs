@@ -7,7 +7,10 @@
 //                  LOCKED for a second page, handover; worker-store checks
 //                  in a page (persistence.mjs, worker-store-checks.mjs);
 //   panic        — a Rust panic in a page's store and in a worker's, through
-//                  the test-hooks package (panic.mjs; needs `make test-hooks`).
+//                  the test-hooks package (panic.mjs; needs `make test-hooks`);
+//   dashboard    — www/dashboard.html: charts drawn, a loop of misses changes
+//                  the health status, a screenshot to test-output/dashboard.png
+//                  (dashboard.mjs).
 // Prints one line per check and ends with "N passed, N failed".
 import { request as httpRequest } from "node:http";
 import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
@@ -17,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS, closeServer, startServer } from "../../scripts/static-server.mjs";
+import { dashboardSection } from "./dashboard.mjs";
 import { panicSection } from "./panic.mjs";
 import { persistenceSection } from "./persistence.mjs";
 
@@ -163,6 +167,7 @@ const SECTIONS = {
       stepTimeoutMs: STEP_TIMEOUT_MS,
     }),
   panic: ({ context, origin }) => panicSection({ context, origin, check, withTimeout, stepTimeoutMs: STEP_TIMEOUT_MS }),
+  dashboard: ({ context, origin }) => dashboardSection({ context, origin, root: ROOT, check, stepTimeoutMs: STEP_TIMEOUT_MS }),
 };
 
 // ---- the run --------------------------------------------------------------
