@@ -7,8 +7,8 @@
  */
 
 import { ownError } from "./errors.js";
-import { assessHealth, type HealthInput, type JudgedSnapshot, type RecentWindow } from "./health.js";
-import type { HealthReport, HealthScheduleOptions, HealthStatus } from "./types.js";
+import { assessHealth, type HealthInput, type JudgedSnapshot, type RecentWindow, type ThresholdOverrides } from "./health.js";
+import type { HealthReport, HealthScheduleOptions, HealthStatus, StorageOptions } from "./types.js";
 
 /** The store's metrics, as far as health reads and writes them. */
 export interface MetricsSource {
@@ -27,6 +27,23 @@ export interface FreeSpace {
 
 /** What the judge needs of the store's options, read once at open. */
 export type HealthSettings = Pick<HealthInput, "maxQueueLength" | "budgetBytes" | "breakerOptions" | "thresholds">;
+
+/** The defaults of the options the judge reads, as core/src/options.rs defines them. */
+const DEFAULT_MAX_QUEUE_LENGTH = 10_000;
+const DEFAULT_BREAKER = { failureThreshold: 5, recoveryTimeoutMs: 30_000 };
+
+/** The store opened with `options`, so they are valid (healthThresholds included). */
+export function healthSettings(options: StorageOptions | undefined): HealthSettings {
+  return {
+    maxQueueLength: options?.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH,
+    budgetBytes: options?.maxSizeBytes ?? null,
+    breakerOptions: {
+      failureThreshold: options?.breaker?.failureThreshold ?? DEFAULT_BREAKER.failureThreshold,
+      recoveryTimeoutMs: options?.breaker?.recoveryTimeoutMs ?? DEFAULT_BREAKER.recoveryTimeoutMs,
+    },
+    thresholds: (options as { healthThresholds?: ThresholdOverrides } | undefined)?.healthThresholds ?? {},
+  };
+}
 
 // setTimeout fires at once for a delay beyond a signed 32-bit integer.
 const MAX_INTERVAL_MS = 2 ** 31 - 1;
