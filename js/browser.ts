@@ -24,8 +24,16 @@ export const openStorage = storageOpener(async (options, trapped) => {
     const runtime = await startFetchedRuntime(trapped);
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
-  return { native: await RemoteStore.open(startWorker, options, trapped), releaseAfterTrap: nothingHeld };
+  return { native: await RemoteStore.open(startWorker, withoutTrace(options), trapped), releaseAfterTrap: nothingHeld };
 });
+
+/** The options without `trace`: a function cannot cross to the worker, and
+ *  tracing happens on this side (js/metrics.ts). */
+function withoutTrace(options: StorageOptions | undefined): StorageOptions | undefined {
+  if (typeof options !== "object" || options === null || !Object.hasOwn(options, "trace")) return options;
+  const { trace: _, ...rest } = options;
+  return rest;
+}
 
 /** Whether `options` name a path other than ":memory:". Anything unreadable
  *  or invalid stays here, for the core to refuse. */

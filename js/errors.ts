@@ -55,6 +55,9 @@ export class StorageError extends Error {
   readonly recoveryAction: RecoveryAction;
   readonly userMessage: string;
   readonly sqliteCode: number | undefined;
+  /** The txId of the call that rejected with this error (see the `trace`
+   *  option); set by the store as the call settles, undefined before. */
+  txId: number | undefined;
 
   constructor(fields: StorageErrorFields, options?: { cause?: unknown }) {
     super(fields.message, options);
@@ -65,6 +68,7 @@ export class StorageError extends Error {
     this.recoveryAction = fields.recoveryAction;
     this.userMessage = fields.userMessage;
     this.sqliteCode = fields.sqliteCode;
+    this.txId = undefined;
   }
 }
 

@@ -39,8 +39,12 @@ export class GetOrSet {
   #close!: (error: StorageError) => void;
   #closed = false;
 
-  constructor(call: NativeCall) {
+  /** Told of each caller's lookup: whether it found a live entry. */
+  readonly #lookedUp: (hit: boolean) => void;
+
+  constructor(call: NativeCall, lookedUp: (hit: boolean) => void) {
     this.#call = call;
+    this.#lookedUp = lookedUp;
     this.#closing = new Promise<never>((_, reject) => (this.#close = reject));
     this.#closing.catch(() => {}); // each waiting caller hears it through its own race
   }
@@ -54,6 +58,7 @@ export class GetOrSet {
     try {
       // The core checks the whole call first, a hit too.
       const found = await this.#call((native) => native.getForLoad(ns, key, refusal, options));
+      this.#lookedUp(found !== undefined);
       if (found !== undefined) return fromStored(found);
       if (this.#closed) throw disposed();
       const leads = flight.loading === undefined;

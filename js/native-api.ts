@@ -61,6 +61,9 @@ export interface NativeApi {
   count(scope: Namespace): Promise<number>;
   getCurrentCacheSize(scope: Namespace): Promise<number>;
   clear(scope: Namespace): Promise<void>;
+  /** The core's counters and the store's state, one array of numbers
+   *  (js/core-metrics.ts reads it); read between operations. */
+  coreMetrics(): Float64Array | Promise<Float64Array>;
   /** Rejects every waiting call with DISPOSED and closes the database. */
   dispose(): Promise<void>;
   breakerState(): BreakerState;

@@ -2,6 +2,7 @@
  *  runs each store in its own instance of it, and gives the store file I/O
  *  through `node:fs` (or the `fs` option). */
 
+import { channel } from "node:diagnostics_channel";
 import * as nodeFs from "node:fs";
 import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
@@ -165,6 +166,9 @@ function heldFiles(fs: unknown) {
   return { fs: watched, acquireLock, release, owned, temporary: (file: string) => (temporary.add(file), file) };
 }
 
+/** Where every store of this process publishes its trace events. */
+const operationChannel = channel("larder:operation");
+
 export const openStorage = storageOpener(async (options, trapped) => {
   const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
@@ -182,4 +186,4 @@ export const openStorage = storageOpener(async (options, trapped) => {
     if (error instanceof WebAssembly.RuntimeError) release();
     throw error;
   }
-});
+}, operationChannel);

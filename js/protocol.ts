@@ -36,6 +36,7 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
   count: ["key"],
   getCurrentCacheSize: ["key"],
   clear: ["key"],
+  coreMetrics: [],
 };
 
 export const isStoreCall = (method: string): method is StoreCall => Object.hasOwn(STORE_CALLS, method);

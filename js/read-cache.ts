@@ -184,6 +184,10 @@ export class ReadCachingStore implements NativeApi {
     return this.#track(this.#native.getCurrentCacheSize(scope));
   }
 
+  coreMetrics(): Float64Array | Promise<Float64Array> {
+    return this.#native.coreMetrics();
+  }
+
   dispose(): Promise<void> {
     this.#forget();
     return this.#native.dispose();

@@ -10,6 +10,7 @@
  * back empty.
  */
 
+import { CarriedCoreMetrics, type CoreFigures } from "./core-metrics.js";
 import { ownError, toStorageError, type StorageError } from "./errors.js";
 import type { NativeApi } from "./native-api.js";
 import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
@@ -69,6 +70,8 @@ export class Session {
   #lastBreakerState: BreakerState = "CLOSED";
   /** The reject functions of the calls in flight. */
   readonly #inFlight = new Set<(error: StorageError) => void>();
+  /** The core counters of the instances lost to traps. */
+  readonly #carried = new CarriedCoreMetrics();
 
   private constructor(openNative: NativeOpener, options: StorageOptions | undefined, onStateChange: StateListener) {
     this.#openNative = openNative;
@@ -105,6 +108,12 @@ export class Session {
     const state = this.#state;
     const opened = state.kind === "open" || state.kind === "disposed" ? state.opened : undefined;
     return opened ? opened.native.breakerState() : this.#lastBreakerState;
+  }
+
+  /** The core's figures, with those of instances lost to traps. */
+  async coreFigures(): Promise<CoreFigures> {
+    const live = await this.call(async (native) => native.coreMetrics());
+    return this.#carried.figures(live);
   }
 
   isDisposed(): boolean {
@@ -181,9 +190,23 @@ export class Session {
       this.#inFlight.clear();
       for (const reject of inFlight) reject(failure);
     });
+    this.#carryCounters(opened);
     opened.releaseAfterTrap();
     if (state.kind === "disposed") state.opened = undefined;
     else this.#reopen();
+  }
+
+  /** Keeps the counters of a trapped instance. An in-thread instance's
+   *  memory outlives the trap and the read touches no state the trap can
+   *  have left half-changed (js/core-metrics.ts); a worker's is gone. */
+  #carryCounters(opened: OpenedStore): void {
+    try {
+      const lost = opened.native.coreMetrics();
+      if (lost instanceof Float64Array) this.#carried.carry(lost);
+      else lost.catch(() => {});
+    } catch {
+      // The instance cannot be read: its counters since the open are lost.
+    }
   }
 
   /** Opens a new instance in place of the lost one. */

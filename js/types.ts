@@ -1,5 +1,8 @@
 /** The public types of larder: options, values and the store interface. */
 
+import type { HealthThresholds } from "./health-thresholds.js";
+import type { TraceFunction } from "./trace.js";
+
 /** What a value may be: JSON data, or a top-level Uint8Array. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type StorageValue = JsonValue | Uint8Array;
@@ -47,6 +50,12 @@ export interface StorageOptions {
   retry?: RetryOptions;
   clock?: () => number;
   fs?: FileSystem;
+  /** Calls slower than this (ms, from the call to its settlement) count as slow (default 100). */
+  slowOperationMs?: number;
+  /** Per health check, the values at which it reaches each level (js/health-thresholds.ts). */
+  healthThresholds?: HealthThresholds;
+  /** Called with one event per settled call (js/trace.ts). */
+  trace?: TraceFunction;
 }
 
 export interface SetOptions {

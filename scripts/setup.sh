@@ -22,6 +22,8 @@ command -v clang >/dev/null || apt_packages+=(clang)
 command -v sqlite3 >/dev/null || apt_packages+=(sqlite3)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+# metricsText is checked by promtool and scraped by a real Prometheus server.
+{ [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || apt_packages+=(prometheus)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "installing ${apt_packages[*]} from Debian"
   as_root apt-get update -qq

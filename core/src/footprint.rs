@@ -90,3 +90,35 @@ pub fn truncate_wal(conn: &Connection) -> Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }
+
+/// The bytes of the database file and of its WAL, as the VFS reports them
+/// (0 for a file not open, and for memory databases, which have neither).
+pub fn file_bytes(conn: &Connection) -> (u64, u64) {
+    use rusqlite::ffi;
+    /// The size of the file SQLite holds behind `op` for the main database.
+    fn size_of(conn: &Connection, op: std::os::raw::c_int) -> u64 {
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: the handle is this open connection's; the file control
+        // only writes the main database's (or its WAL's) file pointer,
+        // which SQLite keeps valid while the connection is open and unused
+        // elsewhere, and `xFileSize` only reads that file's size.
+        unsafe {
+            let found = ffi::sqlite3_file_control(
+                conn.handle(),
+                c"main".as_ptr(),
+                op,
+                (&mut file as *mut *mut ffi::sqlite3_file).cast(),
+            );
+            if found != ffi::SQLITE_OK || file.is_null() || (*file).pMethods.is_null() {
+                return 0;
+            }
+            let Some(file_size) = (*(*file).pMethods).xFileSize else { return 0 };
+            let mut size: ffi::sqlite3_int64 = 0;
+            if file_size(file, &mut size) != ffi::SQLITE_OK {
+                return 0;
+            }
+            size.max(0) as u64
+        }
+    }
+    (size_of(conn, ffi::SQLITE_FCNTL_FILE_POINTER), size_of(conn, ffi::SQLITE_FCNTL_JOURNAL_POINTER))
+}

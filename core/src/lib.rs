@@ -15,6 +15,8 @@ pub mod operation;
 /// The bounded FIFO of operations waiting their turn.
 mod queue;
 
+pub mod metrics;
+
 // Resilience around each run.
 /// The circuit breaker: closed, open, half-open.
 mod breaker;

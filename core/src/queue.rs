@@ -49,8 +49,7 @@ impl<T> OperationQueue<T> {
         OperationQueue { waiting: VecDeque::new(), max_length, closed: false }
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.waiting.len()
     }
 

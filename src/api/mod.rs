@@ -394,6 +394,14 @@ impl NativeStore {
         self.engine.options().operation_timeout_ms.unwrap_or(f64::INFINITY)
     }
 
+    /// The core's counters and the store's state as one array of numbers
+    /// (`larder_core::metrics::CoreMetrics::flat`); the facade builds the
+    /// `metrics()` snapshot from it.
+    #[wasm_bindgen(js_name = coreMetrics)]
+    pub fn core_metrics(&self) -> Vec<f64> {
+        self.engine.metrics()
+    }
+
     #[wasm_bindgen(js_name = breakerState, unchecked_return_type = "BreakerState")]
     pub fn breaker_state(&self) -> String {
         self.engine.breaker_state().as_str().to_owned()

@@ -14,7 +14,8 @@ use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::clock::Clock;
 use crate::database::Database;
 use crate::deadline;
-use crate::error::{Result, StorageError};
+use crate::error::{ErrorCode, Result, StorageError};
+use crate::metrics::{add, CoreMetrics, Gauges};
 use crate::operation::{Operation, Output};
 use crate::options::{StoreOptions, Ttl};
 use crate::queue::{Next, OperationQueue, Queued, Refused};
@@ -69,6 +70,7 @@ pub struct Engine {
     /// The job waiting for its next attempt; the queue waits behind it.
     retry_waiting: RefCell<Option<Job>>,
     transition_listener: RefCell<Option<Rc<TransitionListener>>>,
+    metrics: Rc<CoreMetrics>,
 }
 
 impl Engine {
@@ -81,6 +83,7 @@ impl Engine {
     ) -> Result<Engine> {
         let store = Store::open(db, &options)?;
         Ok(Engine {
+            metrics: store.metrics(),
             queue: RefCell::new(OperationQueue::new(options.max_queue_length)),
             store: RefCell::new(Some(store)),
             clock,
@@ -116,9 +119,15 @@ impl Engine {
             }
         };
         let kind = operation.kind();
-        let pushed = self.queue.borrow_mut().push(kind, now_ms, Pending { operation, reply });
+        let mut queue = self.queue.borrow_mut();
+        let pushed = queue.push(kind, now_ms, Pending { operation, reply });
+        let depth = queue.len();
+        drop(queue);
         match pushed {
-            Ok(()) => !self.drain_scheduled.replace(true),
+            Ok(()) => {
+                self.metrics.note_queue_depth(depth);
+                !self.drain_scheduled.replace(true)
+            }
             Err(Refused { error, payload }) => {
                 (payload.reply)(Err(error));
                 false
@@ -187,7 +196,9 @@ impl Engine {
         let mut queue = self.queue.borrow_mut();
         let head = match queue.next(now_ms, timeout_ms)? {
             Next::Run(head) => head,
-            Next::Expired(Queued { kind, payload, .. }) => {
+            Next::Expired(Queued { kind, payload, enqueued_at_ms }) => {
+                self.note_wait(enqueued_at_ms, now_ms);
+                add(&self.metrics.timeouts, 1);
                 let error = StorageError::Timeout(format!(
                     "{} waited in the queue longer than operationTimeoutMs ({} ms) and did not run",
                     kind.name(),
@@ -207,6 +218,9 @@ impl Engine {
                     None => break,
                 }
             }
+        }
+        for member in &members {
+            self.note_wait(member.enqueued_at_ms, now_ms);
         }
         Some(Ok(Job { members, admission: None, attempts: 0, due_ms: f64::NEG_INFINITY }))
     }
@@ -241,6 +255,7 @@ impl Engine {
                 deadline_ms,
             };
             if let Some(due_ms) = retry::next_attempt_at(&self.options.retry, &failed, self.random.unit()) {
+                add(&self.metrics.retries, 1);
                 job.admission = Some(admission);
                 job.due_ms = due_ms;
                 self.retry_waiting.replace(Some(job));
@@ -248,6 +263,7 @@ impl Engine {
             }
         }
         self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), finished_ms);
+        self.count_outcome(&result, job.members.len());
         match result {
             Ok(outputs) => {
                 for (member, output) in job.members.into_iter().zip(outputs) {
@@ -276,6 +292,43 @@ impl Engine {
         Ok(outcomes.into_iter().map(|outcome| outcome.map(|()| Output::Done)).collect())
     }
 
+    /// A group commit that ran, or a job that ran out of time.
+    fn count_outcome<T>(&self, result: &Result<T>, members: usize) {
+        match result {
+            Ok(_) if members > 1 => add(&self.metrics.grouped_commits, 1),
+            Err(error) if error.code() == ErrorCode::Timeout => add(&self.metrics.timeouts, 1),
+            _ => {}
+        }
+    }
+
+    /// How long an operation waited in the queue, unless the clock failed.
+    fn note_wait(&self, enqueued_at_ms: i64, now_ms: i64) {
+        if now_ms != i64::MIN {
+            self.metrics.queue_wait.record(now_ms.saturating_sub(enqueued_at_ms).max(0) as f64);
+        }
+    }
+
+    /// The counters and the store's state as one array (`CoreMetrics::flat`).
+    pub fn metrics(&self) -> Vec<f64> {
+        let store = self.store.try_borrow().ok();
+        let store = store.as_ref().and_then(|store| store.as_ref());
+        let total = store.map(|store| store.ledgers().total());
+        let (file_bytes, wal_bytes) = store.map_or((0, 0), Store::file_bytes);
+        let breaker_state = match self.breaker_state() {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        };
+        self.metrics.flat(&Gauges {
+            queue_depth: self.queue.borrow().len(),
+            breaker_state,
+            entries: total.map_or(0, |total| total.rows),
+            size_bytes: total.map_or(0, |total| total.bytes),
+            file_bytes,
+            wal_bytes,
+        })
+    }
+
     fn failed_write_may_persist(&self) -> bool {
         self.with_store(|store| Ok(store.failed_write_may_persist())).unwrap_or(true)
     }
@@ -296,6 +349,8 @@ impl Engine {
         if transitions.is_empty() {
             return;
         }
+        let openings = transitions.iter().filter(|(state, _)| *state == BreakerState::Open).count();
+        add(&self.metrics.breaker_opened, openings as u64);
         let listener = self.transition_listener.borrow().clone();
         if let Some(listener) = listener {
             for (state, previous) in transitions {

@@ -44,6 +44,7 @@ impl Write<'_> {
             self.delta.removed(&row.get::<_, String>(0)?, row.get(1)?);
             purged += 1;
         }
+        self.expired_removed += purged;
         if purged < LAZY_PURGE_LIMIT {
             *self.expiry_floor = earliest_expiry(self.tx)?;
         }
@@ -64,6 +65,7 @@ impl Write<'_> {
         let mut rows = statement.query([now_ms])?;
         while let Some(row) = rows.next()? {
             self.delta.removed(&row.get::<_, String>(0)?, row.get(1)?);
+            self.expired_removed += 1;
         }
         *self.expiry_floor = earliest_expiry(self.tx)?;
         Ok(())
@@ -92,6 +94,7 @@ impl Write<'_> {
             };
             delete.execute([victim.id])?;
             self.delta.removed(&victim.ns, victim.size);
+            self.evicted += 1;
             live -= victim.size as i64;
         }
         Ok(())

@@ -18,6 +18,7 @@ use crate::accounting::{ExpiryFloor, Ledgers, Recency, SizeLedger};
 use crate::database::Database;
 use crate::deadline;
 use crate::error::Result;
+use crate::metrics::CoreMetrics;
 use crate::options::StoreOptions;
 use crate::schema;
 use crate::value::EncodedValue;
@@ -66,6 +67,8 @@ pub struct Store {
     /// The last write failed in its commit and what it wrote could not be
     /// discarded: it may still come back after a crash.
     commit_unsettled: bool,
+    /// Commits, rollbacks, evictions and expired rows removed.
+    metrics: std::rc::Rc<CoreMetrics>,
 }
 
 impl Store {
@@ -87,6 +90,7 @@ impl Store {
                 max_size_bytes: options.max_size_bytes,
                 expiry_floor,
                 commit_unsettled: false,
+                metrics: Default::default(),
             }),
             Err(error) => {
                 let _ = db.close();
@@ -293,6 +297,7 @@ impl Store {
                 purged += 1;
             }
             drop(rows);
+            write.expired_removed += purged;
             *write.expiry_floor = earliest_expiry(write.tx)?;
             write.release_free_pages()?;
             Ok(purged)
@@ -379,6 +384,19 @@ impl Store {
             [now_ms],
             |row| Ok(SizeLedger { rows: row.get(0)?, bytes: total_bytes(row, 1)? }),
         )?)
+    }
+
+    /// The counters this store adds to (shared with its engine).
+    pub fn metrics(&self) -> std::rc::Rc<CoreMetrics> {
+        self.metrics.clone()
+    }
+
+    /// The database file's bytes and its WAL's; 0 and 0 in memory.
+    pub fn file_bytes(&self) -> (u64, u64) {
+        match self.db.as_ref() {
+            Some(db) if db.is_file() => crate::footprint::file_bytes(self.conn()),
+            _ => (0, 0),
+        }
     }
 
     pub fn ledgers(&self) -> &Ledgers {

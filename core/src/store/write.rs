@@ -12,6 +12,7 @@ use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency
 use crate::database::Database;
 use crate::error::{ErrorCode, Result};
 use crate::footprint;
+use crate::metrics::add;
 
 impl Store {
     /// Runs `body` in one immediate transaction that first persists the
@@ -37,7 +38,7 @@ impl Store {
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
         // BEGIN and COMMIT as cached statements: rusqlite's `Transaction`
         // parses them again for every write.
-        let outcome: Result<(T, LedgerDelta, bool)> = (|| {
+        let outcome: Result<(T, LedgerDelta, bool, (u64, u64))> = (|| {
             conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             let mut write = Write {
                 tx: conn,
@@ -47,19 +48,26 @@ impl Store {
                 max_size_bytes: *max_size_bytes,
                 expiry_floor,
                 pages_released: false,
+                evicted: 0,
+                expired_removed: 0,
             };
             persist_reads(write.tx, &reads)?;
             let result = body(&mut write)?;
             let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
+            let removed = (write.evicted, write.expired_removed);
             let delta = write.delta;
             conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok((result, delta, pages_released))
+            Ok((result, delta, pages_released, removed))
         })();
         if outcome.is_err() && !conn.is_autocommit() {
+            add(&self.metrics.rollbacks, 1);
             let _ = conn.prepare_cached("ROLLBACK").and_then(|mut rollback| rollback.execute([]));
         }
         match outcome {
-            Ok((result, delta, pages_released)) => {
+            Ok((result, delta, pages_released, (evicted, expired_removed))) => {
+                add(&self.metrics.commits, 1);
+                add(&self.metrics.evictions, evicted);
+                add(&self.metrics.expired, expired_removed);
                 self.ledgers.apply(&delta);
                 if pages_released {
                     self.shrink_file();
@@ -113,6 +121,9 @@ pub(super) struct Write<'a> {
     pub(super) expiry_floor: &'a mut ExpiryFloor,
     /// Free pages were given back: the file shrinks at the next checkpoint.
     pages_released: bool,
+    /// Live entries evicted for the budget, and expired rows removed.
+    pub(super) evicted: u64,
+    pub(super) expired_removed: u64,
 }
 
 impl Write<'_> {
@@ -154,7 +165,7 @@ impl Write<'_> {
     /// cached statements parse once.
     pub(super) fn isolated(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<Result<()>> {
         self.tx.prepare_cached("SAVEPOINT grouped")?.execute([])?;
-        let delta = self.delta.clone();
+        let (delta, removed) = (self.delta.clone(), (self.evicted, self.expired_removed));
         match body(self) {
             Ok(()) => {
                 self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
@@ -165,6 +176,7 @@ impl Write<'_> {
                 self.tx.prepare_cached("ROLLBACK TO grouped")?.execute([])?;
                 self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
                 self.delta = delta;
+                (self.evicted, self.expired_removed) = removed;
                 Ok(Err(error))
             }
         }

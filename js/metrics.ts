@@ -1,0 +1,252 @@
+/**
+ * What a store counts of its calls, and `metrics()`. Every public call is
+ * counted here, once, where the facade starts it: the read cache answers
+ * some gets without the core and getOrSet is made of several core calls, so
+ * only this layer sees each call whole. The core counts what only it sees
+ * (queue waits, commits, retries, evictions...: js/core-metrics.ts), read
+ * once per `metrics()`.
+ */
+
+import { StorageError, errorFields, toStorageError } from "./errors.js";
+import type { CoreFigures } from "./core-metrics.js";
+import { DurationCounts, bucketOf, type Histogram } from "./histogram.js";
+import type { Namespace } from "./native-api.js";
+import { RecentCounts, type RecentWindow } from "./recent-window.js";
+import type { Tracer } from "./trace.js";
+
+export type { Histogram } from "./histogram.js";
+export type { RecentWindow } from "./recent-window.js";
+
+export type HealthStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "CRITICAL";
+
+export interface OperationMetrics {
+  calls: number;
+  errors: Record<string, number>;
+  latencyMs: Histogram;
+  slow: number;
+}
+
+export interface SlowOperation {
+  op: string;
+  ns: string | null;
+  key: string | null;
+  durationMs: number;
+  at: number;
+  txId: number;
+}
+
+export interface MetricsSnapshot {
+  operations: Record<string, OperationMetrics>;
+  queue: { depth: number; maxDepth: number; waitMs: Histogram };
+  cache: { hits: number; misses: number; hitRatio: number | null; evictions: number; expired: number };
+  commits: { count: number; grouped: number; retries: number; timeouts: number; rollbacks: number };
+  breaker: { state: "CLOSED" | "OPEN" | "HALF_OPEN"; opened: number };
+  storage: { entries: number; sizeBytes: number; budgetBytes: number | null; fileBytes: number; walBytes: number };
+  slowOperations: SlowOperation[];
+  since: number;
+}
+
+/** The code a failure is counted under: a loader's own error is not a StorageError. */
+export const LOADER_ERROR = "LOADER";
+
+/** How many slow operations are kept, the latest. */
+const SLOW_KEPT = 50;
+
+class OperationCounts {
+  calls = 0;
+  errors: Record<string, number> | undefined;
+  readonly latency = new DurationCounts();
+  slow = 0;
+}
+
+/** The store's facts metrics() adds to the counters. */
+export interface MetricsSource {
+  clock: () => number;
+  slowOperationMs: number;
+  budgetBytes: number | null;
+  tracer: Tracer;
+  /** The core's figures, read between operations. */
+  core: () => Promise<CoreFigures>;
+}
+
+export class StoreMetrics {
+  readonly since: number;
+  readonly #source: MetricsSource;
+  readonly #operations = new Map<string, OperationCounts>();
+  readonly #recent = new RecentCounts();
+  readonly #slow: SlowOperation[] = [];
+  #hits = 0;
+  #misses = 0;
+  #lastTxId = 0;
+  #lastHealthStatus: HealthStatus | undefined;
+
+  constructor(source: MetricsSource) {
+    this.#source = source;
+    this.since = source.clock();
+  }
+
+  /** Runs one top-level call and counts it; a failure becomes a StorageError
+   *  (unless `foreign` may pass, a getOrSet loader's own) carrying the txId. */
+  observe<T>(op: string, ns: Namespace, key: unknown, batch: unknown, run: () => Promise<T>, foreign = false): Promise<T> {
+    const txId = ++this.#lastTxId;
+    const startedAt = this.#source.clock();
+    let pending: Promise<T>;
+    try {
+      pending = run();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.then(
+      (value) => {
+        this.#settled(op, ns, key, batch, txId, startedAt, undefined);
+        this.#lookedUp(op, value);
+        return value;
+      },
+      (error: unknown) => {
+        const failure = foreign && !(error instanceof StorageError) ? error : withTxId(toStorageError(error), txId);
+        this.#settled(op, ns, key, batch, txId, startedAt, failure);
+        throw failure;
+      },
+    );
+  }
+
+  /** Lookups that found a live entry (`hits`) or none (`misses`). */
+  lookups(hits: number, misses: number): void {
+    this.#hits += hits;
+    this.#misses += misses;
+    this.#recent.lookups(this.#source.clock(), hits, misses);
+  }
+
+  /** The last 60 s of the store's clock (for health checks). */
+  recent(): RecentWindow {
+    return this.#recent.window(this.#source.clock());
+  }
+
+  /** The snapshot and the recent window, read in one step. */
+  async read(): Promise<{ snapshot: MetricsSnapshot; recent: RecentWindow }> {
+    const core = await this.#source.core();
+    return { snapshot: this.#snapshot(core), recent: this.recent() };
+  }
+
+  async metrics(): Promise<MetricsSnapshot> {
+    return (await this.read()).snapshot;
+  }
+
+  get lastHealthStatus(): HealthStatus | undefined {
+    return this.#lastHealthStatus;
+  }
+
+  /** The status the last `health()` computed, for metricsText. */
+  setLastHealthStatus(status: HealthStatus): void {
+    this.#lastHealthStatus = status;
+  }
+
+  #snapshot(core: CoreFigures): MetricsSnapshot {
+    const operations: Record<string, OperationMetrics> = {};
+    for (const [op, counts] of this.#operations) {
+      operations[op] = { calls: counts.calls, errors: { ...counts.errors }, latencyMs: counts.latency.snapshot(), slow: counts.slow };
+    }
+    const lookups = this.#hits + this.#misses;
+    return {
+      operations,
+      queue: { depth: core.queue.depth, maxDepth: core.queue.maxDepth, waitMs: core.queue.waitMs.snapshot() },
+      cache: {
+        hits: this.#hits,
+        misses: this.#misses,
+        hitRatio: lookups === 0 ? null : this.#hits / lookups,
+        evictions: core.evictions,
+        expired: core.expired,
+      },
+      commits: { ...core.commits },
+      breaker: { ...core.breaker },
+      storage: { ...core.storage, budgetBytes: this.#source.budgetBytes },
+      slowOperations: this.#slow.map((slow) => ({ ...slow })),
+      since: this.since,
+    };
+  }
+
+  #settled(op: string, ns: Namespace, key: unknown, batch: unknown, txId: number, startedAt: number, failure: unknown): void {
+    const settledAt = this.#source.clock();
+    const durationMs = Math.max(0, settledAt - startedAt);
+    const counts = this.#counts(op);
+    counts.calls += 1;
+    counts.latency.record(durationMs);
+    const code = failure === undefined ? null : failure instanceof StorageError ? failure.code : LOADER_ERROR;
+    if (code !== null) {
+      counts.errors ??= {};
+      counts.errors[code] = (counts.errors[code] ?? 0) + 1;
+    }
+    const validation = failure instanceof StorageError && failure.category === "VALIDATION";
+    this.#recent.call(settledAt, bucketOf(durationMs), durationMs, code !== null && !validation);
+    const singleKey = typeof key === "string" ? key : null;
+    if (durationMs > this.#source.slowOperationMs) {
+      counts.slow += 1;
+      this.#slow.push({ op, ns: nsName(ns), key: singleKey, durationMs, at: settledAt, txId });
+      if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
+    }
+    const { tracer } = this.#source;
+    if (!tracer.listening) return;
+    tracer.emit({
+      txId,
+      op,
+      ns: nsName(ns),
+      key: singleKey,
+      keys: batchSize(batch),
+      queuedMs: null,
+      runMs: durationMs,
+      outcome: code === null ? "ok" : "error",
+      code,
+      groupSize: null,
+      retries: null,
+    });
+  }
+
+  /** Hits and misses of the lookups answered by `value`. */
+  #lookedUp(op: string, value: unknown): void {
+    if (op === "get") this.lookups(value === undefined ? 0 : 1, value === undefined ? 1 : 0);
+    else if (op === "has") this.lookups(value === true ? 1 : 0, value === true ? 0 : 1);
+    else if (op === "mget" && Array.isArray(value)) {
+      let hits = 0;
+      for (const found of value) if (found !== undefined) hits += 1;
+      this.lookups(hits, value.length - hits);
+    }
+  }
+
+  #counts(op: string): OperationCounts {
+    let counts = this.#operations.get(op);
+    if (counts === undefined) {
+      counts = new OperationCounts();
+      this.#operations.set(op, counts);
+    }
+    return counts;
+  }
+}
+
+function nsName(ns: Namespace): string | null {
+  return typeof ns === "string" ? ns : null;
+}
+
+/** How many keys or entries a batch argument holds; null for other calls. */
+function batchSize(batch: unknown): number | null {
+  if (batch === undefined || batch === null) return null;
+  try {
+    if (Array.isArray(batch)) return batch.length;
+    if (batch instanceof Map) return batch.size;
+    return typeof batch === "object" ? Object.keys(batch).length : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `error`, carrying `txId`; a copy if it already carries another call's
+ *  (one failure shared by the callers of a getOrSet flight). */
+function withTxId(error: StorageError, txId: number): StorageError {
+  if (error.txId === undefined) {
+    error.txId = txId;
+    return error;
+  }
+  if (error.txId === txId) return error;
+  const copy = new StorageError(errorFields(error), { cause: error.cause });
+  copy.txId = txId;
+  return copy;
+}

@@ -1,0 +1,69 @@
+/**
+ * Trace events: one per settled call, given to the `trace` option and, in
+ * Node, published on the `node:diagnostics_channel` channel
+ * `larder:operation` (js/node.ts passes the channel in; the browser entry
+ * has none). Nothing is built unless someone listens.
+ */
+
+import { ownError } from "./errors.js";
+
+export interface TraceEvent {
+  /** Unique within the store, one per top-level call. */
+  txId: number;
+  op: string;
+  /** The namespace, or null for the root store. */
+  ns: string | null;
+  /** The key, for single-key calls. */
+  key: string | null;
+  /** How many keys or entries, for batches. */
+  keys: number | null;
+  /** Time in the queue before the call ran; null where it is not measured (see README). */
+  queuedMs: number | null;
+  /** From the call to its settlement, on the store's clock. */
+  runMs: number;
+  outcome: "ok" | "error";
+  /** The StorageError code of a failed call (null when it succeeded). */
+  code: string | null;
+  groupSize: number | null;
+  retries: number | null;
+}
+
+export type TraceFunction = (event: TraceEvent) => void;
+
+/** A `node:diagnostics_channel` channel, or anything shaped like one. */
+export interface TraceChannel {
+  readonly hasSubscribers: boolean;
+  publish(message: unknown): void;
+}
+
+/** The `trace` option, checked. */
+export function traceOption(value: unknown): TraceFunction | undefined {
+  if (value === undefined || typeof value === "function") return value as TraceFunction | undefined;
+  throw ownError("INVALID_ARGUMENT", `option trace must be a function, got ${value === null ? "null" : typeof value}`);
+}
+
+export class Tracer {
+  readonly #trace: TraceFunction | undefined;
+  readonly #channel: TraceChannel | undefined;
+
+  constructor(trace: TraceFunction | undefined, channel: TraceChannel | undefined) {
+    this.#trace = trace;
+    this.#channel = channel;
+  }
+
+  /** Whether an event would reach anyone: build one only then. */
+  get listening(): boolean {
+    return this.#trace !== undefined || this.#channel?.hasSubscribers === true;
+  }
+
+  emit(event: TraceEvent): void {
+    if (this.#trace !== undefined) {
+      try {
+        this.#trace(event);
+      } catch {
+        // A tracer's own failure must not reach the store or the caller.
+      }
+    }
+    if (this.#channel?.hasSubscribers) this.#channel.publish(event);
+  }
+}

@@ -1,0 +1,212 @@
+// metrics(): every call counted once, whichever layer answers it (the read
+// cache, getOrSet's steps, a refusal at the boundary), with the core's own
+// counters (queue, commits, evictions, expired rows, breaker, storage), on
+// the injected clock; and the options that tune it.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { open, manualClock, rejectsWith, assertStorageError } from "./helpers.mjs";
+import { tempDir } from "./file-helpers.mjs";
+import { openStorage } from "larderdb";
+
+const BUCKET_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, Infinity];
+
+/** The calls of each operation in `snapshot`, as { op: calls }. */
+const callsByOp = (snapshot) =>
+  Object.fromEntries(Object.entries(snapshot.operations).map(([op, entry]) => [op, entry.calls]));
+
+/** A known sequence of calls on `store`, with the clock moved inside two of them. */
+async function knownSequence(store, clock) {
+  await store.set("a", 1);
+  await store.get("a"); // hit
+  await store.get("missing"); // miss
+  await store.has("a"); // hit
+  await store.mget(["a", "missing", "other"]); // 1 hit, 2 misses
+  assert.equal(await store.getOrSet("g", () => 5), 5); // miss, then the write
+  assert.equal(await store.getOrSet("g", () => 6), 5); // hit
+  await store.namespace("n").set("x", 1);
+  await rejectsWith(() => store.set("", 1), "INVALID_KEY"); // refused at the boundary
+  await rejectsWith(() => store.get("k".repeat(2000)), "INVALID_KEY");
+  await assert.rejects(store.getOrSet("boom", () => { throw new Error("loader failed"); }), /loader failed/); // miss
+  // 120 ms pass inside the loader: over slowOperationMs.
+  await store.getOrSet("slow", () => {
+    clock.advance(120);
+    return "late";
+  }); // miss
+  await store.delete("a");
+}
+
+describe("metrics() after a known sequence of calls", () => {
+  for (const [label, options] of [
+    ["with the read cache (no budget)", {}],
+    ["through the core (a budget)", { maxSizeBytes: 1_000_000 }],
+  ]) {
+    test(`every call is counted once, ${label}`, async (t) => {
+      const clock = manualClock(5_000_000);
+      const store = await open(t, { clock, slowOperationMs: 50, ...options });
+      await knownSequence(store, clock);
+      const snapshot = await store.metrics();
+      assert.deepEqual(callsByOp(snapshot), { set: 3, get: 3, has: 1, mget: 1, getOrSet: 4, delete: 1 });
+      assert.deepEqual(snapshot.operations.set.errors, { INVALID_KEY: 1 });
+      assert.deepEqual(snapshot.operations.get.errors, { INVALID_KEY: 1 });
+      assert.deepEqual(snapshot.operations.getOrSet.errors, { LOADER: 1 });
+      assert.deepEqual(snapshot.operations.has.errors, {});
+      assert.deepEqual(
+        { hits: snapshot.cache.hits, misses: snapshot.cache.misses, hitRatio: snapshot.cache.hitRatio },
+        { hits: 4, misses: 6, hitRatio: 0.4 },
+      );
+      // Only the loader's 120 ms took time on the manual clock.
+      const getOrSet = snapshot.operations.getOrSet;
+      assert.equal(getOrSet.slow, 1);
+      assert.equal(getOrSet.latencyMs.count, 4);
+      assert.equal(getOrSet.latencyMs.sum, 120);
+      assert.equal(getOrSet.latencyMs.max, 120);
+      assert.deepEqual(getOrSet.latencyMs.buckets.map((bucket) => bucket.le), BUCKET_BOUNDS_MS);
+      assert.deepEqual(
+        getOrSet.latencyMs.buckets.map((bucket) => bucket.count),
+        [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4],
+      );
+      assert.deepEqual([getOrSet.latencyMs.p50, getOrSet.latencyMs.p95, getOrSet.latencyMs.p99], [0.1, 120, 120]);
+      assert.equal(snapshot.operations.set.slow, 0);
+      assert.equal(snapshot.slowOperations.length, 1);
+      const [slow] = snapshot.slowOperations;
+      assert.deepEqual({ ...slow, txId: typeof slow.txId }, {
+        op: "getOrSet", ns: null, key: "slow", durationMs: 120, at: 5_000_120, txId: "number",
+      });
+      // set a, the getOrSet writes of g and slow, n:x, delete a.
+      assert.equal(snapshot.commits.count, 5);
+      assert.deepEqual({ ...snapshot.commits, count: 0 }, { count: 0, grouped: 0, retries: 0, timeouts: 0, rollbacks: 0 });
+      assert.deepEqual(snapshot.breaker, { state: "CLOSED", opened: 0 });
+      assert.deepEqual({ ...snapshot.storage, sizeBytes: 0 }, {
+        entries: 3, sizeBytes: 0, budgetBytes: options.maxSizeBytes ?? null, fileBytes: 0, walBytes: 0,
+      });
+      assert.equal(snapshot.storage.sizeBytes, (1 + 1) + (1 + 1) + (4 + 6)); // g:5, n x:1, slow:"late"
+      assert.equal(snapshot.queue.depth, 0);
+      assert.equal(snapshot.since, 5_000_000);
+    });
+  }
+
+  test("sets made together are one grouped commit; the queue's depth and waits are counted", async (t) => {
+    const clock = manualClock(1_000);
+    const store = await open(t, { clock, maxSizeBytes: 1_000_000 });
+    await Promise.all([store.set("a", 1), store.set("b", 2), store.set("c", 3), store.get("a")]);
+    const { commits, queue } = await store.metrics();
+    assert.equal(commits.count, 1);
+    assert.equal(commits.grouped, 1);
+    assert.equal(queue.maxDepth, 4);
+    assert.equal(queue.depth, 0);
+    // Four operations left the queue, none waited on the manual clock.
+    assert.equal(queue.waitMs.count, 4);
+    assert.equal(queue.waitMs.buckets[0].count, 4);
+  });
+
+  test("evictions, expired rows removed and rollbacks", async (t) => {
+    const clock = manualClock(1_000);
+    const store = await open(t, { clock, maxSizeBytes: 100 });
+    for (let i = 0; i < 5; i += 1) await store.set(`k${i}`, "x".repeat(30));
+    await store.set("short", 1, { ttlMs: 10 });
+    clock.advance(20);
+    assert.equal(await store.purgeExpired(), 1);
+    // Each entry fits, all three do not: the write rolls back.
+    const batch = ["m0", "m1", "m2"].map((key) => [key, "y".repeat(30)]);
+    await rejectsWith(() => store.mset(batch), "VALUE_TOO_LARGE");
+    const { cache, commits, storage } = await store.metrics();
+    // 34 bytes each, two fit in 100: the sets of k2, k3 and k4 evict k0, k1 and k2.
+    assert.equal(cache.evictions, 3);
+    assert.equal(cache.expired, 1);
+    assert.equal(commits.count, 7); // five sets, "short", purgeExpired
+    assert.equal(commits.rollbacks, 1);
+    assert.equal(storage.entries, 2);
+    assert.equal(storage.sizeBytes, 68);
+    assert.equal(storage.budgetBytes, 100);
+  });
+
+  test("a file store reports its file and WAL bytes", async (t) => {
+    const file = path.join(tempDir(t, "metrics"), "m.sqlite");
+    const store = await openStorage({ path: file });
+    t.after(() => store.dispose());
+    await store.set("a", "x".repeat(10_000));
+    const { storage } = await store.metrics();
+    assert.ok(storage.fileBytes > 0, `fileBytes ${storage.fileBytes}`);
+    assert.ok(storage.walBytes > 10_000, `walBytes ${storage.walBytes}`);
+    assert.equal(storage.fileBytes % 4096, 0, "whole pages");
+  });
+
+  test("a namespace view has no metrics(): they are the store's", async (t) => {
+    const store = await open(t);
+    assert.equal(store.namespace("n").metrics, undefined);
+  });
+
+  test("metrics() of a disposed store rejects with DISPOSED", async () => {
+    const store = await openStorage();
+    await store.dispose();
+    await rejectsWith(() => store.metrics(), "DISPOSED");
+  });
+});
+
+describe("failed calls carry their txId", () => {
+  test("each call's txId is new; its error carries it", async (t) => {
+    const seen = [];
+    const store = await open(t, { trace: (event) => seen.push(event) });
+    await store.set("a", 1);
+    const error = await rejectsWith(() => store.set("", 1), "INVALID_KEY");
+    const loaderError = await store.getOrSet("x", () => { throw new Error("own"); }).catch((caught) => caught);
+    assert.equal(loaderError.txId, undefined, "a loader's own error is left as it is");
+    assert.deepEqual(seen.map((event) => event.txId), [1, 2, 3]);
+    assert.equal(error.txId, 2);
+  });
+
+  test("callers sharing one failed getOrSet flight each get their own txId", async (t) => {
+    const store = await open(t);
+    const unstorable = () => new Promise((resolve) => setTimeout(() => resolve(() => {}), 5));
+    const [first, second] = await Promise.allSettled([store.getOrSet("k", unstorable), store.getOrSet("k", unstorable)]);
+    assertStorageError(first.reason, "INVALID_VALUE");
+    assertStorageError(second.reason, "INVALID_VALUE");
+    assert.notEqual(first.reason.txId, second.reason.txId);
+    assert.deepEqual([first.reason.txId, second.reason.txId].sort(), [1, 2]);
+  });
+});
+
+describe("the options", () => {
+  for (const bad of [-1, "10", Number.NaN, Infinity, null]) {
+    test(`slowOperationMs ${String(bad)} is refused`, async () => {
+      await rejectsWith(() => openStorage({ slowOperationMs: bad }), "INVALID_ARGUMENT", /option slowOperationMs/);
+    });
+  }
+
+  test("slowOperationMs 0 counts every call that takes any time", async (t) => {
+    const clock = manualClock(0, 1); // each reading moves the clock 1 ms
+    const store = await open(t, { clock, slowOperationMs: 0 });
+    await store.set("a", 1);
+    const { operations } = await store.metrics();
+    assert.equal(operations.set.slow, 1);
+  });
+
+  for (const [bad, mentions] of [
+    [5, /option healthThresholds must be an object/],
+    [{ nope: {} }, /unknown check "nope"/],
+    [{ latency: { severe: 5 } }, /unknown level "severe"/],
+    [{ latency: { degraded: "5" } }, /healthThresholds\.latency\.degraded must be a number/],
+    [{ queue: 0.5 }, /healthThresholds\.queue must be an object/],
+    [{ errors: { critical: Number.NaN } }, /must be a number/],
+  ]) {
+    test(`healthThresholds ${JSON.stringify(bad)} is refused`, async () => {
+      await rejectsWith(() => openStorage({ healthThresholds: bad }), "INVALID_ARGUMENT", mentions);
+    });
+  }
+
+  test("healthThresholds of every check and level are accepted", async (t) => {
+    const levels = { degraded: 1, unhealthy: 2, critical: 3 };
+    const checks = ["breaker", "queue", "latency", "errors", "budget", "storage", "hitRatio"];
+    await open(t, { healthThresholds: Object.fromEntries(checks.map((check) => [check, levels])) });
+  });
+
+  test("trace must be a function", async () => {
+    await rejectsWith(() => openStorage({ trace: "yes" }), "INVALID_ARGUMENT", /option trace must be a function/);
+  });
+
+  test("unknown options are still refused", async () => {
+    await rejectsWith(() => openStorage({ slowOperationsMs: 5 }), "INVALID_ARGUMENT", /slowOperationsMs/);
+  });
+});
