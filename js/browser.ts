@@ -9,6 +9,7 @@ import { storageOpener } from "./storage.js";
 import { ownError } from "./errors.js";
 import { RemoteStore } from "./remote.js";
 import { startFetchedRuntime } from "./runtime.js";
+import type { FreeSpace } from "./health-checks.js";
 import type { StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";
@@ -25,7 +26,19 @@ export const openStorage = storageOpener(async (options, trapped) => {
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
   return { native: await RemoteStore.open(startWorker, withoutTrace(options), trapped), releaseAfterTrap: nothingHeld };
-});
+}, browserFreeSpace);
+
+/** An OPFS store's free space is what is left of the origin's quota, which
+ *  the page and the store's worker share, so the page asks. */
+function browserFreeSpace(options: StorageOptions | undefined): FreeSpace {
+  if (!inWorker(options)) return { location: "memory", freeBytes: async () => null };
+  const freeBytes = async () => {
+    const estimate = await navigator.storage?.estimate?.().catch(() => undefined);
+    const { quota, usage } = estimate ?? {};
+    return quota === undefined || usage === undefined ? null : quota - usage;
+  };
+  return { location: "this origin's storage", freeBytes };
+}
 
 /** The options without `trace`: a function cannot cross to the worker, and
  *  tracing happens on this side (js/metrics.ts). */

@@ -7,16 +7,14 @@
  */
 
 import { ownError } from "./errors.js";
-import { assessHealth, type HealthInput, type JudgedSnapshot, type RecentWindow, type ThresholdOverrides } from "./health.js";
+import { assessHealth, type HealthInput } from "./health.js";
+import type { StoreMetrics } from "./metrics.js";
+import type { ObservabilityOptions } from "./observability-options.js";
 import type { HealthReport, HealthScheduleOptions, HealthStatus, StorageOptions } from "./types.js";
 
-/** The store's metrics, as far as health reads and writes them. */
-export interface MetricsSource {
-  /** The snapshot and the recent window, read in one step between operations. */
-  readWithRecent(): Promise<{ snapshot: JudgedSnapshot; recent: RecentWindow }>;
-  /** What metricsText reports as `larder_health_status`. */
-  setLastHealthStatus(status: HealthStatus): void;
-}
+/** The store's counters, as far as health reads (`read`: the snapshot and
+ *  the last minute, in one step) and writes them (the status, for metricsText). */
+type HealthMetrics = Pick<StoreMetrics, "read" | "setLastHealthStatus">;
 
 /** Where an environment keeps a store's database, and how much room is left there. */
 export interface FreeSpace {
@@ -32,16 +30,19 @@ export type HealthSettings = Pick<HealthInput, "maxQueueLength" | "budgetBytes" 
 const DEFAULT_MAX_QUEUE_LENGTH = 10_000;
 const DEFAULT_BREAKER = { failureThreshold: 5, recoveryTimeoutMs: 30_000 };
 
-/** The store opened with `options`, so they are valid (healthThresholds included). */
-export function healthSettings(options: StorageOptions | undefined): HealthSettings {
+/** What the judge needs of a store's options: the store opened with them, so they are valid. */
+export function healthSettings(
+  options: StorageOptions | undefined,
+  { healthThresholds, budgetBytes }: ObservabilityOptions,
+): HealthSettings {
   return {
     maxQueueLength: options?.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH,
-    budgetBytes: options?.maxSizeBytes ?? null,
+    budgetBytes,
     breakerOptions: {
       failureThreshold: options?.breaker?.failureThreshold ?? DEFAULT_BREAKER.failureThreshold,
       recoveryTimeoutMs: options?.breaker?.recoveryTimeoutMs ?? DEFAULT_BREAKER.recoveryTimeoutMs,
     },
-    thresholds: (options as { healthThresholds?: ThresholdOverrides } | undefined)?.healthThresholds ?? {},
+    thresholds: healthThresholds,
   };
 }
 
@@ -78,14 +79,14 @@ function scheduleOptions(options: HealthScheduleOptions): HealthScheduleOptions 
 }
 
 export class HealthChecks {
-  readonly #metrics: MetricsSource;
+  readonly #metrics: HealthMetrics;
   readonly #freeSpace: FreeSpace;
   readonly #settings: HealthSettings;
   readonly #now: () => number;
   /** Stops each running schedule, for the store's dispose. */
   readonly #schedules = new Set<() => void>();
 
-  constructor(metrics: MetricsSource, freeSpace: FreeSpace, settings: HealthSettings, now: () => number) {
+  constructor(metrics: HealthMetrics, freeSpace: FreeSpace, settings: HealthSettings, now: () => number) {
     this.#metrics = metrics;
     this.#freeSpace = freeSpace;
     this.#settings = settings;
@@ -93,7 +94,7 @@ export class HealthChecks {
   }
 
   async check(): Promise<HealthReport> {
-    const [{ snapshot, recent }, freeBytes] = await Promise.all([this.#metrics.readWithRecent(), this.#freeSpace.freeBytes()]);
+    const [{ snapshot, recent }, freeBytes] = await Promise.all([this.#metrics.read(), this.#freeSpace.freeBytes()]);
     const report = assessHealth({
       ...this.#settings,
       snapshot,

@@ -5,34 +5,23 @@
  * the reading (js/health-checks.ts) and hands it here.
  */
 
-import type { BreakerState, HealthCheck, HealthReport, HealthStatus } from "./types.js";
+import { CHECK_NAMES, type CheckName, type HealthThresholds, type ThresholdLevel } from "./health-thresholds.js";
+import type { MetricsSnapshot } from "./metrics.js";
+import type { RecentWindow } from "./recent-window.js";
+import type { HealthCheck, HealthReport, HealthStatus } from "./types.js";
 
 /** The statuses from best to worst: the report's status is the worst check's. */
 export const HEALTH_STATUSES: readonly HealthStatus[] = ["HEALTHY", "DEGRADED", "UNHEALTHY", "CRITICAL"];
 
-export type ThresholdLevel = "degraded" | "unhealthy" | "critical";
-
 /** The thresholds of one check; null: that level is never reached. */
 export type Thresholds = Record<ThresholdLevel, number | null>;
 
-/** The `healthThresholds` option, already validated: levels to override, by check. */
-export type ThresholdOverrides = { readonly [check: string]: Partial<Record<ThresholdLevel, number>> | undefined };
-
-/** The calls of the last 60 s of the store's clock (validation failures are not errors). */
-export interface RecentWindow {
-  calls: number;
-  errors: number;
-  latencyP95Ms: number | null;
-  hits: number;
-  misses: number;
-}
-
 /** The fields of a MetricsSnapshot the judge reads. */
-export interface JudgedSnapshot {
-  queue: { depth: number };
-  breaker: { state: BreakerState; opened: number };
-  storage: { sizeBytes: number };
-}
+export type JudgedSnapshot = {
+  queue: Pick<MetricsSnapshot["queue"], "depth">;
+  breaker: MetricsSnapshot["breaker"];
+  storage: Pick<MetricsSnapshot["storage"], "sizeBytes">;
+};
 
 export interface HealthInput {
   snapshot: JudgedSnapshot;
@@ -45,7 +34,8 @@ export interface HealthInput {
   /** Where the database lives, as a recommendation names it: a directory, or "this origin's storage". */
   location: string;
   breakerOptions: { failureThreshold: number; recoveryTimeoutMs: number };
-  thresholds?: ThresholdOverrides;
+  /** The `healthThresholds` option, validated (js/health-thresholds.ts). */
+  thresholds?: HealthThresholds;
   /** The store's clock: the report's `checkedAt`. */
   now: number;
 }
@@ -146,15 +136,12 @@ export const NUMERIC_CHECKS = {
       `${input.budgetBytes === null ? "" : `a ${formatBytes(input.budgetBytes)} budget may be too small for the working set, `}` +
       `TTLs may be too short, or keys are read before they are written (getOrSet loads and stores a missing key)`,
   },
-} satisfies Record<string, NumericCheck>;
+} satisfies Record<NumericCheckName, NumericCheck>;
 
-export type CheckName = "breaker" | keyof typeof NUMERIC_CHECKS;
-
-/** Every check, in report order. */
-export const CHECKS: readonly CheckName[] = ["breaker", ...(Object.keys(NUMERIC_CHECKS) as Array<keyof typeof NUMERIC_CHECKS>)];
+type NumericCheckName = Exclude<CheckName, "breaker">;
 
 /** A check's thresholds: its defaults with the overrides given for it. */
-export function thresholdsOf(name: keyof typeof NUMERIC_CHECKS, overrides: ThresholdOverrides = {}): Thresholds {
+export function thresholdsOf(name: NumericCheckName, overrides: HealthThresholds = {}): Thresholds {
   return { ...NUMERIC_CHECKS[name].defaults, ...overrides[name] };
 }
 
@@ -181,7 +168,7 @@ interface Judged {
   recommendation?: string;
 }
 
-function judgeNumeric(name: keyof typeof NUMERIC_CHECKS, input: HealthInput): Judged {
+function judgeNumeric(name: NumericCheckName, input: HealthInput): Judged {
   const rule: NumericCheck = NUMERIC_CHECKS[name];
   const thresholds = thresholdsOf(name, input.thresholds);
   const value = rule.value(input);
@@ -194,7 +181,7 @@ function judgeNumeric(name: keyof typeof NUMERIC_CHECKS, input: HealthInput): Ju
   return { check, recommendation: rule.advise(value, level.threshold, input) };
 }
 
-/** OPEN is CRITICAL, HALF_OPEN DEGRADED; not configurable (a state, not a number). */
+/** OPEN is CRITICAL, HALF_OPEN DEGRADED: states, not numbers, so no threshold overrides them. */
 function judgeBreaker({ snapshot, breakerOptions, location }: HealthInput): Judged {
   const { state, opened } = snapshot.breaker;
   const { failureThreshold, recoveryTimeoutMs } = breakerOptions;
@@ -216,7 +203,7 @@ function judgeBreaker({ snapshot, breakerOptions, location }: HealthInput): Judg
         `if it fails the breaker opens again for ${formatMs(recoveryTimeoutMs)}, so check free space and permissions there`,
     };
   }
-  return { check: { name: "breaker", status: "HEALTHY", value: state, threshold: "OPEN", message: `the circuit breaker is closed (${times})` } };
+  return { check: { name: "breaker", status: "HEALTHY", value: state, threshold: "HALF_OPEN", message: `the circuit breaker is closed (${times})` } };
 }
 
 export function worstOf(statuses: readonly HealthStatus[]): HealthStatus {
@@ -228,7 +215,7 @@ export function worstOf(statuses: readonly HealthStatus[]): HealthStatus {
 
 /** Judges every check: the status is the worst, with one recommendation per check that is not HEALTHY. */
 export function assessHealth(input: HealthInput): HealthReport {
-  const judged = CHECKS.map((name) => (name === "breaker" ? judgeBreaker(input) : judgeNumeric(name, input)));
+  const judged = CHECK_NAMES.map((name) => (name === "breaker" ? judgeBreaker(input) : judgeNumeric(name, input)));
   const checks = judged.map(({ check }) => check);
   return {
     status: worstOf(checks.map((check) => check.status)),

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
+import { nodeFreeSpace } from "./node-free-space.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
 import { runtimeStarter } from "./runtime.js";
@@ -186,4 +187,4 @@ export const openStorage = storageOpener(async (options, trapped) => {
     if (error instanceof WebAssembly.RuntimeError) release();
     throw error;
   }
-}, operationChannel);
+}, nodeFreeSpace, operationChannel);

@@ -6,6 +6,7 @@
 
 import { ownError, toStorageError } from "./errors.js";
 import { GetOrSet, type NativeCall } from "./get-or-set.js";
+import { HealthChecks, healthSettings, type FreeSpace } from "./health-checks.js";
 import { StoreMetrics, type MetricsSnapshot } from "./metrics.js";
 import { metricsText, type MetricsTextOptions } from "./metrics-text.js";
 import type { NativeApi, Namespace } from "./native-api.js";
@@ -18,6 +19,8 @@ import type {
   BreakerState,
   Entries,
   GetOrSetOptions,
+  HealthReport,
+  HealthScheduleOptions,
   InvalidateOptions,
   KeysOptions,
   MsetOptions,
@@ -152,15 +155,17 @@ export class StorageNamespace {
 export class Storage extends StorageNamespace {
   readonly #shared: Shared;
   readonly #listeners: Set<StateListener>;
+  readonly #health: HealthChecks;
 
   /** @internal Use `openStorage`. */
-  constructor(session: Session, listeners: Set<StateListener>, metrics: StoreMetrics) {
+  constructor(session: Session, listeners: Set<StateListener>, metrics: StoreMetrics, health: HealthChecks) {
     const native: NativeCall = (invoke) => call(() => session.call(invoke));
     const lookedUp = (hit: boolean) => metrics.lookups(hit ? 1 : 0, hit ? 0 : 1);
     const shared = { session, getOrSet: new GetOrSet(native, lookedUp), metrics };
     super(shared, undefined);
     this.#shared = shared;
     this.#listeners = listeners;
+    this.#health = health;
     storeMetrics.set(this, metrics);
   }
 
@@ -172,6 +177,16 @@ export class Storage extends StorageNamespace {
   /** The same numbers in the Prometheus text format (js/metrics-text.ts). */
   metricsText(options?: MetricsTextOptions): Promise<string> {
     return call(() => metricsText(this.#shared.metrics, options));
+  }
+
+  /** Every health check judged now (js/health.ts). */
+  health(): Promise<HealthReport> {
+    return call(() => (this.isDisposed() ? Promise.reject(ownError("DISPOSED", "the store has been disposed")) : this.#health.check()));
+  }
+
+  /** Runs health() every `intervalMs` until the handle or the store is disposed (js/health-checks.ts). */
+  scheduleHealthChecks(options: HealthScheduleOptions): { dispose(): void } {
+    return this.#health.schedule(options);
   }
 
   /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
@@ -200,6 +215,7 @@ export class Storage extends StorageNamespace {
    *  loader too, and every later call reject with DISPOSED. */
   dispose(): Promise<void> {
     this.#shared.getOrSet.close();
+    this.#health.close();
     return call(() => this.#shared.session.dispose());
   }
 
@@ -223,9 +239,11 @@ export function metricsOf(storage: Storage): StoreMetrics {
 }
 
 /** `openStorage` for an environment, given how that environment opens a
- *  native store, and where it publishes trace events besides `trace`. */
+ *  native store, where it keeps the database (for the health checks' free
+ *  space), and where it publishes trace events besides `trace`. */
 export function storageOpener(
   openNative: NativeOpener,
+  freeSpace: (options: StorageOptions | undefined) => FreeSpace,
   traceChannel?: TraceChannel,
 ): (options?: StorageOptions) => Promise<Storage> {
   return (options) =>
@@ -247,6 +265,7 @@ export function storageOpener(
         tracer: new Tracer(observability.trace, traceChannel),
         core: () => session.coreFigures(),
       });
-      return new Storage(session, listeners, metrics);
+      const health = new HealthChecks(metrics, freeSpace(options), healthSettings(options, observability), observability.clock);
+      return new Storage(session, listeners, metrics, health);
     });
 }

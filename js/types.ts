@@ -1,6 +1,7 @@
 /** The public types of larder: options, values and the store interface. */
 
 import type { HealthThresholds } from "./health-thresholds.js";
+import type { HealthStatus } from "./metrics.js";
 import type { TraceFunction } from "./trace.js";
 
 /** What a value may be: JSON data, or a top-level Uint8Array. */
@@ -97,7 +98,7 @@ export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
 /** Told of each circuit breaker transition. */
 export type StateListener = (state: BreakerState, previousState: BreakerState) => void;
 
-export type HealthStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "CRITICAL";
+export type { HealthStatus };
 
 /** One check of a HealthReport (README, "Health"). */
 export interface HealthCheck {

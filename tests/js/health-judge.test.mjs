@@ -162,6 +162,7 @@ describe("the breaker", () => {
   test("OPEN is CRITICAL, and the recommendation names the failures, the place and the wait", () => {
     const report = assessHealth(reading((input) => ((input.snapshot.breaker = { state: "OPEN", opened: 2 }), input)));
     assertOnly(report, "breaker", "CRITICAL");
+    assert.deepEqual([checkOf(report, "breaker").value, checkOf(report, "breaker").threshold], ["OPEN", "OPEN"]);
     const [advice] = report.recommendations;
     for (const shown of ["5 consecutive storage failures", "/data", "30 s", "CIRCUIT_OPEN", "opened 2 times"]) {
       assert.ok(advice.includes(shown), `"${shown}" in: ${advice}`);
@@ -171,7 +172,15 @@ describe("the breaker", () => {
   test("HALF_OPEN is DEGRADED", () => {
     const report = assessHealth(reading((input) => ((input.snapshot.breaker = { state: "HALF_OPEN", opened: 1 }), input)));
     assertOnly(report, "breaker", "DEGRADED");
+    assert.deepEqual([checkOf(report, "breaker").value, checkOf(report, "breaker").threshold], ["HALF_OPEN", "HALF_OPEN"]);
     assert.match(report.recommendations[0], /half-open/);
+  });
+
+  test("CLOSED is HEALTHY, measured against HALF_OPEN; numbers given for the breaker change nothing", () => {
+    const thresholds = { breaker: { degraded: 0, unhealthy: 0, critical: 0 } };
+    const report = assessHealth(reading((input) => ({ ...input, thresholds })));
+    assertOnly(report, "breaker", "HEALTHY");
+    assert.deepEqual([checkOf(report, "breaker").value, checkOf(report, "breaker").threshold], ["CLOSED", "HALF_OPEN"]);
   });
 });
 
@@ -256,6 +265,8 @@ describe("randomised readings (seed 20261206)", () => {
         const check = checkOf(report, name);
         assert.equal(check.status, expectedStatus(check.value, thresholds, rule.worse), `round ${round} ${name} ${check.value}`);
       }
+      const breakerStatus = { CLOSED: "HEALTHY", HALF_OPEN: "DEGRADED", OPEN: "CRITICAL" }[input.snapshot.breaker.state];
+      assert.equal(checkOf(report, "breaker").status, breakerStatus, `round ${round} breaker`);
       const worst = report.checks.reduce((max, check) => Math.max(max, STATUSES.indexOf(check.status)), 0);
       assert.equal(report.status, STATUSES[worst], `round ${round}`);
       const unhealthy = report.checks.filter((check) => check.status !== "HEALTHY").length;
