@@ -141,7 +141,8 @@ function drawMetrics(snapshot, previous, seconds) {
   drawLegend($("#hit-legend"), hits, formatPercent);
   const size = [{ name: "size", color: "#8250df", points: series.sizeBytes }];
   const budget = { value: BUDGET_BYTES, label: `budget ${formatBytes(BUDGET_BYTES)}` };
-  drawLines($("#size-chart"), { series: size, capacity: HISTORY_S, format: formatBytes, guides: [budget] });
+  const sizeTop = BUDGET_BYTES * 1.25; // the budget and some room above it: eviction keeps the size under it
+  drawLines($("#size-chart"), { series: size, capacity: HISTORY_S, format: formatBytes, max: sizeTop, guides: [budget] });
   drawLegend($("#size-legend"), size, formatBytes);
   $("#size-legend").append(` · ${snapshot.storage.entries} entries · ${snapshot.cache.evictions} evicted`);
   $("#failures").textContent = Object.entries(failures).map(([code, n]) => `${code} ${n}`).join(" · ") || "none";

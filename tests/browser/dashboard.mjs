@@ -53,7 +53,7 @@ export async function dashboardSection({ context, origin, root, check, stepTimeo
     const advice = await page.$$eval("#recommendations li", (items) => items.map((item) => item.textContent));
     check("dashboard: a recommendation names the lookups", advice.some((text) => /lookups hit in the last 60 s/.test(text)), advice.join(" | "));
     const log = await shown("#status-log");
-    check("dashboard: the change is logged", log.includes(`HEALTHY → ${after}`) || log.includes("HEALTHY →"), log);
+    check("dashboard: the change from HEALTHY is logged", log.includes("HEALTHY → "), log);
     await page.click("#misses");
 
     await page.click("#burst");
