@@ -85,6 +85,8 @@ export class HealthChecks {
   readonly #now: () => number;
   /** Stops each running schedule, for the store's dispose. */
   readonly #schedules = new Set<() => void>();
+  /** The store was disposed: no schedule starts any more. */
+  #closed = false;
 
   constructor(metrics: HealthMetrics, freeSpace: FreeSpace, settings: HealthSettings, now: () => number) {
     this.#metrics = metrics;
@@ -110,6 +112,7 @@ export class HealthChecks {
   /** Runs check() `intervalMs` after the previous one finished, until disposed. */
   schedule(options: HealthScheduleOptions): { dispose(): void } {
     const { intervalMs, onCheck, onStatusChange } = scheduleOptions(options);
+    if (this.#closed) return { dispose: () => {} };
     let previous: HealthStatus | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
@@ -145,6 +148,7 @@ export class HealthChecks {
 
   /** Stops every schedule (the store is being disposed). */
   close(): void {
+    this.#closed = true;
     for (const stop of [...this.#schedules]) stop();
   }
 }

@@ -257,6 +257,31 @@ describe("scheduleHealthChecks", () => {
     }
   });
 
+  test("a check in flight at dispose() reports nothing", TEST, async (t) => {
+    const { fs, probe } = fsWithStatfs({ bavail: 1e9, bsize: 4096 }, 100);
+    const { store } = await fileStore(t, { fs });
+    let calls = 0;
+    const handle = store.scheduleHealthChecks({ intervalMs: 10, onCheck: () => (calls += 1), onStatusChange: () => (calls += 1) });
+    await until(() => probe.inFlight === 1, "a check in flight");
+    handle.dispose();
+    await sleep(200);
+    assert.equal(probe.inFlight, 0, "the check finished");
+    assert.equal(calls, 0);
+  });
+
+  test("on a disposed store, a schedule checks its arguments and never runs a check", TEST, async (t) => {
+    const { fs, probe } = fsWithStatfs({ bavail: 1e9, bsize: 4096 });
+    const { store } = await fileStore(t, { fs });
+    await store.dispose();
+    assert.throws(() => store.scheduleHealthChecks({ intervalMs: 0 }), (error) => !!assertStorageError(error, "INVALID_ARGUMENT"));
+    let calls = 0;
+    const handle = store.scheduleHealthChecks({ intervalMs: 10, onCheck: () => (calls += 1), onStatusChange: () => (calls += 1) });
+    await sleep(80);
+    assert.equal(probe.calls, 0, "no check ran (its statfs was never called)");
+    assert.equal(calls, 0);
+    handle.dispose();
+  });
+
   test("a callback that disposes the schedule gets no callback after it", TEST, async (t) => {
     const store = await open(t);
     const seen = [];
