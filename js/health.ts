@@ -11,13 +11,13 @@ import type { RecentWindow } from "./recent-window.js";
 import type { HealthCheck, HealthReport, HealthStatus } from "./types.js";
 
 /** The statuses from best to worst: the report's status is the worst check's. */
-export const HEALTH_STATUSES: readonly HealthStatus[] = ["HEALTHY", "DEGRADED", "UNHEALTHY", "CRITICAL"];
+const HEALTH_STATUSES: readonly HealthStatus[] = ["HEALTHY", "DEGRADED", "UNHEALTHY", "CRITICAL"];
 
 /** The thresholds of one check; null: that level is never reached. */
-export type Thresholds = Record<ThresholdLevel, number | null>;
+type Thresholds = Record<ThresholdLevel, number | null>;
 
 /** The fields of a MetricsSnapshot the judge reads. */
-export type JudgedSnapshot = {
+type JudgedSnapshot = {
   queue: Pick<MetricsSnapshot["queue"], "depth">;
   breaker: MetricsSnapshot["breaker"];
   storage: Pick<MetricsSnapshot["storage"], "sizeBytes">;
@@ -58,15 +58,15 @@ const GIB = KIB * MIB;
 
 const share = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 
-export const percent = (fraction: number): string => `${Number((fraction * 100).toFixed(1))}%`;
+const percent = (fraction: number): string => `${Number((fraction * 100).toFixed(1))}%`;
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units: Array<[number, string]> = [[GIB, "GiB"], [MIB, "MiB"], [KIB, "KiB"]];
   for (const [size, unit] of units) if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
   return `${bytes} B`;
 }
 
-export const formatMs = (ms: number): string => (ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Number(ms.toFixed(1))} ms`);
+const formatMs = (ms: number): string => (ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Number(ms.toFixed(1))} ms`);
 
 const lookups = ({ recent }: HealthInput) => recent.hits + recent.misses;
 
@@ -76,7 +76,7 @@ const lookups = ({ recent }: HealthInput) => recent.hits + recent.misses;
  * a store whose entries must not be evicted should be warned as it fills
  * (README, "Health").
  */
-export const NUMERIC_CHECKS = {
+const NUMERIC_CHECKS = {
   queue: {
     worse: "higher",
     defaults: { degraded: 0.5, unhealthy: 0.8, critical: 0.95 },
@@ -141,12 +141,12 @@ export const NUMERIC_CHECKS = {
 type NumericCheckName = Exclude<CheckName, "breaker">;
 
 /** A check's thresholds: its defaults with the overrides given for it. */
-export function thresholdsOf(name: NumericCheckName, overrides: HealthThresholds = {}): Thresholds {
+function thresholdsOf(name: NumericCheckName, overrides: HealthThresholds = {}): Thresholds {
   return { ...NUMERIC_CHECKS[name].defaults, ...overrides[name] };
 }
 
 /** The worst level `value` reaches, and the threshold it reached (for HEALTHY: the DEGRADED one). */
-export function levelOf(
+function levelOf(
   value: number,
   thresholds: Thresholds,
   worse: "higher" | "lower",
@@ -206,7 +206,7 @@ function judgeBreaker({ snapshot, breakerOptions, location }: HealthInput): Judg
   return { check: { name: "breaker", status: "HEALTHY", value: state, threshold: "HALF_OPEN", message: `the circuit breaker is closed (${times})` } };
 }
 
-export function worstOf(statuses: readonly HealthStatus[]): HealthStatus {
+function worstOf(statuses: readonly HealthStatus[]): HealthStatus {
   return statuses.reduce<HealthStatus>(
     (worst, status) => (HEALTH_STATUSES.indexOf(status) > HEALTH_STATUSES.indexOf(worst) ? status : worst),
     "HEALTHY",
