@@ -189,7 +189,6 @@ async function main() {
   // Each visit starts with every key of the workload written, so lookups hit.
   await store.clear();
   await store.mset(Array.from({ length: KEY_SPACE }, (_, i) => [`item:${i}`, value(i)]));
-  window.dashboard = { store };
   $("#store").textContent = `OPFS "${STORE_NAME}", maxSizeBytes ${formatBytes(BUDGET_BYTES)}, maxQueueLength ${MAX_QUEUE_LENGTH}`;
 
   setInterval(() => steadyTick(store), 50);
