@@ -9,6 +9,8 @@ import * as path from "node:path";
 import { open, manualClock, rejectsWith, assertStorageError } from "./helpers.mjs";
 import { tempDir } from "./file-helpers.mjs";
 import { openStorage } from "larderdb";
+// Internal: what health() reads beside metrics() (the package's own module).
+import { metricsOf } from "../../pkg/storage.js";
 
 const BUCKET_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, Infinity];
 
@@ -145,6 +147,43 @@ describe("metrics() after a known sequence of calls", () => {
   });
 });
 
+describe("the recent window (for health)", () => {
+  test("the last 60 s of the store's clock: calls, failures but validation ones, p95, hits, misses", async (t) => {
+    const clock = manualClock(1_000_000);
+    const store = await open(t, { clock, maxQueueLength: 1 });
+    await store.set("a", 1);
+    await store.get("a");
+    await store.get("b");
+    await rejectsWith(() => store.set("", 1), "INVALID_KEY"); // a validation error: not counted as a failure
+    const [, full] = await Promise.allSettled([store.set("q1", 1), store.set("q2", 2)]);
+    assertStorageError(full.reason, "QUEUE_FULL");
+    await store.getOrSet("slow", () => {
+      clock.advance(300);
+      return 1;
+    });
+    const { recent, snapshot } = await metricsOf(store).read();
+    assert.deepEqual(recent, { calls: 7, errors: 1, latencyP95Ms: 300, hits: 1, misses: 2 });
+    assert.equal(snapshot.operations.set.calls, 4);
+    clock.advance(59_000);
+    assert.equal(metricsOf(store).recent().calls, 7, "59 s later every call is still in the window");
+    clock.advance(1_000);
+    assert.deepEqual(metricsOf(store).recent(), { calls: 0, errors: 0, latencyP95Ms: null, hits: 0, misses: 0 });
+  });
+
+  test("metricsText shows the last health status once one is set", async (t) => {
+    const store = await open(t);
+    assert.doesNotMatch(await store.metricsText(), /larder_health_status/);
+    metricsOf(store).setLastHealthStatus("DEGRADED");
+    const lines = (await store.metricsText()).split("\n").filter((line) => line.startsWith("larder_health_status"));
+    assert.deepEqual(lines, [
+      'larder_health_status{status="HEALTHY"} 0',
+      'larder_health_status{status="DEGRADED"} 1',
+      'larder_health_status{status="UNHEALTHY"} 0',
+      'larder_health_status{status="CRITICAL"} 0',
+    ]);
+  });
+});
+
 describe("failed calls carry their txId", () => {
   test("each call's txId is new; its error carries it", async (t) => {
     const seen = [];
@@ -208,5 +247,34 @@ describe("the options", () => {
 
   test("unknown options are still refused", async () => {
     await rejectsWith(() => openStorage({ slowOperationsMs: 5 }), "INVALID_ARGUMENT", /slowOperationsMs/);
+  });
+});
+
+describe("the counters outlive a trap", () => {
+  // The test-hooks build (`make test-hooks`): a get of this key panics in the core.
+  const PANIC_IN_OPERATION = "larder:test-hooks:panic-in-operation";
+
+  test("a store reopened after a trap keeps counting from where it was", async (t) => {
+    const hooks = await import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
+    const clock = manualClock(1_000);
+    const store = await hooks.openStorage({ clock, maxSizeBytes: 1_000_000 });
+    t.after(() => store.dispose());
+    await store.set("a", 1);
+    await Promise.all([store.set("b", 2), store.set("c", 3)]);
+    await store.get("a");
+    await assert.rejects(store.get(PANIC_IN_OPERATION), (error) => error.code === "INTERNAL");
+    await store.set("d", 4);
+    const { operations, commits, queue, cache, storage } = await store.metrics();
+    assert.deepEqual(operations.set.calls, 4);
+    assert.deepEqual(operations.get.calls, 2);
+    assert.deepEqual(operations.get.errors, { INTERNAL: 1 });
+    assert.deepEqual({ hits: cache.hits, misses: cache.misses }, { hits: 1, misses: 0 });
+    // Three commits before the trap (one of them grouped), one after it.
+    assert.deepEqual({ count: commits.count, grouped: commits.grouped }, { count: 4, grouped: 1 });
+    // a, b, c, get a and the panicking get left the first instance's queue; d the second's.
+    assert.equal(queue.waitMs.count, 6);
+    assert.equal(queue.maxDepth, 2);
+    // The ":memory:" store came back empty: only d is stored.
+    assert.equal(storage.entries, 1);
   });
 });
