@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { open, manualClock, rejectsWith, assertStorageError } from "./helpers.mjs";
-import { tempDir } from "./file-helpers.mjs";
+import { faultyFs, tempDir } from "./file-helpers.mjs";
 import { openStorage } from "larderdb";
 // Internal: what health() reads beside metrics() (the package's own module).
 import { metricsOf } from "../../pkg/storage.js";
@@ -144,6 +144,62 @@ describe("metrics() after a known sequence of calls", () => {
     const store = await openStorage();
     await store.dispose();
     await rejectsWith(() => store.metrics(), "DISPOSED");
+  });
+});
+
+describe("the resilience counters", () => {
+  const NO_WAIT_RETRY = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+
+  async function faultyStore(t, options) {
+    const { fs, control } = faultyFs();
+    const file = path.join(tempDir(t, "metrics-faults"), "f.sqlite");
+    const store = await openStorage({ path: file, fs, durability: "full", ...options });
+    t.after(() => store.dispose());
+    return { store, control };
+  }
+
+  test("a write that fails once in I/O is retried, and counted once as a retry", async (t) => {
+    const { store, control } = await faultyStore(t, { retry: NO_WAIT_RETRY });
+    control.arm(1);
+    await store.set("a", 1);
+    control.disarm();
+    assert.equal(control.fired, 1);
+    const { commits, operations } = await store.metrics();
+    assert.equal(commits.retries, 1);
+    assert.equal(commits.count, 1);
+    assert.deepEqual({ calls: operations.set.calls, errors: operations.set.errors }, { calls: 1, errors: {} });
+  });
+
+  test("the breaker's openings and state", async (t) => {
+    const breaker = { failureThreshold: 1, recoveryTimeoutMs: 60_000 };
+    const { store, control } = await faultyStore(t, { retry: { maxAttempts: 1 }, breaker });
+    control.arm(1, "EIO", { sticky: true });
+    await rejectsWith(() => store.set("a", 1), "IO");
+    await rejectsWith(() => store.set("b", 1), "CIRCUIT_OPEN");
+    control.disarm();
+    const { breaker: counted, operations } = await store.metrics();
+    assert.deepEqual(counted, { state: "OPEN", opened: 1 });
+    assert.deepEqual(operations.set.errors, { IO: 1, CIRCUIT_OPEN: 1 });
+    assert.match(await store.metricsText(), /^larder_breaker_state\{state="OPEN"\} 1$/m);
+  });
+
+  test("operations that waited in the queue past operationTimeoutMs, and one that ran past it", async (t) => {
+    const clock = manualClock(0);
+    const store = await open(t, { clock, operationTimeoutMs: 1_000, maxBatchSize: 10_000 });
+    const waiting = [store.count(), store.get("a")];
+    clock.advance(2_000); // before the queue is drained
+    for (const call of waiting) await rejectsWith(() => call, "TIMEOUT");
+    const batch = store.mset(Array.from({ length: 1_000 }, (_, i) => [`k${i}`, i]));
+    clock.step = 2; // every reading moves the clock on: the mset outlives its 1 s
+    await rejectsWith(() => batch, "TIMEOUT");
+    clock.step = 0;
+    const { commits, queue } = await store.metrics();
+    assert.equal(commits.timeouts, 3);
+    assert.equal(queue.waitMs.count, 3);
+    // The two that expired waited 2 s (the 2.5 s bucket); the mset ran at once.
+    const upTo = (le) => queue.waitMs.buckets.find((bucket) => bucket.le === le).count;
+    assert.deepEqual([upTo(1000), upTo(2500)], [1, 3]);
+    assert.equal(queue.waitMs.max, 2_000);
   });
 });
 
