@@ -49,11 +49,14 @@ export class DurationCounts {
   sum = 0;
   max = 0;
 
-  record(durationMs: number): void {
-    this.counts[bucketOf(durationMs)] += 1;
+  /** Counts one duration; returns its bucket. */
+  record(durationMs: number): number {
+    const bucket = bucketOf(durationMs);
+    this.counts[bucket] += 1;
     this.count += 1;
     this.sum += durationMs;
     if (durationMs > this.max) this.max = durationMs;
+    return bucket;
   }
 
   /** Adds counts kept elsewhere (the core's, or a trapped instance's). */

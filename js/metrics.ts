@@ -9,7 +9,7 @@
 
 import { StorageError, errorFields, toStorageError } from "./errors.js";
 import type { CoreFigures } from "./core-metrics.js";
-import { DurationCounts, bucketOf, type Histogram } from "./histogram.js";
+import { DurationCounts, type Histogram } from "./histogram.js";
 import type { Namespace } from "./native-api.js";
 import { RecentCounts, type RecentWindow } from "./recent-window.js";
 import type { Tracer } from "./trace.js";
@@ -170,14 +170,14 @@ export class StoreMetrics {
     const durationMs = Math.max(0, settledAt - startedAt);
     const counts = this.#counts(op);
     counts.calls += 1;
-    counts.latency.record(durationMs);
+    const bucket = counts.latency.record(durationMs);
     const code = failure === undefined ? null : failure instanceof StorageError ? failure.code : LOADER_ERROR;
     if (code !== null) {
       counts.errors ??= {};
       counts.errors[code] = (counts.errors[code] ?? 0) + 1;
     }
     const validation = failure instanceof StorageError && failure.category === "VALIDATION";
-    this.#recent.call(settledAt, bucketOf(durationMs), durationMs, code !== null && !validation);
+    this.#recent.call(settledAt, bucket, durationMs, code !== null && !validation);
     const singleKey = typeof key === "string" ? key : null;
     if (durationMs > this.#source.slowOperationMs) {
       counts.slow += 1;

@@ -64,5 +64,7 @@ export interface Opened {
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: StorageErrorFields; trapped?: true }
+  /** Not a reply: a trapped core's counters (its coreMetrics()), sent before the worker fails. */
+  | { id: 0; counters: Float64Array }
   /** Not a reply: a circuit breaker transition, pushed as it happens. */
   | { id: 0; state: BreakerState; previous: BreakerState };

@@ -46,6 +46,9 @@ export class RemoteStore implements NativeApi {
   /** The breaker's state as the worker last reported it. */
   #breakerState: BreakerState = "CLOSED";
   #stateListener: StateListener | undefined;
+  /** The core's counters as the worker's core trapped, for coreMetrics() to
+   *  answer once the worker is gone (js/session.ts carries them over). */
+  #countersAtTrap: Float64Array | undefined;
   /** Told when the worker is lost without a dispose (its core trapped). */
   readonly #trapped: (error: unknown) => void;
 
@@ -135,6 +138,7 @@ export class RemoteStore implements NativeApi {
 
   /** Checks and posts a store call, unless the store is disposed. */
   #send(method: StoreCall, values: readonly unknown[]): Promise<unknown> {
+    if (method === "coreMetrics" && this.#countersAtTrap) return Promise.resolve(this.#countersAtTrap);
     if (this.#disposal) return Promise.reject(disposed());
     const args = STORE_CALLS[method].map((kind, index): Arg => [kind, values[index]]);
     for (const arg of args) {
@@ -165,6 +169,10 @@ export class RemoteStore implements NativeApi {
     if ("state" in reply) {
       this.#breakerState = reply.state;
       this.#stateListener?.(reply.state, reply.previous);
+      return;
+    }
+    if ("counters" in reply) {
+      this.#countersAtTrap = reply.counters;
       return;
     }
     const call = this.#pending.get(reply.id);

@@ -72,6 +72,8 @@ export class Session {
   readonly #inFlight = new Set<(error: StorageError) => void>();
   /** The core counters of the instances lost to traps. */
   readonly #carried = new CarriedCoreMetrics();
+  /** Settles once a lost worker's counters are carried. */
+  #carrying: Promise<void> = Promise.resolve();
 
   private constructor(openNative: NativeOpener, options: StorageOptions | undefined, onStateChange: StateListener) {
     this.#openNative = openNative;
@@ -113,6 +115,7 @@ export class Session {
   /** The core's figures, with those of instances lost to traps. */
   async coreFigures(): Promise<CoreFigures> {
     const live = await this.call(async (native) => native.coreMetrics());
+    await this.#carrying;
     return this.#carried.figures(live);
   }
 
@@ -196,14 +199,15 @@ export class Session {
     else this.#reopen();
   }
 
-  /** Keeps the counters of a trapped instance. An in-thread instance's
-   *  memory outlives the trap and the read touches no state the trap can
-   *  have left half-changed (js/core-metrics.ts); a worker's is gone. */
+  /** Keeps the counters of a trapped instance. Its memory outlives the trap
+   *  and the read touches no state the trap can have left half-changed; a
+   *  worker read them as its core trapped (js/worker.ts). */
   #carryCounters(opened: OpenedStore): void {
+    const carry = (lost: Float64Array) => this.#carried.carry(lost);
     try {
       const lost = opened.native.coreMetrics();
-      if (lost instanceof Float64Array) this.#carried.carry(lost);
-      else lost.catch(() => {});
+      if (lost instanceof Float64Array) carry(lost);
+      else this.#carrying = lost.then(carry, () => {});
     } catch {
       // The instance cannot be read: its counters since the open are lost.
     }

@@ -66,13 +66,26 @@ function reply(message: WorkerReply): void {
 
 /**
  * The core trapped (a Rust panic): its instance can never run again. The
- * worker fails on purpose; the calling thread sees it fail, rejects what was
- * waiting with INTERNAL and reopens the store in a new worker.
+ * worker sends its core's counters (for the store to keep), then fails on
+ * purpose; the calling thread sees it fail, rejects what was waiting with
+ * INTERNAL and reopens the store in a new worker.
  */
 function stop(error: unknown): void {
+  const counters = countersAfterTrap();
+  if (counters) reply({ id: 0, counters });
   setTimeout(() => {
     throw error;
   });
+}
+
+/** The trapped core's counters, for the store to carry over (js/session.ts);
+ *  undefined if its memory cannot be read. */
+function countersAfterTrap(): Float64Array | undefined {
+  try {
+    return store?.coreMetrics();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs one request and replies to it. */
@@ -83,8 +96,9 @@ async function answer(request: WorkerRequest): Promise<void> {
   } catch (error) {
     // A trap during the call: the caller's side must know before its next call.
     const trapped = error instanceof WebAssembly.RuntimeError;
-    reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }) });
+    // Its counters first: the caller's side reopens as soon as it reads the reply.
     if (trapped) stop(error);
+    reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }) });
   }
 }
 

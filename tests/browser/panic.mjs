@@ -29,6 +29,8 @@ async function inPage([inCall, inOperation]) {
   code = await codeOf(memory.get(inCall));
   record("memory store: a panic in a call rejects with INTERNAL", code === "INTERNAL", code);
   record("memory store: works after it", (await memory.count()) === 0);
+  const memoryCommits = (await memory.metrics()).commits.count;
+  record("memory store: metrics() kept the commits made before the traps (2)", memoryCommits === 2, memoryCommits);
   await memory.dispose();
 
   const name = `panic-check-${Date.now()}`;
@@ -51,6 +53,11 @@ async function inPage([inCall, inOperation]) {
     record("OPFS store: a panic in a call rejects with INTERNAL", code === "INTERNAL", code);
     step = "the call right after it";
     record("OPFS store: the call right after it works", (await opfs.get("after")) === 2);
+    step = "metrics";
+    const { commits, operations } = await opfs.metrics();
+    record("OPFS store: metrics() kept the worker's commits across both traps (2)", commits.count === 2, commits.count);
+    record("OPFS store: metrics() counted the two failed gets", operations.get.errors.INTERNAL === 2,
+      JSON.stringify(operations.get.errors));
     await opfs.dispose();
   } catch (error) {
     record(`OPFS store: ${step} completes`, false, `${error?.code} ${error?.message}`);

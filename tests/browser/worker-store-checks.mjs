@@ -515,9 +515,44 @@ async function workerFailures() {
   check("a worker script that cannot load: openStorage rejects INTERNAL", rejectedWith(missing, "INTERNAL"), show(missing));
 }
 
+/** metrics() of a worker store: the core's numbers come from the worker in
+ *  one message, the calls are counted on this thread, once each. */
+async function workerMetrics() {
+  const events = [];
+  const store = await openStorage({ path: ":temp:", maxSizeBytes: 1_000_000, trace: (event) => events.push(event) });
+  await Promise.all([store.set("a", 1), store.set("b", 2), store.set("c", 3)]);
+  await store.get("a");
+  await store.get("missing");
+  await store.mget(["a", "b", "none"]);
+  await store.getOrSet("g", () => "loaded");
+  await settle(() => store.set("", 1));
+  const snapshot = await store.metrics();
+  const calls = Object.fromEntries(Object.entries(snapshot.operations).map(([op, entry]) => [op, entry.calls]));
+  check("worker metrics: every call counted once", same(calls, { set: 4, get: 2, mget: 1, getOrSet: 1 }), format(calls));
+  check("worker metrics: the refused set is counted as INVALID_KEY",
+    same(snapshot.operations.set.errors, { INVALID_KEY: 1 }), format(snapshot.operations.set.errors));
+  check("worker metrics: hits and misses", snapshot.cache.hits === 3 && snapshot.cache.misses === 3,
+    format(snapshot.cache));
+  check("worker metrics: the three sets made together are one grouped commit; with getOrSet's write, two commits",
+    snapshot.commits.count === 2 && snapshot.commits.grouped === 1, format(snapshot.commits));
+  check("worker metrics: the queue's depth reached 3", snapshot.queue.maxDepth === 3, format(snapshot.queue.maxDepth));
+  check("worker metrics: four entries, the budget", snapshot.storage.entries === 4 && snapshot.storage.budgetBytes === 1_000_000,
+    format(snapshot.storage));
+  check("worker metrics: the OPFS file has bytes", snapshot.storage.fileBytes > 0, format(snapshot.storage));
+  check("worker metrics: the trace function ran on this thread, once per call", events.length === 8, events.length);
+  const failed = events.find((event) => event.outcome === "error");
+  check("worker metrics: the failed call's event has its code", failed?.code === "INVALID_KEY", format(failed));
+  const text = await store.metricsText({ labels: { store: "worker" } });
+  check("worker metricsText: larder_operations_total for set",
+    text.includes('larder_operations_total{store="worker",op="set"} 4'), text.slice(0, 300));
+  await store.dispose();
+}
+
 export async function run() {
   results = [];
-  const sections = [errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures];
+  const sections = [
+    errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures, workerMetrics,
+  ];
   for (const section of sections) {
     try {
       await section();

@@ -7,8 +7,10 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { open, manualClock, rejectsWith, assertStorageError } from "./helpers.mjs";
-import { tempDir } from "./file-helpers.mjs";
+import { faultyFs, tempDir } from "./file-helpers.mjs";
 import { openStorage } from "larderdb";
+// Internal: what health() reads beside metrics() (the package's own module).
+import { metricsOf } from "../../pkg/storage.js";
 
 const BUCKET_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, Infinity];
 
@@ -145,6 +147,99 @@ describe("metrics() after a known sequence of calls", () => {
   });
 });
 
+describe("the resilience counters", () => {
+  const NO_WAIT_RETRY = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+
+  async function faultyStore(t, options) {
+    const { fs, control } = faultyFs();
+    const file = path.join(tempDir(t, "metrics-faults"), "f.sqlite");
+    const store = await openStorage({ path: file, fs, durability: "full", ...options });
+    t.after(() => store.dispose());
+    return { store, control };
+  }
+
+  test("a write that fails once in I/O is retried, and counted once as a retry", async (t) => {
+    const { store, control } = await faultyStore(t, { retry: NO_WAIT_RETRY });
+    control.arm(1);
+    await store.set("a", 1);
+    control.disarm();
+    assert.equal(control.fired, 1);
+    const { commits, operations } = await store.metrics();
+    assert.equal(commits.retries, 1);
+    assert.equal(commits.count, 1);
+    assert.deepEqual({ calls: operations.set.calls, errors: operations.set.errors }, { calls: 1, errors: {} });
+  });
+
+  test("the breaker's openings and state", async (t) => {
+    const breaker = { failureThreshold: 1, recoveryTimeoutMs: 60_000 };
+    const { store, control } = await faultyStore(t, { retry: { maxAttempts: 1 }, breaker });
+    control.arm(1, "EIO", { sticky: true });
+    await rejectsWith(() => store.set("a", 1), "IO");
+    await rejectsWith(() => store.set("b", 1), "CIRCUIT_OPEN");
+    control.disarm();
+    const { breaker: counted, operations } = await store.metrics();
+    assert.deepEqual(counted, { state: "OPEN", opened: 1 });
+    assert.deepEqual(operations.set.errors, { IO: 1, CIRCUIT_OPEN: 1 });
+    assert.match(await store.metricsText(), /^larder_breaker_state\{state="OPEN"\} 1$/m);
+  });
+
+  test("operations that waited in the queue past operationTimeoutMs, and one that ran past it", async (t) => {
+    const clock = manualClock(0);
+    const store = await open(t, { clock, operationTimeoutMs: 1_000, maxBatchSize: 10_000 });
+    const waiting = [store.count(), store.get("a")];
+    clock.advance(2_000); // before the queue is drained
+    for (const call of waiting) await rejectsWith(() => call, "TIMEOUT");
+    const batch = store.mset(Array.from({ length: 1_000 }, (_, i) => [`k${i}`, i]));
+    clock.step = 2; // every reading moves the clock on: the mset outlives its 1 s
+    await rejectsWith(() => batch, "TIMEOUT");
+    clock.step = 0;
+    const { commits, queue } = await store.metrics();
+    assert.equal(commits.timeouts, 3);
+    assert.equal(queue.waitMs.count, 3);
+    // The two that expired waited 2 s (the 2.5 s bucket); the mset ran at once.
+    const upTo = (le) => queue.waitMs.buckets.find((bucket) => bucket.le === le).count;
+    assert.deepEqual([upTo(1000), upTo(2500)], [1, 3]);
+    assert.equal(queue.waitMs.max, 2_000);
+  });
+});
+
+describe("the recent window (for health)", () => {
+  test("the last 60 s of the store's clock: calls, failures but validation ones, p95, hits, misses", async (t) => {
+    const clock = manualClock(1_000_000);
+    const store = await open(t, { clock, maxQueueLength: 1 });
+    await store.set("a", 1);
+    await store.get("a");
+    await store.get("b");
+    await rejectsWith(() => store.set("", 1), "INVALID_KEY"); // a validation error: not counted as a failure
+    const [, full] = await Promise.allSettled([store.set("q1", 1), store.set("q2", 2)]);
+    assertStorageError(full.reason, "QUEUE_FULL");
+    await store.getOrSet("slow", () => {
+      clock.advance(300);
+      return 1;
+    });
+    const { recent, snapshot } = await metricsOf(store).read();
+    assert.deepEqual(recent, { calls: 7, errors: 1, latencyP95Ms: 300, hits: 1, misses: 2 });
+    assert.equal(snapshot.operations.set.calls, 4);
+    clock.advance(59_000);
+    assert.equal(metricsOf(store).recent().calls, 7, "59 s later every call is still in the window");
+    clock.advance(1_000);
+    assert.deepEqual(metricsOf(store).recent(), { calls: 0, errors: 0, latencyP95Ms: null, hits: 0, misses: 0 });
+  });
+
+  test("metricsText shows the last health status once one is set", async (t) => {
+    const store = await open(t);
+    assert.doesNotMatch(await store.metricsText(), /larder_health_status/);
+    metricsOf(store).setLastHealthStatus("DEGRADED");
+    const lines = (await store.metricsText()).split("\n").filter((line) => line.startsWith("larder_health_status"));
+    assert.deepEqual(lines, [
+      'larder_health_status{status="HEALTHY"} 0',
+      'larder_health_status{status="DEGRADED"} 1',
+      'larder_health_status{status="UNHEALTHY"} 0',
+      'larder_health_status{status="CRITICAL"} 0',
+    ]);
+  });
+});
+
 describe("failed calls carry their txId", () => {
   test("each call's txId is new; its error carries it", async (t) => {
     const seen = [];
@@ -208,5 +303,34 @@ describe("the options", () => {
 
   test("unknown options are still refused", async () => {
     await rejectsWith(() => openStorage({ slowOperationsMs: 5 }), "INVALID_ARGUMENT", /slowOperationsMs/);
+  });
+});
+
+describe("the counters outlive a trap", () => {
+  // The test-hooks build (`make test-hooks`): a get of this key panics in the core.
+  const PANIC_IN_OPERATION = "larder:test-hooks:panic-in-operation";
+
+  test("a store reopened after a trap keeps counting from where it was", async (t) => {
+    const hooks = await import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
+    const clock = manualClock(1_000);
+    const store = await hooks.openStorage({ clock, maxSizeBytes: 1_000_000 });
+    t.after(() => store.dispose());
+    await store.set("a", 1);
+    await Promise.all([store.set("b", 2), store.set("c", 3)]);
+    await store.get("a");
+    await assert.rejects(store.get(PANIC_IN_OPERATION), (error) => error.code === "INTERNAL");
+    await store.set("d", 4);
+    const { operations, commits, queue, cache, storage } = await store.metrics();
+    assert.deepEqual(operations.set.calls, 4);
+    assert.deepEqual(operations.get.calls, 2);
+    assert.deepEqual(operations.get.errors, { INTERNAL: 1 });
+    assert.deepEqual({ hits: cache.hits, misses: cache.misses }, { hits: 1, misses: 0 });
+    // Three commits before the trap (one of them grouped), one after it.
+    assert.deepEqual({ count: commits.count, grouped: commits.grouped }, { count: 4, grouped: 1 });
+    // a, b, c, get a and the panicking get left the first instance's queue; d the second's.
+    assert.equal(queue.waitMs.count, 6);
+    assert.equal(queue.maxDepth, 2);
+    // The ":memory:" store came back empty: only d is stored.
+    assert.equal(storage.entries, 1);
   });
 });
