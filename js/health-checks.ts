@@ -30,6 +30,9 @@ export type HealthSettings = Pick<HealthInput, "maxQueueLength" | "budgetBytes" 
 const DEFAULT_MAX_QUEUE_LENGTH = 10_000;
 const DEFAULT_BREAKER = { failureThreshold: 5, recoveryTimeoutMs: 30_000 };
 
+/** For an environment that cannot tell: the storage check has nothing to judge. */
+export const unknownFreeSpace = (): FreeSpace => ({ location: "the store's storage", freeBytes: async () => null });
+
 /** What the judge needs of a store's options: the store opened with them, so they are valid. */
 export function healthSettings(
   options: StorageOptions | undefined,

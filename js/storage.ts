@@ -6,7 +6,7 @@
 
 import { ownError, toStorageError } from "./errors.js";
 import { GetOrSet, type NativeCall } from "./get-or-set.js";
-import { HealthChecks, healthSettings, type FreeSpace } from "./health-checks.js";
+import { HealthChecks, healthSettings, unknownFreeSpace, type FreeSpace } from "./health-checks.js";
 import { StoreMetrics, type MetricsSnapshot } from "./metrics.js";
 import { metricsText, type MetricsTextOptions } from "./metrics-text.js";
 import type { NativeApi, Namespace } from "./native-api.js";
@@ -240,10 +240,11 @@ export function metricsOf(storage: Storage): StoreMetrics {
 
 /** `openStorage` for an environment, given how that environment opens a
  *  native store, where it keeps the database (for the health checks' free
- *  space), and where it publishes trace events besides `trace`. */
+ *  space; unknown if not said), and where it publishes trace events besides
+ *  `trace`. */
 export function storageOpener(
   openNative: NativeOpener,
-  freeSpace: (options: StorageOptions | undefined) => FreeSpace,
+  freeSpace: (options: StorageOptions | undefined) => FreeSpace = unknownFreeSpace,
   traceChannel?: TraceChannel,
 ): (options?: StorageOptions) => Promise<Storage> {
   return (options) =>
