@@ -12,7 +12,7 @@ import type { CoreFigures } from "./core-metrics.js";
 import { DurationCounts, type Histogram } from "./histogram.js";
 import type { Namespace } from "./native-api.js";
 import { RecentCounts, type RecentWindow } from "./recent-window.js";
-import type { Tracer } from "./trace.js";
+import type { TraceEvent, Tracer } from "./trace.js";
 
 export type { Histogram } from "./histogram.js";
 export type { RecentWindow } from "./recent-window.js";
@@ -98,8 +98,8 @@ export class StoreMetrics {
     }
     return pending.then(
       (value) => {
-        this.#settled(op, ns, key, batch, txId, startedAt, undefined);
-        this.#lookedUp(op, value);
+        const settledAt = this.#settled(op, ns, key, batch, txId, startedAt, undefined);
+        this.#lookedUp(op, value, settledAt);
         return value;
       },
       (error: unknown) => {
@@ -111,10 +111,10 @@ export class StoreMetrics {
   }
 
   /** Lookups that found a live entry (`hits`) or none (`misses`). */
-  lookups(hits: number, misses: number): void {
+  lookups(hits: number, misses: number, at = this.#source.clock()): void {
     this.#hits += hits;
     this.#misses += misses;
-    this.#recent.lookups(this.#source.clock(), hits, misses);
+    this.#recent.lookups(at, hits, misses);
   }
 
   /** The last 60 s of the store's clock (for health checks). */
@@ -165,7 +165,8 @@ export class StoreMetrics {
     };
   }
 
-  #settled(op: string, ns: Namespace, key: unknown, batch: unknown, txId: number, startedAt: number, failure: unknown): void {
+  /** Counts a settled call; returns when it settled. */
+  #settled(op: string, ns: Namespace, key: unknown, batch: unknown, txId: number, startedAt: number, failure: unknown): number {
     const settledAt = this.#source.clock();
     const durationMs = Math.max(0, settledAt - startedAt);
     const counts = this.#counts(op);
@@ -185,30 +186,18 @@ export class StoreMetrics {
       if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
     }
     const { tracer } = this.#source;
-    if (!tracer.listening) return;
-    tracer.emit({
-      txId,
-      op,
-      ns: nsName(ns),
-      key: singleKey,
-      keys: batchSize(batch),
-      queuedMs: null,
-      runMs: durationMs,
-      outcome: code === null ? "ok" : "error",
-      code,
-      groupSize: null,
-      retries: null,
-    });
+    if (tracer.listening) tracer.emit(traceEvent(txId, op, ns, singleKey, batch, durationMs, code));
+    return settledAt;
   }
 
   /** Hits and misses of the lookups answered by `value`. */
-  #lookedUp(op: string, value: unknown): void {
-    if (op === "get") this.lookups(value === undefined ? 0 : 1, value === undefined ? 1 : 0);
-    else if (op === "has") this.lookups(value === true ? 1 : 0, value === true ? 0 : 1);
+  #lookedUp(op: string, value: unknown, at: number): void {
+    if (op === "get") this.lookups(value === undefined ? 0 : 1, value === undefined ? 1 : 0, at);
+    else if (op === "has") this.lookups(value === true ? 1 : 0, value === true ? 0 : 1, at);
     else if (op === "mget" && Array.isArray(value)) {
       let hits = 0;
       for (const found of value) if (found !== undefined) hits += 1;
-      this.lookups(hits, value.length - hits);
+      this.lookups(hits, value.length - hits, at);
     }
   }
 
@@ -220,6 +209,30 @@ export class StoreMetrics {
     }
     return counts;
   }
+}
+
+function traceEvent(
+  txId: number,
+  op: string,
+  ns: Namespace,
+  key: string | null,
+  batch: unknown,
+  runMs: number,
+  code: string | null,
+): TraceEvent {
+  return {
+    txId,
+    op,
+    ns: nsName(ns),
+    key,
+    keys: batchSize(batch),
+    queuedMs: null,
+    runMs,
+    outcome: code === null ? "ok" : "error",
+    code,
+    groupSize: null,
+    retries: null,
+  };
 }
 
 function nsName(ns: Namespace): string | null {
