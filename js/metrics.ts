@@ -86,8 +86,15 @@ export class StoreMetrics {
   }
 
   /** Runs one top-level call and counts it; a failure becomes a StorageError
-   *  (unless `foreign` may pass, a getOrSet loader's own) carrying the txId. */
-  observe<T>(op: string, ns: Namespace, key: unknown, batch: unknown, run: () => Promise<T>, foreign = false): Promise<T> {
+   *  carrying the txId, unless `passes(error)` (a getOrSet loader's own). */
+  observe<T>(
+    op: string,
+    ns: Namespace,
+    key: unknown,
+    batch: unknown,
+    run: () => Promise<T>,
+    passes: (error: unknown) => boolean = never,
+  ): Promise<T> {
     const txId = ++this.#lastTxId;
     const startedAt = this.#source.clock();
     let pending: Promise<T>;
@@ -103,7 +110,7 @@ export class StoreMetrics {
         return value;
       },
       (error: unknown) => {
-        const failure = foreign && !(error instanceof StorageError) ? error : withTxId(toStorageError(error), txId);
+        const failure = passes(error) ? error : withTxId(toStorageError(error), txId);
         this.#settled(op, ns, key, batch, txId, startedAt, failure);
         throw failure;
       },
@@ -234,6 +241,8 @@ function traceEvent(
     retries: null,
   };
 }
+
+const never = () => false;
 
 function nsName(ns: Namespace): string | null {
   return typeof ns === "string" ? ns : null;

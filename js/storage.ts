@@ -5,7 +5,7 @@
  */
 
 import { ownError, toStorageError } from "./errors.js";
-import { GetOrSet, type NativeCall } from "./get-or-set.js";
+import { GetOrSet, thrownByLoader, type NativeCall } from "./get-or-set.js";
 import { StoreMetrics, type MetricsSnapshot } from "./metrics.js";
 import { metricsText, type MetricsTextOptions } from "./metrics-text.js";
 import type { NativeApi, Namespace } from "./native-api.js";
@@ -125,7 +125,7 @@ export class StorageNamespace {
   ): Promise<T> {
     const { getOrSet, metrics } = this.#shared;
     const run = () => getOrSet.run(this.#ns, key, loader, options);
-    return metrics.observe("getOrSet", this.#ns, key, undefined, run, true) as Promise<T>;
+    return metrics.observe("getOrSet", this.#ns, key, undefined, run, thrownByLoader) as Promise<T>;
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
