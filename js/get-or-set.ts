@@ -30,6 +30,13 @@ interface Flight {
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
 
+/** StorageErrors that loaders threw (from another call): passed to their callers as they are. */
+const loaderErrors = new WeakSet<object>();
+
+/** Whether a getOrSet caller gets `error` as it is: anything but a
+ *  StorageError is the loader's own, and so is a StorageError it threw. */
+export const thrownByLoader = (error: unknown): boolean => !(error instanceof StorageError) || loaderErrors.has(error);
+
 export class GetOrSet {
   readonly #call: NativeCall;
   /** Flights that new callers join, by namespace and key. */
@@ -111,7 +118,13 @@ export class GetOrSet {
     options: GetOrSetOptions | undefined,
   ): Promise<StoredValue> {
     try {
-      const loaded = (await loader(key)) as StorageValue;
+      let loaded: StorageValue;
+      try {
+        loaded = (await loader(key)) as StorageValue;
+      } catch (error) {
+        if (error instanceof StorageError) loaderErrors.add(error);
+        throw error;
+      }
       return await this.#store(ns, key, loaded, options);
     } finally {
       this.#land(id, flight);

@@ -12,7 +12,7 @@ import type { CoreFigures } from "./core-metrics.js";
 import { DurationCounts, type Histogram } from "./histogram.js";
 import type { Namespace } from "./native-api.js";
 import { RecentCounts, type RecentWindow } from "./recent-window.js";
-import type { Tracer } from "./trace.js";
+import type { TraceEvent, Tracer } from "./trace.js";
 
 export type { Histogram } from "./histogram.js";
 export type { RecentWindow } from "./recent-window.js";
@@ -86,8 +86,15 @@ export class StoreMetrics {
   }
 
   /** Runs one top-level call and counts it; a failure becomes a StorageError
-   *  (unless `foreign` may pass, a getOrSet loader's own) carrying the txId. */
-  observe<T>(op: string, ns: Namespace, key: unknown, batch: unknown, run: () => Promise<T>, foreign = false): Promise<T> {
+   *  carrying the txId, unless `passes(error)` (a getOrSet loader's own). */
+  observe<T>(
+    op: string,
+    ns: Namespace,
+    key: unknown,
+    batch: unknown,
+    run: () => Promise<T>,
+    passes: (error: unknown) => boolean = never,
+  ): Promise<T> {
     const txId = ++this.#lastTxId;
     const startedAt = this.#source.clock();
     let pending: Promise<T>;
@@ -98,12 +105,12 @@ export class StoreMetrics {
     }
     return pending.then(
       (value) => {
-        this.#settled(op, ns, key, batch, txId, startedAt, undefined);
-        this.#lookedUp(op, value);
+        const settledAt = this.#settled(op, ns, key, batch, txId, startedAt, undefined);
+        this.#lookedUp(op, value, settledAt);
         return value;
       },
       (error: unknown) => {
-        const failure = foreign && !(error instanceof StorageError) ? error : withTxId(toStorageError(error), txId);
+        const failure = passes(error) ? error : withTxId(toStorageError(error), txId);
         this.#settled(op, ns, key, batch, txId, startedAt, failure);
         throw failure;
       },
@@ -111,10 +118,10 @@ export class StoreMetrics {
   }
 
   /** Lookups that found a live entry (`hits`) or none (`misses`). */
-  lookups(hits: number, misses: number): void {
+  lookups(hits: number, misses: number, at = this.#source.clock()): void {
     this.#hits += hits;
     this.#misses += misses;
-    this.#recent.lookups(this.#source.clock(), hits, misses);
+    this.#recent.lookups(at, hits, misses);
   }
 
   /** The last 60 s of the store's clock (for health checks). */
@@ -165,7 +172,8 @@ export class StoreMetrics {
     };
   }
 
-  #settled(op: string, ns: Namespace, key: unknown, batch: unknown, txId: number, startedAt: number, failure: unknown): void {
+  /** Counts a settled call; returns when it settled. */
+  #settled(op: string, ns: Namespace, key: unknown, batch: unknown, txId: number, startedAt: number, failure: unknown): number {
     const settledAt = this.#source.clock();
     const durationMs = Math.max(0, settledAt - startedAt);
     const counts = this.#counts(op);
@@ -185,30 +193,18 @@ export class StoreMetrics {
       if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
     }
     const { tracer } = this.#source;
-    if (!tracer.listening) return;
-    tracer.emit({
-      txId,
-      op,
-      ns: nsName(ns),
-      key: singleKey,
-      keys: batchSize(batch),
-      queuedMs: null,
-      runMs: durationMs,
-      outcome: code === null ? "ok" : "error",
-      code,
-      groupSize: null,
-      retries: null,
-    });
+    if (tracer.listening) tracer.emit(traceEvent(txId, op, ns, singleKey, batch, durationMs, code));
+    return settledAt;
   }
 
   /** Hits and misses of the lookups answered by `value`. */
-  #lookedUp(op: string, value: unknown): void {
-    if (op === "get") this.lookups(value === undefined ? 0 : 1, value === undefined ? 1 : 0);
-    else if (op === "has") this.lookups(value === true ? 1 : 0, value === true ? 0 : 1);
+  #lookedUp(op: string, value: unknown, at: number): void {
+    if (op === "get") this.lookups(value === undefined ? 0 : 1, value === undefined ? 1 : 0, at);
+    else if (op === "has") this.lookups(value === true ? 1 : 0, value === true ? 0 : 1, at);
     else if (op === "mget" && Array.isArray(value)) {
       let hits = 0;
       for (const found of value) if (found !== undefined) hits += 1;
-      this.lookups(hits, value.length - hits);
+      this.lookups(hits, value.length - hits, at);
     }
   }
 
@@ -221,6 +217,32 @@ export class StoreMetrics {
     return counts;
   }
 }
+
+function traceEvent(
+  txId: number,
+  op: string,
+  ns: Namespace,
+  key: string | null,
+  batch: unknown,
+  runMs: number,
+  code: string | null,
+): TraceEvent {
+  return {
+    txId,
+    op,
+    ns: nsName(ns),
+    key,
+    keys: batchSize(batch),
+    queuedMs: null,
+    runMs,
+    outcome: code === null ? "ok" : "error",
+    code,
+    groupSize: null,
+    retries: null,
+  };
+}
+
+const never = () => false;
 
 function nsName(ns: Namespace): string | null {
   return typeof ns === "string" ? ns : null;

@@ -5,7 +5,7 @@
  */
 
 import { ownError, toStorageError } from "./errors.js";
-import { GetOrSet, type NativeCall } from "./get-or-set.js";
+import { GetOrSet, thrownByLoader, type NativeCall } from "./get-or-set.js";
 import { HealthChecks, healthSettings, unknownFreeSpace, type FreeSpace } from "./health-checks.js";
 import { StoreMetrics, type MetricsSnapshot } from "./metrics.js";
 import { metricsText, type MetricsTextOptions } from "./metrics-text.js";
@@ -128,7 +128,7 @@ export class StorageNamespace {
   ): Promise<T> {
     const { getOrSet, metrics } = this.#shared;
     const run = () => getOrSet.run(this.#ns, key, loader, options);
-    return metrics.observe("getOrSet", this.#ns, key, undefined, run, true) as Promise<T>;
+    return metrics.observe("getOrSet", this.#ns, key, undefined, run, thrownByLoader) as Promise<T>;
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
