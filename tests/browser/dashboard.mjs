@@ -1,9 +1,10 @@
 // The dashboard page (www/dashboard.html), run by run.mjs: it opens its OPFS
 // store and runs its workload; its charts fill in; the health status starts
-// HEALTHY; "Loop of misses" drives the hit ratio down until the status
-// changes, shown with the hitRatio recommendation and logged as a change;
-// "Burst of writes" shows QUEUE_FULL among the failed calls. Ends with a
-// screenshot in test-output/dashboard.png (its path printed).
+// HEALTHY, the storage check reading the origin's free space; "Loop of
+// misses" drives the hit ratio down until the status changes, shown with the
+// hitRatio recommendation and logged as a change; "Burst of writes" shows
+// QUEUE_FULL among the failed calls. Ends with a screenshot in
+// test-output/dashboard.png (its path printed).
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 
@@ -37,6 +38,9 @@ export async function dashboardSection({ context, origin, root, check, stepTimeo
     check("dashboard: the first health check shows HEALTHY", (await status()) === "HEALTHY", `shown ${await status()}`);
     const checks = await page.$$eval("#checks tr", (rows) => rows.map((row) => row.dataset.check));
     check("dashboard: every check is listed", checks.join() === "breaker,queue,latency,errors,budget,storage,hitRatio", checks.join());
+    // The OPFS store's free space: what navigator.storage.estimate() leaves of the origin's quota.
+    const storage = await shown("#checks tr[data-check='storage'] td:nth-child(3)");
+    check("dashboard: the storage check reads the origin's free space", /^[\d.]+ [KMG]iB free at this origin's storage$/.test(storage), storage);
     // Two seconds of samples: every chart has drawn a line or bars.
     await page.waitForTimeout(2_500);
     const drawn = await page.$$eval(CHARTS.join(","), (charts) => charts.map((chart) => chart.querySelectorAll("path[d^='M'], rect").length));
