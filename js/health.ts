@@ -21,6 +21,7 @@ type JudgedSnapshot = {
   queue: Pick<MetricsSnapshot["queue"], "depth">;
   breaker: MetricsSnapshot["breaker"];
   storage: Pick<MetricsSnapshot["storage"], "sizeBytes">;
+  cache: Pick<MetricsSnapshot["cache"], "evictions">;
 };
 
 export interface HealthInput {
@@ -69,6 +70,13 @@ function formatBytes(bytes: number): string {
 const formatMs = (ms: number): string => (ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Number(ms.toFixed(1))} ms`);
 
 const lookups = ({ recent }: HealthInput) => recent.hits + recent.misses;
+
+/** For a low hit ratio: the budget, if it has evicted entries (else it is no cause). */
+function evictedFor({ snapshot, budgetBytes }: HealthInput): string {
+  const { evictions } = snapshot.cache;
+  if (budgetBytes === null || evictions === 0) return "";
+  return `${evictions} entries were evicted for the ${formatBytes(budgetBytes)} budget since the store opened, so it may be too small for the working set; `;
+}
 
 /**
  * The numeric checks, in report order after `breaker`. The budget has no
@@ -133,8 +141,7 @@ const NUMERIC_CHECKS = {
     describe: (value, input) => `${input.recent.hits} of ${lookups(input)} lookups hit in the last 60 s (${percent(value)})`,
     advise: (value, threshold, input) =>
       `${input.recent.hits} of ${lookups(input)} lookups hit in the last 60 s (${percent(value)}, at or below ${percent(threshold)}): ` +
-      `${input.budgetBytes === null ? "" : `a ${formatBytes(input.budgetBytes)} budget may be too small for the working set, `}` +
-      `TTLs may be too short, or keys are read before they are written (getOrSet loads and stores a missing key)`,
+      `${evictedFor(input)}TTLs may be too short, or keys are read before they are written (getOrSet loads and stores a missing key)`,
   },
 } satisfies Record<NumericCheckName, NumericCheck>;
 

@@ -24,7 +24,7 @@ const LEVELS = [
 /** A reading where every check is HEALTHY or has nothing to judge; `change` edits it. */
 function reading(change = (input) => input) {
   return change({
-    snapshot: { queue: { depth: 0 }, breaker: { state: "CLOSED", opened: 0 }, storage: { sizeBytes: 0 } },
+    snapshot: { queue: { depth: 0 }, breaker: { state: "CLOSED", opened: 0 }, storage: { sizeBytes: 0 }, cache: { evictions: 0 } },
     recent: { calls: 0, errors: 0, latencyP95Ms: null, hits: 0, misses: 0 },
     maxQueueLength: 1000,
     budgetBytes: null,
@@ -199,6 +199,25 @@ describe("healthThresholds overrides", () => {
     const thresholds = { hitRatio: { degraded: 0.9 } };
     const report = assessHealth(reading((input) => ({ ...NUMERIC.hitRatio.set(input, 0.85), thresholds })));
     assertOnly(report, "hitRatio", "DEGRADED");
+  });
+});
+
+describe("the hitRatio recommendation", () => {
+  const lowHits = (budgetBytes, evictions) =>
+    assessHealth(reading((input) => {
+      NUMERIC.hitRatio.set(input, 0.1);
+      input.budgetBytes = budgetBytes;
+      input.snapshot.cache.evictions = evictions;
+      return input;
+    })).recommendations[0];
+
+  test("names the budget when it has evicted entries", () => {
+    assert.match(lowHits(64 * 1024, 12), /12 entries were evicted for the 64 KiB budget/);
+  });
+
+  test("leaves the budget out when nothing was evicted, or there is none", () => {
+    assert.doesNotMatch(lowHits(64 * 1024, 0), /budget/);
+    assert.doesNotMatch(lowHits(null, 0), /budget/);
   });
 });
 
