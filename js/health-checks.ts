@@ -66,11 +66,18 @@ function scheduleOptions(options: HealthScheduleOptions): HealthScheduleOptions 
   if (typeof options !== "object" || options === null) {
     throw ownError("INVALID_ARGUMENT", "scheduleHealthChecks needs an options object with intervalMs");
   }
-  const { intervalMs, onCheck, onStatusChange } = options;
+  let read: HealthScheduleOptions;
+  try {
+    const { intervalMs, onCheck, onStatusChange } = options;
+    read = { intervalMs, onCheck, onStatusChange };
+  } catch (error) {
+    throw ownError("INVALID_ARGUMENT", "scheduleHealthChecks: its options could not be read", { cause: error });
+  }
+  const { intervalMs, onCheck, onStatusChange } = read;
   if (typeof intervalMs !== "number" || !(intervalMs > 0 && intervalMs <= MAX_INTERVAL_MS)) {
     throw ownError(
       "INVALID_ARGUMENT",
-      `scheduleHealthChecks: intervalMs must be a positive number of milliseconds up to ${MAX_INTERVAL_MS}, got ${String(intervalMs)}`,
+      `scheduleHealthChecks: intervalMs must be a positive number of milliseconds up to ${MAX_INTERVAL_MS}, got ${typeof intervalMs === "number" ? intervalMs : typeof intervalMs}`,
     );
   }
   for (const [name, callback] of [["onCheck", onCheck], ["onStatusChange", onStatusChange]] as const) {

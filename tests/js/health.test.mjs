@@ -218,6 +218,8 @@ describe("scheduleHealthChecks", () => {
       [{ intervalMs: "100" }, /intervalMs/],
       [{ intervalMs: 100, onCheck: "log" }, /onCheck/],
       [{ intervalMs: 100, onStatusChange: {} }, /onStatusChange/],
+      [{ get intervalMs() { throw new Error("unreadable"); } }, /could not be read/],
+      [new Proxy({}, { get() { throw new Error("unreadable"); } }), /could not be read/],
     ];
     for (const [options, mentions] of bad) {
       assert.throws(() => store.scheduleHealthChecks(options), (error) => !!assertStorageError(error, "INVALID_ARGUMENT", mentions));
