@@ -95,7 +95,7 @@ export class HealthChecks {
   readonly #now: () => number;
   /** Stops each running schedule, for the store's dispose. */
   readonly #schedules = new Set<() => void>();
-  /** The store was disposed: no schedule starts any more. */
+  /** The store was disposed: no check runs and no schedule starts any more. */
   #closed = false;
 
   constructor(metrics: HealthMetrics, freeSpace: FreeSpace, settings: HealthSettings, now: () => number) {
@@ -106,6 +106,7 @@ export class HealthChecks {
   }
 
   async check(): Promise<HealthReport> {
+    if (this.#closed) throw ownError("DISPOSED", "the store has been disposed");
     const [{ snapshot, recent }, freeBytes] = await Promise.all([this.#metrics.read(), this.#freeSpace.freeBytes()]);
     const report = assessHealth({
       ...this.#settings,

@@ -181,7 +181,7 @@ export class Storage extends StorageNamespace {
 
   /** Every health check judged now (js/health.ts). */
   health(): Promise<HealthReport> {
-    return call(() => (this.isDisposed() ? Promise.reject(ownError("DISPOSED", "the store has been disposed")) : this.#health.check()));
+    return call(() => this.#health.check());
   }
 
   /** Runs health() every `intervalMs` until the handle or the store is disposed (js/health-checks.ts). */

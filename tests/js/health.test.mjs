@@ -187,10 +187,12 @@ describe("health() judges the store as it is", () => {
     assert.match(text, /^larder_health_status\{status="HEALTHY"\} 0$/m);
   });
 
-  test("a disposed store's health() rejects with DISPOSED", TEST, async () => {
-    const store = await openStorage();
+  test("a disposed store's health() rejects with DISPOSED, without looking at the disk", TEST, async (t) => {
+    const { fs, probe } = fsWithStatfs({ bavail: 1e9, bsize: 4096 });
+    const { store } = await fileStore(t, { fs });
     await store.dispose();
     await rejectsWith(() => store.health(), "DISPOSED");
+    assert.equal(probe.calls, 0);
   });
 });
 
