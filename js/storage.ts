@@ -245,7 +245,7 @@ export function storageOpener(
       const metrics = new StoreMetrics({
         ...observability,
         tracer: new Tracer(observability.trace, traceChannel),
-        core: () => session.coreFigures(),
+        core: (read) => session.coreFigures(read),
       });
       return new Storage(session, listeners, metrics);
     });
