@@ -8,9 +8,11 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
+import { OpenStores } from "./open-stores.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
 import { runtimeStarter } from "./runtime.js";
+import type { NativeOpener } from "./session.js";
 import { storageOpener } from "./storage.js";
 import type { StorageOptions } from "./types.js";
 
@@ -165,7 +167,24 @@ function heldFiles(fs: unknown) {
   return { fs: watched, acquireLock, release, owned, temporary: (file: string) => (temporary.add(file), file) };
 }
 
-export const openStorage = storageOpener(async (options, trapped) => {
+/** A database file's key among the open stores: its absolute path with
+ *  symlinks resolved (the directory's, if the file does not exist yet). */
+function databaseKey(file: string): string {
+  const absolute = path.resolve(file);
+  for (const resolve of [
+    () => nodeFs.realpathSync(absolute),
+    () => path.join(nodeFs.realpathSync(path.dirname(absolute)), path.basename(absolute)),
+  ]) {
+    try {
+      return resolve();
+    } catch {
+      // Not there (yet): try its directory, or else take the path as it is.
+    }
+  }
+  return absolute;
+}
+
+const openNative: NativeOpener = async (options, trapped) => {
   const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
   // scheduled) leaves nobody else to release what the instance held.
@@ -182,4 +201,6 @@ export const openStorage = storageOpener(async (options, trapped) => {
     if (error instanceof WebAssembly.RuntimeError) release();
     throw error;
   }
-});
+};
+
+export const openStorage = storageOpener(openNative, new OpenStores(databaseKey));

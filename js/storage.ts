@@ -1,14 +1,16 @@
 /**
- * The store object users hold: a thin shell over the native store (through
- * its Session, which outlives a trap) that turns every failure into a
- * rejected promise carrying a StorageError.
+ * The store object users hold: a handle on a store open in this process (a
+ * SharedStore, through its Session, which outlives a trap), a thin shell
+ * that turns every failure into a rejected promise carrying a StorageError.
  */
 
-import { ownError, toStorageError } from "./errors.js";
-import { GetOrSet, type NativeCall } from "./get-or-set.js";
+import { ownError } from "./errors.js";
+import type { NativeCall } from "./get-or-set.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
-import { Session, type NativeOpener } from "./session.js";
+import type { OpenStores, Lease } from "./open-stores.js";
+import type { NativeOpener } from "./session.js";
+import { SharedStore, withStorageErrors as call } from "./shared-store.js";
 import { fromStored, fromStoredBatch } from "./stored.js";
 import type {
   BreakerState,
@@ -26,21 +28,15 @@ import type {
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
+const handleDisposed = () => ownError("DISPOSED", "this handle on the store has been disposed");
+
 const same = <T>(value: T): T => value;
 
-/** Runs a call; whatever it throws or rejects with becomes a StorageError. */
-async function call<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw toStorageError(error);
-  }
-}
-
-/** What a Storage and its namespace views share. */
+/** What a Storage handle and its namespace views share: the store's calls,
+ *  refused once this handle is disposed. */
 interface Shared {
-  session: Session;
-  getOrSet: GetOrSet;
+  call: NativeCall;
+  getOrSet(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue>;
 }
 
 /**
@@ -62,7 +58,7 @@ export class StorageNamespace {
    *  turns what it resolves with into the answer with `read`. Every call
    *  takes the same steps, so calls made together settle in call order. */
   #run<R, T = R>(invoke: (native: NativeApi, ns: Namespace) => Promise<R>, read = same as (raw: R) => T): Promise<T> {
-    return call(() => this.#shared.session.call((native) => invoke(native, this.#ns)).then(read));
+    return this.#shared.call((native) => invoke(native, this.#ns)).then(read);
   }
 
   set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
@@ -109,7 +105,7 @@ export class StorageNamespace {
     loader: (key: string) => T | Promise<T>,
     options?: GetOrSetOptions,
   ): Promise<T> {
-    return this.#shared.getOrSet.run(this.#ns, key, loader, options) as Promise<T>;
+    return this.#shared.getOrSet(this.#ns, key, loader, options) as Promise<T>;
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
@@ -133,26 +129,44 @@ export class StorageNamespace {
   }
 }
 
+/**
+ * One handle on an open store. Every `openStorage` gives a handle of its
+ * own; handles on the same database in this process share one SharedStore
+ * (js/shared-store.ts): its queue, data and breaker. A handle has its own
+ * state listeners and its own lifetime: disposing it refuses its later
+ * calls, and disposing the last one closes the store.
+ */
 export class Storage extends StorageNamespace {
+  readonly #lease: Lease<SharedStore>;
   readonly #shared: Shared;
-  readonly #listeners: Set<StateListener>;
+  /** Closed when this handle is disposed, refusing its later calls. */
+  readonly #gate: { open: boolean };
+  readonly #listeners = new Set<StateListener>();
+  #disposal: Promise<void> | undefined;
 
   /** @internal Use `openStorage`. */
-  constructor(session: Session, listeners: Set<StateListener>) {
-    const native: NativeCall = (invoke) => call(() => session.call(invoke));
-    const shared = { session, getOrSet: new GetOrSet(native) };
+  constructor(lease: Lease<SharedStore>) {
+    const store = lease.store;
+    const gate = { open: true };
+    const shared: Shared = {
+      call: (invoke) => (gate.open ? store.call(invoke) : Promise.reject(handleDisposed())),
+      getOrSet: (ns, key, loader, options) =>
+        gate.open ? store.getOrSet.run(ns, key, loader, options) : Promise.reject(handleDisposed()),
+    };
     super(shared, undefined);
+    this.#lease = lease;
+    this.#gate = gate;
     this.#shared = shared;
-    this.#listeners = listeners;
+    store.listen(this.#listeners);
   }
 
   /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
   get breakerState(): BreakerState {
-    return this.#shared.session.breakerState;
+    return this.#lease.store.session.breakerState;
   }
 
   /** Calls `listener(state, previousState)` once per breaker transition, in
-   *  order, until the returned handle is disposed. */
+   *  order, until the returned handle (or this Storage) is disposed. */
   onStateChange(listener: StateListener): { dispose(): void } {
     if (typeof listener !== "function") {
       throw ownError("INVALID_ARGUMENT", "onStateChange needs a listener function");
@@ -168,15 +182,22 @@ export class Storage extends StorageNamespace {
     return new StorageNamespace(this.#shared, name === undefined ? null : name);
   }
 
-  /** Closes the store: calls still waiting, getOrSet callers waiting on a
-   *  loader too, and every later call reject with DISPOSED. */
+  /** Refuses this handle's later calls with DISPOSED; the calls it already
+   *  made run and settle as usual. If it is the store's last handle, the
+   *  store closes: calls still waiting, getOrSet callers waiting on a
+   *  loader too, reject with DISPOSED. */
   dispose(): Promise<void> {
-    this.#shared.getOrSet.close();
-    return call(() => this.#shared.session.dispose());
+    if (this.#disposal === undefined) {
+      const store = this.#lease.store;
+      this.#gate.open = false;
+      store.unlisten(this.#listeners);
+      this.#disposal = call(() => this.#lease.release(() => store.close()));
+    }
+    return this.#disposal;
   }
 
   isDisposed(): boolean {
-    return this.#shared.session.isDisposed();
+    return this.#disposal !== undefined;
   }
 
   [asyncDispose](): Promise<void> {
@@ -184,20 +205,12 @@ export class Storage extends StorageNamespace {
   }
 }
 
-/** `openStorage` for an environment, given how that environment opens a native store. */
-export function storageOpener(openNative: NativeOpener): (options?: StorageOptions) => Promise<Storage> {
+/** `openStorage` for an environment, given how that environment opens a
+ *  native store and which stores of it are open. */
+export function storageOpener(
+  openNative: NativeOpener,
+  openStores: OpenStores<SharedStore>,
+): (options?: StorageOptions) => Promise<Storage> {
   return (options) =>
-    call(async () => {
-      const listeners = new Set<StateListener>();
-      const fanOut = (state: BreakerState, previous: BreakerState) => {
-        for (const listener of [...listeners]) {
-          try {
-            listener(state, previous);
-          } catch {
-            // A listener's own failure must not reach the store or the others.
-          }
-        }
-      };
-      return new Storage(await Session.open(openNative, options, fanOut), listeners);
-    });
+    call(async () => new Storage(await openStores.lease(options, () => SharedStore.open(openNative, options))));
 }
