@@ -93,7 +93,7 @@ describe("handles on one database", () => {
       path.join(linkedDir, "f.sqlite"),
     ];
     for (const [i, spelling] of spellings.entries()) {
-      const other = await handle(t, spelling, { retry: FAST_RETRY });
+      const other = await handle(t, spelling);
       assert.equal(await other.get("kept"), "by the first", spelling);
       await other.set(`via${i}`, spelling);
     }
