@@ -7,7 +7,6 @@
 
 import { storageOpener } from "./storage.js";
 import { ownError } from "./errors.js";
-import { OpenStores } from "./open-stores.js";
 import { RemoteStore } from "./remote.js";
 import { startFetchedRuntime } from "./runtime.js";
 import type { StorageOptions } from "./types.js";
@@ -20,14 +19,13 @@ export type * from "./types.js";
 // A trapped worker is ended by the RemoteStore itself: nothing else to release.
 const nothingHeld = () => {};
 
-// A page's stores are shared by OPFS name.
 export const openStorage = storageOpener(async (options, trapped) => {
   if (!inWorker(options)) {
     const runtime = await startFetchedRuntime(trapped);
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
   return { native: await RemoteStore.open(startWorker, options, trapped), releaseAfterTrap: nothingHeld };
-}, new OpenStores((name) => name));
+});
 
 /** Whether `options` name a path other than ":memory:". Anything unreadable
  *  or invalid stays here, for the core to refuse. */

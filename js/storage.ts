@@ -8,7 +8,7 @@ import { ownError } from "./errors.js";
 import type { NativeCall } from "./get-or-set.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
-import type { OpenStores, Lease } from "./open-stores.js";
+import { OpenStores, type Lease } from "./open-stores.js";
 import type { NativeOpener } from "./session.js";
 import { SharedStore, withStorageErrors as call } from "./shared-store.js";
 import { fromStored, fromStoredBatch } from "./stored.js";
@@ -206,10 +206,11 @@ export class Storage extends StorageNamespace {
 }
 
 /** `openStorage` for an environment, given how that environment opens a
- *  native store and which stores of it are open. */
+ *  native store and which stores of it are open: by default, stores keyed
+ *  by their path as given (a browser's OPFS names). */
 export function storageOpener(
   openNative: NativeOpener,
-  openStores: OpenStores<SharedStore>,
+  openStores = new OpenStores<SharedStore>((name) => name),
 ): (options?: StorageOptions) => Promise<Storage> {
   return (options) =>
     call(async () => new Storage(await openStores.lease(options, () => SharedStore.open(openNative, options))));
