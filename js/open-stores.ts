@@ -57,7 +57,7 @@ interface Entry<S> {
 }
 
 /** A private store's lease: it is its store's only handle. */
-export const privateLease = <S>(store: S): Lease<S> => ({ store, release: (close) => close() });
+const privateLease = <S>(store: S): Lease<S> => ({ store, release: (close) => close() });
 
 export class OpenStores<S> {
   /** Turns a `path` into the key of its database: paths naming the same
