@@ -3,8 +3,7 @@
  * second `openStorage` on a database already open here, or still opening,
  * joins that store as another handle instead of opening the file again,
  * provided its store-level options agree with the first's. The database
- * closes when its last handle lets go; an open after that waits for the
- * close to finish, then opens afresh.
+ * closes when its last handle lets go; an open after that opens it afresh.
  */
 
 import { ownError } from "./errors.js";
@@ -42,8 +41,7 @@ type OptionValues = Map<string, unknown>;
 /** What a handle holds of a shared store: the store, and how to let go of it. */
 export interface Lease<S> {
   store: S;
-  /** Gives the handle back; the last one calls `close` (and the registry
-   *  waits for it before the database is opened again). */
+  /** Gives the handle back; the last one calls `close`. */
   release(close: () => Promise<void>): Promise<void>;
 }
 
@@ -64,8 +62,6 @@ export class OpenStores<S> {
    *  database have the same key. */
   readonly #databaseKey: (path: string) => string;
   readonly #open = new Map<string, Entry<S>>();
-  /** Databases whose last handle was released, until their close has finished. */
-  readonly #closing = new Map<string, Promise<void>>();
 
   constructor(databaseKey: (path: string) => string) {
     this.#databaseKey = databaseKey;
@@ -93,10 +89,9 @@ export class OpenStores<S> {
     }
   }
 
-  /** Opens the store of `key`, once any earlier store of it has closed. */
+  /** Opens the store of `key`, for the handles that join it. */
   #start(key: string, request: { path: string; options: OptionValues }, open: () => Promise<S>): Entry<S> {
-    const closing = this.#closing.get(key) ?? Promise.resolve();
-    const entry: Entry<S> = { ...request, store: closing.then(open), handles: 0 };
+    const entry: Entry<S> = { ...request, store: open(), handles: 0 };
     this.#open.set(key, entry);
     // A failed open is every joined caller's answer; the next call starts over.
     entry.store.catch(() => this.#forget(key, entry));
@@ -107,13 +102,7 @@ export class OpenStores<S> {
     entry.handles -= 1;
     if (entry.handles > 0) return Promise.resolve();
     this.#forget(key, entry);
-    const closed = close();
-    const settled = closed.catch(() => {});
-    this.#closing.set(key, settled);
-    void settled.then(() => {
-      if (this.#closing.get(key) === settled) this.#closing.delete(key);
-    });
-    return closed;
+    return close();
   }
 
   #forget(key: string, entry: Entry<S>): void {

@@ -179,14 +179,19 @@ describe("disposing handles", () => {
     assert.equal(await again.get("from-child"), "child value");
   });
 
-  test("an open right after the last dispose (not awaited) waits for the close instead of being LOCKED", async (t) => {
+  test("an open right after the last dispose (not awaited) opens the database afresh, not LOCKED", async (t) => {
     const file = freshFile(t);
     const a = await openStorage({ path: file });
     await a.set("k", 1);
+    // A long write running when dispose() is called keeps the file open a while.
+    const entries = Array.from({ length: 10_000 }, (_, i) => [`bulk${i}`, { i, text: "x".repeat(100) }]);
+    const running = a.mset(entries);
+    await new Promise((resolve) => setImmediate(resolve));
     const closing = a.dispose();
     const b = await handle(t, file, { retry: { maxAttempts: 1 } });
-    await closing;
+    await Promise.all([running, closing]);
     assert.equal(await b.get("k"), 1);
+    assert.equal(await b.count(), 10_001, "the write running at dispose() finished first");
     assert.equal(await childOpens(t, file), "open-failed LOCKED", "the new store holds the file");
   });
 
@@ -315,18 +320,21 @@ describe("failures every handle shares", () => {
   });
 });
 
+// The panic trigger exists only in the test-hooks build (tests/js/panic.test.mjs).
+const hooks = () => import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
+const PANIC = "larder:test-hooks:panic-in-operation";
+
 test("after a trap the store reopens, and every handle keeps working on it", async (t) => {
-  // The panic trigger exists only in the test-hooks build (tests/js/panic.test.mjs).
-  const hooks = await import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
+  const { openStorage: hooksOpen } = await hooks();
   const file = freshFile(t);
   const open = async () => {
-    const store = await hooks.openStorage({ path: file });
+    const store = await hooksOpen({ path: file });
     t.after(() => store.dispose());
     return store;
   };
   const [a, b] = [await open(), await open()];
   await a.set("kept", 1);
-  const [panicked, behind] = await settleAll([a.get("larder:test-hooks:panic-in-operation"), b.set("behind", 2)]);
+  const [panicked, behind] = await settleAll([a.get(PANIC), b.set("behind", 2)]);
   assert.equal(panicked.reason?.code, "INTERNAL");
   assert.equal(behind.reason?.code, "INTERNAL", "the sibling's call behind the panic is failed too");
   assert.equal(await within(b.get("kept"), "a sibling's call after the trap"), 1);
