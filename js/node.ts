@@ -168,20 +168,21 @@ function heldFiles(fs: unknown) {
 }
 
 /** A database file's key among the open stores: its absolute path with
- *  symlinks resolved (the directory's, if the file does not exist yet). */
+ *  symlinks resolved, as far as it exists (a file not created yet, or in
+ *  directories not created yet, keys by its nearest existing ancestor). */
 function databaseKey(file: string): string {
-  const absolute = path.resolve(file);
-  for (const resolve of [
-    () => nodeFs.realpathSync(absolute),
-    () => path.join(nodeFs.realpathSync(path.dirname(absolute)), path.basename(absolute)),
-  ]) {
+  let existing = path.resolve(file);
+  let rest = "";
+  for (;;) {
     try {
-      return resolve();
+      return path.join(nodeFs.realpathSync(existing), rest);
     } catch {
-      // Not there (yet): try its directory, or else take the path as it is.
+      const parent = path.dirname(existing);
+      if (parent === existing) return path.resolve(file);
+      rest = path.join(path.basename(existing), rest);
+      existing = parent;
     }
   }
-  return absolute;
 }
 
 const openNative: NativeOpener = async (options, trapped) => {

@@ -102,6 +102,17 @@ describe("handles on one database", () => {
     assert.deepEqual(fs.readdirSync(dir).filter((name) => name.endsWith(".lock")), ["f.sqlite.lock"], "one lock");
   });
 
+  test("a file in directories not created yet, through a symlink, is one store with its real path", async (t) => {
+    const dir = tempDir(t, "later");
+    const linkedDir = path.join(tempDir(t, "links"), "dir");
+    fs.symlinkSync(dir, linkedDir);
+    // The core creates new/deeper/ on the first open, after its key was taken.
+    const first = await handle(t, path.join(linkedDir, "new", "deeper", "f.sqlite"));
+    await first.set("k", "first");
+    const second = await handle(t, path.join(dir, "new", "deeper", "f.sqlite"));
+    assert.equal(await second.get("k"), "first");
+  });
+
   test("concurrent opens of one free file all resolve, as handles on one store", async (t) => {
     const file = freshFile(t);
     const handles = await Promise.all(Array.from({ length: 8 }, () => openStorage({ path: file, retry: FAST_RETRY })));
