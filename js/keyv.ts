@@ -105,7 +105,9 @@ export class KeyvLarder extends EventEmitter {
       throw ownError("INVALID_ARGUMENT", "KeyvLarder takes a larder store, a path or larder:// URI, or openStorage options");
     }
     const { throwOnErrors, ...storeOptions } = typeof source === "string" ? { path: source } : (source ?? {});
-    const path = storeOptions.path?.startsWith(URI_SCHEME) ? storeOptions.path.slice(URI_SCHEME.length) : storeOptions.path;
+    // Anything but a string is left for openStorage to refuse, naming `path`.
+    const given = storeOptions.path;
+    const path = typeof given === "string" && given.startsWith(URI_SCHEME) ? given.slice(URI_SCHEME.length) : given;
     this.#owned = true;
     this.#store = openStorage({ ...storeOptions, path });
     // Each call reports a failed open through the error event; until one
@@ -207,8 +209,9 @@ export class KeyvLarder extends EventEmitter {
    *  left open for its owner. */
   async disconnect(): Promise<void> {
     if (!this.#owned) return;
+    // A store that never opened has nothing to close (its error was reported).
     const store = await this.#store.catch(() => undefined);
-    await this.#attempt(undefined, async () => store?.dispose());
+    await store?.dispose();
   }
 
   async #view(namespace: string | undefined): Promise<StorageNamespace> {

@@ -122,10 +122,17 @@ test("failures reach keyv's error event", async (t) => {
     assert.equal(await keyv.set("a", 1), false);
     assert.equal(await keyv.get("a"), undefined);
     assert.equal(await keyv.has("a"), false);
+    assert.equal(await keyv.delete("a"), false);
+    assert.equal(await keyv.delete(["a", "b"]), false);
+    assert.deepEqual(await keyv.setMany([{ key: "a", value: 1 }]), [false]);
     await keyv.clear();
-    assert.equal(keyv.errors.length, 4);
+    assert.equal(keyv.errors.length, 7);
     for (const error of keyv.errors) assertStorageError(error, "INVALID_ARGUMENT", /maxBatchSize/);
-    await keyv.disconnect();
+    await keyv.disconnect(); // nothing to close, nothing more to report
+    assert.equal(keyv.errors.length, 7);
+    const badPath = recordingKeyv(new KeyvLarder({ path: 42 }));
+    assert.equal(await badPath.set("a", 1), false);
+    assertStorageError(badPath.errors[0], "INVALID_ARGUMENT", /path/);
   });
   await t.test("a call the store refuses", async () => {
     const keyv = recordingKeyv(new KeyvLarder({ maxKeyBytes: 8 }));
