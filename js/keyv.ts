@@ -108,13 +108,13 @@ export class KeyvLarder extends EventEmitter {
     // Anything but a string is left for openStorage to refuse, naming `path`.
     const given = storeOptions.path;
     const path = typeof given === "string" && given.startsWith(URI_SCHEME) ? given.slice(URI_SCHEME.length) : given;
+    this.throwOnErrors = checkThrowOnErrors(throwOnErrors);
     this.#owned = true;
     this.#store = openStorage({ ...storeOptions, path });
     // Each call reports a failed open through the error event; until one
     // does, the rejection is not unhandled.
     this.#store.catch(() => {});
     this.#maxBatchSize = storeOptions.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
-    this.throwOnErrors = checkThrowOnErrors(throwOnErrors);
     this.opts = { dialect: "sqlite", url: URI_SCHEME + (path ?? ":memory:") };
   }
 
