@@ -54,9 +54,10 @@ soak: build
 	node tests/js/soak-memory.mjs 1000000
 
 # keyv's official adapter suite (@keyv/test-suite, on vitest) against
-# larderdb/keyv, from tests/keyv/ with its own dependencies.
+# larderdb/keyv, from tests/keyv/ with its own dependencies, after checking
+# the adapter's declared types against keyv's.
 test-keyv: build
-	cd tests/keyv && node_modules/.bin/vitest run
+	cd tests/keyv && ../../node_modules/.bin/tsc -p . && node_modules/.bin/vitest run
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs

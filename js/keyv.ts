@@ -118,16 +118,17 @@ export class KeyvLarder extends EventEmitter {
     this.opts = { dialect: "sqlite", url: URI_SCHEME + (path ?? ":memory:") };
   }
 
-  get(key: string): Promise<StorageValue | undefined> {
-    return this.#attempt(undefined, (view, local) => view.get(local(key)));
+  // `Value` is the caller's word for what is stored (keyv's own signatures).
+  get<Value = StorageValue>(key: string): Promise<Value | undefined> {
+    return this.#attempt(undefined, (view, local) => view.get(local(key)) as Promise<Value | undefined>);
   }
 
-  getMany(keys: string[]): Promise<Array<StorageValue | undefined>> {
+  getMany<Value = StorageValue>(keys: string[]): Promise<Array<Value | undefined>> {
     return this.#attempt(
       keys.map(() => undefined),
       async (view, local) => {
-        const values: Array<StorageValue | undefined> = [];
-        for (const chunk of chunks(keys.map(local), this.#maxBatchSize)) values.push(...(await view.mget(chunk)));
+        const values: Array<Value | undefined> = [];
+        for (const chunk of chunks(keys.map(local), this.#maxBatchSize)) values.push(...((await view.mget(chunk)) as Array<Value | undefined>));
         return values;
       },
     );
@@ -186,7 +187,7 @@ export class KeyvLarder extends EventEmitter {
 
   /** Every live `[key, value]` of `namespace`, in key order, a page at a
    *  time; keys come back prefixed as keyv expects. */
-  async *iterator(namespace?: string): AsyncGenerator<[string, StorageValue], void> {
+  async *iterator<Value = StorageValue>(namespace?: string): AsyncGenerator<[string, Awaited<Value>], void> {
     try {
       const view = await this.#view(namespace);
       const page = Math.min(ITERATION_PAGE, this.#maxBatchSize);
@@ -195,7 +196,7 @@ export class KeyvLarder extends EventEmitter {
         if (keys.length === 0) return;
         const values = await view.mget(keys);
         for (const [index, key] of keys.entries()) {
-          const value = values[index];
+          const value = values[index] as Awaited<Value> | undefined;
           if (value !== undefined) yield [namespace ? `${namespace}:${key}` : key, value];
         }
         after = keys[keys.length - 1];
