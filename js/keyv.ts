@@ -51,6 +51,18 @@ function ttlOptions(ttl: number | undefined): SetOptions | undefined {
   return typeof ttl === "number" && ttl > 0 ? { ttlMs: ttl } : undefined;
 }
 
+/** [start, end) of each run of consecutive entries with the same larder TTL,
+ *  at most `size` long. */
+function sameTtlBatches(entries: readonly KeyvEntry[], size: number): Array<[number, number]> {
+  const ttlMs = (index: number) => ttlOptions(entries[index].ttl)?.ttlMs;
+  const batches: Array<[number, number]> = [];
+  for (let start = 0, end = 1; start < entries.length; start = end++) {
+    while (end < entries.length && end - start < size && ttlMs(end) === ttlMs(start)) end++;
+    batches.push([start, end]);
+  }
+  return batches;
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
@@ -128,7 +140,9 @@ export class KeyvLarder extends EventEmitter {
       keys.map(() => undefined),
       async (view, local) => {
         const values: Array<Value | undefined> = [];
-        for (const chunk of chunks(keys.map(local), this.#maxBatchSize)) values.push(...((await view.mget(chunk)) as Array<Value | undefined>));
+        for (const chunk of chunks(keys.map(local), this.#maxBatchSize)) {
+          values.push(...((await view.mget(chunk)) as Array<Value | undefined>));
+        }
         return values;
       },
     );
@@ -150,15 +164,10 @@ export class KeyvLarder extends EventEmitter {
   async setMany(entries: KeyvEntry[]): Promise<boolean[]> {
     const written = entries.map(() => false);
     await this.#attempt(undefined, async (view, local) => {
-      let start = 0;
-      while (start < entries.length) {
-        const ttlMs = ttlOptions(entries[start].ttl)?.ttlMs;
-        let end = start + 1;
-        while (end < entries.length && end - start < this.#maxBatchSize && ttlOptions(entries[end].ttl)?.ttlMs === ttlMs) end++;
+      for (const [start, end] of sameTtlBatches(entries, this.#maxBatchSize)) {
         const batch = entries.slice(start, end).map(({ key, value }) => [local(key), value] as const);
-        await view.mset(batch, ttlMs === undefined ? undefined : { ttlMs });
+        await view.mset(batch, ttlOptions(entries[start].ttl));
         written.fill(true, start, end);
-        start = end;
       }
     });
     return written;

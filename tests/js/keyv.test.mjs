@@ -81,15 +81,18 @@ test("the iterator pages through more entries than a page holds, skipping other 
 
 test("batches above maxBatchSize are split: setMany, getMany and deleteMany of 10 with a limit of 3", async (t) => {
   const path = join(tempDir(t, "keyv"), "chunks.sqlite");
-  const keyv = recordingKeyv(new KeyvLarder({ path, maxBatchSize: 3 }));
+  const clock = manualClock();
+  const keyv = recordingKeyv(new KeyvLarder({ path, maxBatchSize: 3, clock }));
   const entries = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: { i }, ttl: i < 5 ? 60_000 : undefined }));
   assert.deepEqual(await keyv.setMany(entries), entries.map(() => true));
   assert.deepEqual(await keyv.get(entries.map((e) => e.key)), entries.map((e) => e.value));
   await keyv.disconnect();
 
-  const store = await openStorage({ path, maxBatchSize: 3 });
+  const store = await openStorage({ path, maxBatchSize: 3, clock });
   t.after(() => store.dispose());
   assert.equal(await store.namespace("keyv").count(), 10);
+  clock.advance(60_001); // each run of entries kept its own TTL
+  assert.deepEqual(await store.namespace("keyv").keys(), ["k5", "k6", "k7", "k8", "k9"]);
   // What the adapter spares keyv: the store refuses such a batch whole.
   await assert.rejects(store.namespace("keyv").mdelete(entries.map((e) => e.key)), (error) =>
     Boolean(assertStorageError(error, "BATCH_TOO_LARGE")),
