@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash lint soak bench bench-browser bench-core clean
+.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-keyv test-hooks test-browser test-browser-crash lint soak bench bench-browser bench-core clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,7 +17,7 @@ build: setup
 demo: build
 	node demo/demo.mjs
 
-test: build lint test-core test-rust-node test-rust-chrome test-js test-browser test-browser-crash
+test: build lint test-core test-rust-node test-rust-chrome test-js test-keyv test-browser test-browser-crash
 
 # The core crate's tests, natively (SQLite built from rusqlite's bundled
 # sources): the engine, store, schema and policies, in seconds.
@@ -52,6 +52,12 @@ soak: build
 	LARDER_POWER_ROUNDS=2000 node --test tests/js/power-loss.test.mjs
 	LARDER_BROWSER_CRASH_ROUNDS=100 node tests/browser/crash.mjs
 	node tests/js/soak-memory.mjs 1000000
+
+# keyv's official adapter suite (@keyv/test-suite, on vitest) against
+# larderdb/keyv, from tests/keyv/ with its own dependencies, after checking
+# the adapter's declared types against keyv's.
+test-keyv: build
+	cd tests/keyv && ../../node_modules/.bin/tsc -p . && node_modules/.bin/vitest run
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs
