@@ -26,6 +26,7 @@ interface WithUndefined {
   gone: undefined;
 }
 
+const tag: unique symbol = Symbol("tag");
 const user: User = { id: 1, name: "Ada", roles: ["admin"], address: { city: "London", lines: [] } };
 
 export async function accepted(): Promise<void> {
@@ -79,6 +80,8 @@ export async function refused(): Promise<void> {
   await store.set("u", [1, undefined]);
   // @ts-expect-error bigint is not JSON
   await store.set("n", { n: 1n });
+  // @ts-expect-error a symbol-keyed property
+  await store.set("k", { [tag]: 1 });
   // @ts-expect-error a Uint8Array only at the top level
   await store.set("b", { bytes: new Uint8Array(1) });
   // @ts-expect-error an interface with a Date member
