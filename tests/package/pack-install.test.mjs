@@ -40,8 +40,19 @@ function promisedOutput(snippet) {
 const snippets = {
   esm: codeBlock(readme, "## Start in Node", "js"),
   cjs: codeBlock(readme, "## CommonJS", "js"),
+  typescript: codeBlock(readme, "## TypeScript", "ts"),
   awaitUsing: codeBlock(readme, "### `await using`", "ts"),
 };
+
+/** The repository's tsc run in the installed project on `args`:
+ *  strict, skipLibCheck off, Node types only (no DOM lib). */
+function tsc(...args) {
+  return run(path.join(root, "node_modules/.bin/tsc"), [
+    ...["--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", "--strict", "--skipLibCheck", "false"],
+    ...["--lib", "ES2022", "--types", "node", "--typeRoots", path.join(root, "node_modules/@types")],
+    ...args,
+  ], { cwd: project });
+}
 
 let project;
 test.before(async () => {
@@ -81,14 +92,14 @@ test("the README's CommonJS start prints what it says", async () => {
   assert.deepEqual(await runInProject("quick-start.cjs", snippets.cjs), promisedOutput(snippets.cjs));
 });
 
+test("the README's TypeScript example type-checks against the installed package", async () => {
+  writeFileSync(path.join(project, "typed.mts"), snippets.typescript);
+  await tsc("--noEmit", "typed.mts");
+});
+
 test("the README's `await using`, compiled by TypeScript to ES2022, runs on this Node and disposes", async () => {
   writeFileSync(path.join(project, "await-using.mts"), snippets.awaitUsing);
-  const tsc = path.join(root, "node_modules/.bin/tsc");
-  await run(tsc, [
-    ...["--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", "--strict"],
-    ...["--lib", "ES2022", "--types", "node", "--typeRoots", path.join(root, "node_modules/@types")],
-    "await-using.mts",
-  ], { cwd: project });
+  await tsc("await-using.mts");
   const compiled = readFileSync(path.join(project, "await-using.mjs"), "utf8");
   // TypeScript's rewrite of `await using`, which Node 20 cannot parse.
   assert.match(compiled, /__addDisposableResource/);
