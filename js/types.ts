@@ -36,12 +36,23 @@ type StorableMember<T, K extends keyof T> = K extends symbol
       ? JsonData<Exclude<T[K], undefined>> | undefined
       : JsonData<T[K]>;
 
+/** Objects that are not JSON data, named so that an error says `never` for them
+ *  rather than listing their methods (a nested Uint8Array is refused too). */
+type NotJson =
+  | ((...args: never[]) => unknown)
+  | Date
+  | RegExp
+  | ReadonlyMap<unknown, unknown>
+  | ReadonlySet<unknown>
+  | ArrayBufferView
+  | PromiseLike<unknown>;
+
 /** `T` if it is JSON data by its structure; otherwise with `never` where it is not. */
 type JsonData<T> = [T] extends [JsonValue]
   ? T
   : T extends null | boolean | number | string
     ? T
-    : T extends ((...args: never[]) => unknown) | Uint8Array
+    : T extends NotJson
       ? never
       : T extends object
         ? { [K in keyof T]: StorableMember<T, K> }
