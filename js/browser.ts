@@ -26,7 +26,8 @@ export const openStorage = storageOpener(async (options, trapped) => {
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
   return { native: await RemoteStore.open(startWorker, withoutTrace(options), trapped), releaseAfterTrap: nothingHeld };
-}, browserFreeSpace);
+  // The default registry of open stores (by OPFS name), no trace channel.
+}, undefined, undefined, browserFreeSpace);
 
 /** An OPFS store's free space is what is left of the origin's quota, which
  *  the page and the store's worker share, so the page asks. */

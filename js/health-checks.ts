@@ -93,9 +93,9 @@ export class HealthChecks {
   readonly #freeSpace: FreeSpace;
   readonly #settings: HealthSettings;
   readonly #now: () => number;
-  /** Stops each running schedule, for the store's dispose. */
+  /** Stops each running schedule, for the handle's dispose. */
   readonly #schedules = new Set<() => void>();
-  /** The store was disposed: no check runs and no schedule starts any more. */
+  /** The handle was disposed: no check runs and no schedule starts any more. */
   #closed = false;
 
   constructor(metrics: HealthMetrics, freeSpace: FreeSpace, settings: HealthSettings, now: () => number) {
@@ -106,7 +106,7 @@ export class HealthChecks {
   }
 
   async check(): Promise<HealthReport> {
-    if (this.#closed) throw ownError("DISPOSED", "the store has been disposed");
+    if (this.#closed) throw ownError("DISPOSED", "this handle on the store has been disposed");
     const [{ snapshot, recent }, freeBytes] = await Promise.all([this.#metrics.read(), this.#freeSpace.freeBytes()]);
     const report = assessHealth({
       ...this.#settings,
@@ -157,7 +157,7 @@ export class HealthChecks {
     return { dispose: stop };
   }
 
-  /** Stops every schedule (the store is being disposed). */
+  /** Stops every schedule (the handle is being disposed). */
   close(): void {
     this.#closed = true;
     for (const stop of [...this.#schedules]) stop();

@@ -65,8 +65,8 @@ export interface MetricsSource {
   slowOperationMs: number;
   budgetBytes: number | null;
   tracer: Tracer;
-  /** The core's figures, read between operations. */
-  core: () => Promise<CoreFigures>;
+  /** `read` of the core's figures, between operations. */
+  core: <T>(read: (figures: CoreFigures) => T) => Promise<T>;
 }
 
 export class StoreMetrics {
@@ -129,10 +129,10 @@ export class StoreMetrics {
     return this.#recent.window(this.#source.clock());
   }
 
-  /** The snapshot and the recent window, read in one step. */
-  async read(): Promise<{ snapshot: MetricsSnapshot; recent: RecentWindow }> {
-    const core = await this.#source.core();
-    return { snapshot: this.#snapshot(core), recent: this.recent() };
+  /** The snapshot and the recent window, read in one step with the core's
+   *  figures (for a worker store, as its reply arrives). */
+  read(): Promise<{ snapshot: MetricsSnapshot; recent: RecentWindow }> {
+    return this.#source.core((core) => ({ snapshot: this.#snapshot(core), recent: this.recent() }));
   }
 
   async metrics(): Promise<MetricsSnapshot> {

@@ -9,10 +9,12 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
+import { OpenStores } from "./open-stores.js";
 import { nodeFreeSpace } from "./node-free-space.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
 import { runtimeStarter } from "./runtime.js";
+import type { NativeOpener } from "./session.js";
 import { storageOpener } from "./storage.js";
 import type { StorageOptions } from "./types.js";
 
@@ -167,10 +169,25 @@ function heldFiles(fs: unknown) {
   return { fs: watched, acquireLock, release, owned, temporary: (file: string) => (temporary.add(file), file) };
 }
 
-/** Where every store of this process publishes its trace events. */
-const operationChannel = channel("larder:operation");
+/** A database file's key among the open stores: its absolute path with
+ *  symlinks resolved, as far as it exists (a file not created yet, or in
+ *  directories not created yet, keys by its nearest existing ancestor). */
+function databaseKey(file: string): string {
+  let existing = path.resolve(file);
+  let rest = "";
+  for (;;) {
+    try {
+      return path.join(nodeFs.realpathSync(existing), rest);
+    } catch {
+      const parent = path.dirname(existing);
+      if (parent === existing) return path.resolve(file);
+      rest = path.join(path.basename(existing), rest);
+      existing = parent;
+    }
+  }
+}
 
-export const openStorage = storageOpener(async (options, trapped) => {
+const openNative: NativeOpener = async (options, trapped) => {
   const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
   // scheduled) leaves nobody else to release what the instance held.
@@ -187,4 +204,9 @@ export const openStorage = storageOpener(async (options, trapped) => {
     if (error instanceof WebAssembly.RuntimeError) release();
     throw error;
   }
-}, nodeFreeSpace, operationChannel);
+};
+
+/** Where every store of this process publishes its trace events. */
+const operationChannel = channel("larder:operation");
+
+export const openStorage = storageOpener(openNative, new OpenStores(databaseKey), operationChannel, nodeFreeSpace);

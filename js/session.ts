@@ -72,8 +72,8 @@ export class Session {
   readonly #inFlight = new Set<(error: StorageError) => void>();
   /** The core counters of the instances lost to traps. */
   readonly #carried = new CarriedCoreMetrics();
-  /** Settles once a lost worker's counters are carried. */
-  #carrying: Promise<void> = Promise.resolve();
+  /** Settles once a lost worker's counters are carried (undefined: none is on its way). */
+  #carrying: Promise<void> | undefined;
 
   private constructor(openNative: NativeOpener, options: StorageOptions | undefined, onStateChange: StateListener) {
     this.#openNative = openNative;
@@ -112,11 +112,14 @@ export class Session {
     return opened ? opened.native.breakerState() : this.#lastBreakerState;
   }
 
-  /** The core's figures, with those of instances lost to traps. */
-  async coreFigures(): Promise<CoreFigures> {
-    const live = await this.call(async (native) => native.coreMetrics());
-    await this.#carrying;
-    return this.#carried.figures(live);
+  /** `read` of the core's figures, with those of instances lost to traps;
+   *  for a core on this thread, in the same step as the core's read. */
+  async coreFigures<T>(read: (figures: CoreFigures) => T): Promise<T> {
+    if (this.#carrying) await this.#carrying;
+    return this.call(async (native) => {
+      const live = native.coreMetrics();
+      return read(this.#carried.figures(live instanceof Float64Array ? live : await live));
+    });
   }
 
   isDisposed(): boolean {
@@ -207,7 +210,12 @@ export class Session {
     try {
       const lost = opened.native.coreMetrics();
       if (lost instanceof Float64Array) carry(lost);
-      else this.#carrying = lost.then(carry, () => {});
+      else {
+        const carrying: Promise<void> = lost.then(carry, () => {}).finally(() => {
+          if (this.#carrying === carrying) this.#carrying = undefined;
+        });
+        this.#carrying = carrying;
+      }
     } catch {
       // The instance cannot be read: its counters since the open are lost.
     }

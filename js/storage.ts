@@ -1,20 +1,22 @@
 /**
- * The store object users hold: a thin shell over the native store (through
- * its Session, which outlives a trap) that turns every failure into a
- * rejected promise carrying a StorageError.
+ * The store object users hold: a handle on a store open in this process (a
+ * SharedStore, through its Session, which outlives a trap), a thin shell
+ * that turns every failure into a rejected promise carrying a StorageError.
  */
 
-import { ownError, toStorageError } from "./errors.js";
-import { GetOrSet, thrownByLoader, type NativeCall } from "./get-or-set.js";
+import { ownError } from "./errors.js";
+import { thrownByLoader, type NativeCall } from "./get-or-set.js";
 import { HealthChecks, healthSettings, unknownFreeSpace, type FreeSpace } from "./health-checks.js";
-import { StoreMetrics, type MetricsSnapshot } from "./metrics.js";
+import type { MetricsSnapshot, StoreMetrics } from "./metrics.js";
 import { metricsText, type MetricsTextOptions } from "./metrics-text.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { observabilityOptions } from "./observability-options.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
-import { Session, type NativeOpener } from "./session.js";
-import { Tracer, type TraceChannel } from "./trace.js";
+import { OpenStores, type Lease } from "./open-stores.js";
+import type { NativeOpener } from "./session.js";
+import { SharedStore, withStorageErrors as call } from "./shared-store.js";
 import { fromStored, fromStoredBatch } from "./stored.js";
+import type { TraceChannel } from "./trace.js";
 import type {
   BreakerState,
   Entries,
@@ -24,7 +26,9 @@ import type {
   InvalidateOptions,
   KeysOptions,
   MsetOptions,
+  NotCallable,
   SetOptions,
+  Storable,
   StorageOptions,
   StorageValue,
   StateListener,
@@ -33,21 +37,16 @@ import type {
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
+const handleDisposed = () => ownError("DISPOSED", "this handle on the store has been disposed");
+
 const same = <T>(value: T): T => value;
 
-/** Runs a call; whatever it throws or rejects with becomes a StorageError. */
-async function call<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw toStorageError(error);
-  }
-}
-
-/** What a Storage and its namespace views share. */
+/** What a Storage handle and its namespace views share: the store's calls,
+ *  refused once this handle is disposed. */
 interface Shared {
-  session: Session;
-  getOrSet: GetOrSet;
+  call: NativeCall;
+  getOrSet(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue>;
+  /** Counts each call (js/metrics.ts). */
   metrics: StoreMetrics;
 }
 
@@ -60,7 +59,8 @@ export class StorageNamespace {
   readonly #shared: Shared;
   readonly #ns: Namespace;
 
-  /** @internal Use `openStorage` and `namespace`. */
+  /** @internal Use `openStorage` and `namespace`. (Not in the published
+   *  types, which name no internal module.) */
   constructor(shared: Shared, ns: Namespace) {
     this.#shared = shared;
     this.#ns = ns;
@@ -77,20 +77,21 @@ export class StorageNamespace {
     invoke: (native: NativeApi, ns: Namespace) => Promise<R>,
     read = same as (raw: R) => T,
   ): Promise<T> {
-    const { session, metrics } = this.#shared;
-    const run = () => session.call((native) => invoke(native, this.#ns)).then(read);
-    return metrics.observe(op, this.#ns, key, keys, run);
+    const { call, metrics } = this.#shared;
+    return metrics.observe(op, this.#ns, key, keys, () => call((native) => invoke(native, this.#ns)).then(read));
   }
 
-  set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
+  // `T` is checked by its structure (see `Storable` in types.ts); the core
+  // checks the value itself, whatever its declared type.
+  set<T extends Storable<T>>(key: string, value: NotCallable<T>, options?: SetOptions): Promise<void> {
     const json = plainJson(value);
     return this.#run("set", key, undefined, (native, ns) =>
-      json === undefined ? native.set(ns, key, value, options) : native.setJson(ns, key, json, options),
+      json === undefined ? native.set(ns, key, value as StorageValue, options) : native.setJson(ns, key, json, options),
     );
   }
 
   // `T` is the caller's word for what the key holds: the store cannot check it.
-  get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
+  get<T extends Storable<T> = StorageValue>(key: string): Promise<T | undefined> {
     return this.#run("get", key, undefined, (native, ns) => native.get(ns, key), fromStored) as Promise<T | undefined>;
   }
 
@@ -102,10 +103,14 @@ export class StorageNamespace {
     return this.#run("delete", key, undefined, (native, ns) => native.delete(ns, key));
   }
 
-  mget<T extends StorageValue = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
+  mget<T extends Storable<T> = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
     return this.#run("mget", undefined, keys, (native, ns) => native.mget(ns, keys), fromStoredBatch) as Promise<Array<T | undefined>>;
   }
 
+  // Entries of mixed values (`[["a", 1], ["b", "x"]]`) take the first
+  // signature; entries of one interface type the second.
+  mset(entries: Entries, options?: MsetOptions): Promise<void>;
+  mset<T extends Storable<T>>(entries: Entries<NotCallable<T>>, options?: MsetOptions): Promise<void>;
   mset(entries: Entries, options?: MsetOptions): Promise<void> {
     const flat = plainJsonEntries(entries);
     return this.#run("mset", undefined, entries, (native, ns) =>
@@ -121,13 +126,13 @@ export class StorageNamespace {
     return this.#run("keys", undefined, undefined, (native, ns) => native.keys(ns, options));
   }
 
-  getOrSet<T extends StorageValue = StorageValue>(
+  getOrSet<T extends Storable<T>>(
     key: string,
-    loader: (key: string) => T | Promise<T>,
+    loader: (key: string) => NotCallable<T> | Promise<NotCallable<T>>,
     options?: GetOrSetOptions,
   ): Promise<T> {
     const { getOrSet, metrics } = this.#shared;
-    const run = () => getOrSet.run(this.#ns, key, loader, options);
+    const run = () => getOrSet(this.#ns, key, loader, options);
     return metrics.observe("getOrSet", this.#ns, key, undefined, run, thrownByLoader) as Promise<T>;
   }
 
@@ -152,31 +157,51 @@ export class StorageNamespace {
   }
 }
 
+/**
+ * One handle on an open store. Every `openStorage` gives a handle of its
+ * own; handles on the same database in this process share one SharedStore
+ * (js/shared-store.ts): its queue, data and breaker. A handle has its own
+ * state listeners and its own lifetime: disposing it refuses its later
+ * calls, and disposing the last one closes the store.
+ */
 export class Storage extends StorageNamespace {
+  readonly #lease: Lease<SharedStore>;
   readonly #shared: Shared;
-  readonly #listeners: Set<StateListener>;
+  /** Closed when this handle is disposed, refusing its later calls. */
+  readonly #gate: { open: boolean };
+  readonly #listeners = new Set<StateListener>();
+  /** This handle's health checks and schedules, over the store's counters. */
   readonly #health: HealthChecks;
+  #disposal: Promise<void> | undefined;
 
   /** @internal Use `openStorage`. */
-  constructor(session: Session, listeners: Set<StateListener>, metrics: StoreMetrics, health: HealthChecks) {
-    const native: NativeCall = (invoke) => call(() => session.call(invoke));
-    const lookedUp = (hit: boolean) => metrics.lookups(hit ? 1 : 0, hit ? 0 : 1);
-    const shared = { session, getOrSet: new GetOrSet(native, lookedUp), metrics };
+  constructor(lease: Lease<SharedStore>, health: HealthChecks) {
+    const store = lease.store;
+    const gate = { open: true };
+    const shared: Shared = {
+      call: (invoke) => (gate.open ? store.call(invoke) : Promise.reject(handleDisposed())),
+      getOrSet: (ns, key, loader, options) =>
+        gate.open ? store.getOrSet.run(ns, key, loader, options) : Promise.reject(handleDisposed()),
+      metrics: store.metrics,
+    };
     super(shared, undefined);
+    this.#lease = lease;
+    this.#gate = gate;
     this.#shared = shared;
-    this.#listeners = listeners;
     this.#health = health;
-    storeMetrics.set(this, metrics);
+    store.listen(this.#listeners);
+    storeMetrics.set(this, store.metrics);
   }
 
-  /** What the store has counted since it opened (js/metrics.ts). */
+  /** What the store has counted since it opened (js/metrics.ts), every
+   *  handle's calls on it included. */
   metrics(): Promise<MetricsSnapshot> {
-    return call(() => this.#shared.metrics.metrics());
+    return call(() => (this.#gate.open ? this.#shared.metrics.metrics() : Promise.reject(handleDisposed())));
   }
 
   /** The same numbers in the Prometheus text format (js/metrics-text.ts). */
   metricsText(options?: MetricsTextOptions): Promise<string> {
-    return call(() => metricsText(this.#shared.metrics, options));
+    return call(() => (this.#gate.open ? metricsText(this.#shared.metrics, options) : Promise.reject(handleDisposed())));
   }
 
   /** Every health check judged now (js/health.ts). */
@@ -184,18 +209,19 @@ export class Storage extends StorageNamespace {
     return call(() => this.#health.check());
   }
 
-  /** Runs health() every `intervalMs` until the handle or the store is disposed (js/health-checks.ts). */
+  /** Runs health() every `intervalMs` until the returned handle or this
+   *  Storage is disposed (js/health-checks.ts). */
   scheduleHealthChecks(options: HealthScheduleOptions): { dispose(): void } {
     return this.#health.schedule(options);
   }
 
   /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
   get breakerState(): BreakerState {
-    return this.#shared.session.breakerState;
+    return this.#lease.store.session.breakerState;
   }
 
   /** Calls `listener(state, previousState)` once per breaker transition, in
-   *  order, until the returned handle is disposed. */
+   *  order, until the returned handle (or this Storage) is disposed. */
   onStateChange(listener: StateListener): { dispose(): void } {
     if (typeof listener !== "function") {
       throw ownError("INVALID_ARGUMENT", "onStateChange needs a listener function");
@@ -211,16 +237,23 @@ export class Storage extends StorageNamespace {
     return new StorageNamespace(this.#shared, name === undefined ? null : name);
   }
 
-  /** Closes the store: calls still waiting, getOrSet callers waiting on a
-   *  loader too, and every later call reject with DISPOSED. */
+  /** Refuses this handle's later calls with DISPOSED; the calls it already
+   *  made run and settle as usual. If it is the store's last handle, the
+   *  store closes: calls still waiting, getOrSet callers waiting on a
+   *  loader too, reject with DISPOSED. */
   dispose(): Promise<void> {
-    this.#shared.getOrSet.close();
-    this.#health.close();
-    return call(() => this.#shared.session.dispose());
+    if (this.#disposal === undefined) {
+      const store = this.#lease.store;
+      this.#gate.open = false;
+      this.#health.close();
+      store.unlisten(this.#listeners);
+      this.#disposal = call(() => this.#lease.release(() => store.close()));
+    }
+    return this.#disposal;
   }
 
   isDisposed(): boolean {
-    return this.#shared.session.isDisposed();
+    return this.#disposal !== undefined;
   }
 
   [asyncDispose](): Promise<void> {
@@ -228,7 +261,7 @@ export class Storage extends StorageNamespace {
   }
 }
 
-/** The counters behind each store's metrics(), for what reads them beside it (health). */
+/** The counters behind each handle's metrics(), for what reads them beside it (health). */
 const storeMetrics = new WeakMap<Storage, StoreMetrics>();
 
 /** @internal The counters behind `storage.metrics()`. */
@@ -238,35 +271,23 @@ export function metricsOf(storage: Storage): StoreMetrics {
   return metrics;
 }
 
-/** `openStorage` for an environment, given how that environment opens a
- *  native store, where it keeps the database (for the health checks' free
- *  space; unknown if not said), and where it publishes trace events besides
- *  `trace`. */
+/** @internal `openStorage` for an environment, given how that environment opens a
+ *  native store and which stores of it are open: by default, stores keyed
+ *  by their path as given (a browser's OPFS names); where it publishes
+ *  trace events besides the `trace` option (js/trace.ts); and where it
+ *  keeps a database, for the health checks' free space (unknown if not said). */
 export function storageOpener(
   openNative: NativeOpener,
-  freeSpace: (options: StorageOptions | undefined) => FreeSpace = unknownFreeSpace,
+  openStores = new OpenStores<SharedStore>((name) => name),
   traceChannel?: TraceChannel,
+  freeSpace: (options: StorageOptions | undefined) => FreeSpace = unknownFreeSpace,
 ): (options?: StorageOptions) => Promise<Storage> {
   return (options) =>
     call(async () => {
       const observability = observabilityOptions(options);
-      const listeners = new Set<StateListener>();
-      const fanOut = (state: BreakerState, previous: BreakerState) => {
-        for (const listener of [...listeners]) {
-          try {
-            listener(state, previous);
-          } catch {
-            // A listener's own failure must not reach the store or the others.
-          }
-        }
-      };
-      const session = await Session.open(openNative, options, fanOut);
-      const metrics = new StoreMetrics({
-        ...observability,
-        tracer: new Tracer(observability.trace, traceChannel),
-        core: () => session.coreFigures(),
-      });
-      const health = new HealthChecks(metrics, freeSpace(options), healthSettings(options, observability), observability.clock);
-      return new Storage(session, listeners, metrics, health);
+      const open = () => SharedStore.open(openNative, options, observability, traceChannel);
+      const lease = await openStores.lease(options, open);
+      const settings = healthSettings(options, observability);
+      return new Storage(lease, new HealthChecks(lease.store.metrics, freeSpace(options), settings, observability.clock));
     });
 }

@@ -135,6 +135,18 @@ describe("metrics() after a known sequence of calls", () => {
     assert.equal(storage.fileBytes % 4096, 0, "whole pages");
   });
 
+  test("metrics() reads between operations, in one step: a call queued before it has not run yet", async (t) => {
+    const store = await open(t, { maxSizeBytes: 1_000_000 });
+    const queued = store.set("x", 1);
+    const snapshot = await store.metrics();
+    await queued;
+    assert.equal(snapshot.queue.depth, 1);
+    assert.equal(snapshot.commits.count, 0);
+    assert.equal(snapshot.operations.set, undefined, "the set had not settled");
+    const after = await store.metrics();
+    assert.deepEqual([after.queue.depth, after.commits.count, after.operations.set.calls], [0, 1, 1]);
+  });
+
   test("a namespace view has no metrics(): they are the store's", async (t) => {
     const store = await open(t);
     assert.equal(store.namespace("n").metrics, undefined);

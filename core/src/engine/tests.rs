@@ -234,3 +234,24 @@ fn a_retry_waits_on_the_store_clock_and_holds_the_queue_behind_it() {
     engine.dispose();
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn the_engine_counts_queue_waits_groups_and_commits() {
+    use crate::metrics::FLAT_LENGTH;
+    let clock = ManualClock::new(0);
+    let engine = engine(StoreOptions::default(), &clock);
+    for operation in [set("a", "1"), set("b", "22"), get("a")] {
+        engine.submit(operation, Box::new(|_| {}));
+    }
+    clock.advance(5);
+    engine.drain();
+    let flat = engine.metrics();
+    assert_eq!(flat.len(), FLAT_LENGTH);
+    // Depth now and at most, then commits and grouped commits.
+    assert_eq!((flat[0], flat[1], flat[4], flat[5]), (0.0, 3.0, 1.0, 1.0));
+    // Two entries of 2 and 3 bytes; a memory store has no file.
+    assert_eq!((flat[11], flat[12], flat[13], flat[14]), (2.0, 5.0, 0.0, 0.0));
+    // Three waits of 5 ms each: count, sum, max, all in the 5 ms bucket.
+    assert_eq!((flat[15], flat[16], flat[17]), (3.0, 15.0, 5.0));
+    assert_eq!(flat[18 + 5], 3.0);
+}
