@@ -273,6 +273,26 @@ describe("scheduleHealthChecks", () => {
     assert.equal(calls, 0);
   });
 
+  test("two handles on one store: disposing one stops its schedule and its health(), not the other's", TEST, async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, "shared.sqlite");
+    const first = await openStorage({ path: file });
+    const second = await openStorage({ path: file });
+    t.after(() => Promise.all([first.dispose(), second.dispose()]));
+    const counts = { first: 0, second: 0 };
+    first.scheduleHealthChecks({ intervalMs: 10, onCheck: () => (counts.first += 1) });
+    const handle = second.scheduleHealthChecks({ intervalMs: 10, onCheck: () => (counts.second += 1) });
+    t.after(() => handle.dispose());
+    await until(() => counts.first >= 1 && counts.second >= 1, "both schedules running");
+    await first.dispose();
+    const stoppedAt = counts.first;
+    await rejectsWith(() => first.health(), "DISPOSED");
+    const goingOn = counts.second;
+    await until(() => counts.second >= goingOn + 3, "the other handle's schedule going on");
+    assert.equal(counts.first, stoppedAt, "the disposed handle's schedule stopped");
+    assert.equal((await second.health()).status, "HEALTHY");
+  });
+
   test("on a disposed store, a schedule checks its arguments and never runs a check", TEST, async (t) => {
     const { fs, probe } = fsWithStatfs({ bavail: 1e9, bsize: 4096 });
     const { store } = await fileStore(t, { fs });
