@@ -19,7 +19,9 @@ import type {
   InvalidateOptions,
   KeysOptions,
   MsetOptions,
+  NotCallable,
   SetOptions,
+  Storable,
   StorageOptions,
   StorageValue,
   StateListener,
@@ -48,7 +50,8 @@ export class StorageNamespace {
   readonly #shared: Shared;
   readonly #ns: Namespace;
 
-  /** @internal Use `openStorage` and `namespace`. */
+  /** @internal Use `openStorage` and `namespace`. (Not in the published
+   *  types, which name no internal module.) */
   constructor(shared: Shared, ns: Namespace) {
     this.#shared = shared;
     this.#ns = ns;
@@ -61,15 +64,17 @@ export class StorageNamespace {
     return this.#shared.call((native) => invoke(native, this.#ns)).then(read);
   }
 
-  set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
+  // `T` is checked by its structure (see `Storable` in types.ts); the core
+  // checks the value itself, whatever its declared type.
+  set<T extends Storable<T>>(key: string, value: NotCallable<T>, options?: SetOptions): Promise<void> {
     const json = plainJson(value);
     return this.#run((native, ns) =>
-      json === undefined ? native.set(ns, key, value, options) : native.setJson(ns, key, json, options),
+      json === undefined ? native.set(ns, key, value as StorageValue, options) : native.setJson(ns, key, json, options),
     );
   }
 
   // `T` is the caller's word for what the key holds: the store cannot check it.
-  get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
+  get<T extends Storable<T> = StorageValue>(key: string): Promise<T | undefined> {
     return this.#run((native, ns) => native.get(ns, key), fromStored) as Promise<T | undefined>;
   }
 
@@ -81,10 +86,14 @@ export class StorageNamespace {
     return this.#run((native, ns) => native.delete(ns, key));
   }
 
-  mget<T extends StorageValue = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
+  mget<T extends Storable<T> = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
     return this.#run((native, ns) => native.mget(ns, keys), fromStoredBatch) as Promise<Array<T | undefined>>;
   }
 
+  // Entries of mixed values (`[["a", 1], ["b", "x"]]`) take the first
+  // signature; entries of one interface type the second.
+  mset(entries: Entries, options?: MsetOptions): Promise<void>;
+  mset<T extends Storable<T>>(entries: Entries<NotCallable<T>>, options?: MsetOptions): Promise<void>;
   mset(entries: Entries, options?: MsetOptions): Promise<void> {
     const flat = plainJsonEntries(entries);
     return this.#run((native, ns) =>
@@ -100,9 +109,9 @@ export class StorageNamespace {
     return this.#run((native, ns) => native.keys(ns, options));
   }
 
-  getOrSet<T extends StorageValue = StorageValue>(
+  getOrSet<T extends Storable<T>>(
     key: string,
-    loader: (key: string) => T | Promise<T>,
+    loader: (key: string) => NotCallable<T> | Promise<NotCallable<T>>,
     options?: GetOrSetOptions,
   ): Promise<T> {
     return this.#shared.getOrSet(this.#ns, key, loader, options) as Promise<T>;
@@ -205,7 +214,7 @@ export class Storage extends StorageNamespace {
   }
 }
 
-/** `openStorage` for an environment, given how that environment opens a
+/** @internal `openStorage` for an environment, given how that environment opens a
  *  native store and which stores of it are open: by default, stores keyed
  *  by their path as given (a browser's OPFS names). */
 export function storageOpener(

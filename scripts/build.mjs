@@ -80,7 +80,9 @@ function optimiseWasm(input, output) {
 
 const manifest = JSON.parse(readFileSync(`${root}pkg-template/package.json`, "utf8"));
 writeFileSync(`${root}pkg/package.json`, `${JSON.stringify(manifest, null, 2)}\n`);
-copyFileSync(`${root}README.md`, `${root}pkg/README.md`);
+// The package's README is for its users (PACKAGE.md); README.md is the contributors'.
+copyFileSync(`${root}PACKAGE.md`, `${root}pkg/README.md`);
+copyFileSync(`${root}LICENSE`, `${root}pkg/LICENSE`);
 
 // Lets the demo and the tests import the built package by its name.
 rmSync(`${root}node_modules/larderdb`, { recursive: true, force: true });
