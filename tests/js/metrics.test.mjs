@@ -147,6 +147,19 @@ describe("metrics() after a known sequence of calls", () => {
     assert.deepEqual([after.queue.depth, after.commits.count, after.operations.set.calls], [0, 1, 1]);
   });
 
+  test("handles on one database share its counters; a disposed handle's metrics() rejects", async (t) => {
+    const file = path.join(tempDir(t, "metrics-handles"), "h.sqlite");
+    const [first, second] = [await openStorage({ path: file }), await openStorage({ path: file })];
+    t.after(() => first.dispose());
+    await first.set("a", 1);
+    await second.get("a");
+    await second.dispose();
+    const { operations, cache } = await first.metrics();
+    assert.deepEqual([operations.set.calls, operations.get.calls, cache.hits], [1, 1, 1]);
+    await rejectsWith(() => second.metrics(), "DISPOSED");
+    await rejectsWith(() => second.metricsText(), "DISPOSED");
+  });
+
   test("a namespace view has no metrics(): they are the store's", async (t) => {
     const store = await open(t);
     assert.equal(store.namespace("n").metrics, undefined);
