@@ -27,6 +27,9 @@ export const STORE_LEVEL_OPTIONS = [
   "retry",
   "clock",
   "fs",
+  "slowOperationMs",
+  "healthThresholds",
+  "trace",
 ] as const;
 
 /** Paths that always open a fresh store of their own. */
@@ -128,11 +131,14 @@ function shareable(options: StorageOptions | undefined): { path: string; options
   }
 }
 
-/** A nested option object (`breaker`, `retry`) as its given fields, so two
- *  objects with the same fields agree; any other value as it is. */
+/** A nested option object (`breaker`, `retry`, `healthThresholds` and its
+ *  checks) as its given fields, so two objects with the same fields agree;
+ *  any other value as it is. */
 function comparable(value: unknown): unknown {
   if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return value;
-  const fields = Object.entries(value).filter(([, field]) => field !== undefined);
+  const fields = Object.entries(value)
+    .filter(([, field]) => field !== undefined)
+    .map(([name, field]): [string, unknown] => [name, comparable(field)]);
   return new NestedOption(fields.sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
@@ -144,7 +150,7 @@ class NestedOption {
     return (
       other instanceof NestedOption &&
       other.fields.length === this.fields.length &&
-      this.fields.every(([name, value], i) => other.fields[i][0] === name && Object.is(other.fields[i][1], value))
+      this.fields.every(([name, value], i) => other.fields[i][0] === name && agree(value, other.fields[i][1]))
     );
   }
 

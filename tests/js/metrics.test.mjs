@@ -326,6 +326,21 @@ describe("the options", () => {
     await rejectsWith(() => openStorage({ trace: "yes" }), "INVALID_ARGUMENT", /option trace must be a function/);
   });
 
+  test("a second handle on an open database must give the same ones (healthThresholds compared field by field)", async (t) => {
+    const file = path.join(tempDir(t, "metrics-options"), "o.sqlite");
+    const options = { path: file, slowOperationMs: 5, healthThresholds: { latency: { degraded: 50 } } };
+    const first = await openStorage(options);
+    t.after(() => first.dispose());
+    const same = await openStorage({ ...options, healthThresholds: { latency: { degraded: 50 } } });
+    await same.dispose();
+    await rejectsWith(() => openStorage({ ...options, slowOperationMs: 6 }), "INVALID_ARGUMENT", /slowOperationMs 5/);
+    await rejectsWith(
+      () => openStorage({ ...options, healthThresholds: { latency: { degraded: 60 } } }),
+      "INVALID_ARGUMENT",
+      /healthThresholds \{ latency: \{ degraded: 50 \} \}/,
+    );
+  });
+
   test("unknown options are still refused", async () => {
     await rejectsWith(() => openStorage({ slowOperationsMs: 5 }), "INVALID_ARGUMENT", /slowOperationsMs/);
   });
