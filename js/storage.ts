@@ -42,7 +42,8 @@ const handleDisposed = () => ownError("DISPOSED", "this handle on the store has 
 const same = <T>(value: T): T => value;
 
 /** What a Storage handle and its namespace views share: the store's calls,
- *  refused once this handle is disposed. */
+ *  refused once this handle is disposed (rejecting with whatever the
+ *  session rejects with: `metrics.observe` makes it a StorageError). */
 interface Shared {
   call: NativeCall;
   getOrSet(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue>;
@@ -179,7 +180,9 @@ export class Storage extends StorageNamespace {
     const store = lease.store;
     const gate = { open: true };
     const shared: Shared = {
-      call: (invoke) => (gate.open ? store.call(invoke) : Promise.reject(handleDisposed())),
+      // Not store.call: every call's failure becomes a StorageError where it
+      // is counted (js/metrics.ts), one promise step fewer per call.
+      call: (invoke) => (gate.open ? store.session.call(invoke) : Promise.reject(handleDisposed())),
       getOrSet: (ns, key, loader, options) =>
         gate.open ? store.getOrSet.run(ns, key, loader, options) : Promise.reject(handleDisposed()),
       metrics: store.metrics,
