@@ -158,6 +158,6 @@ function clones(value: unknown): boolean {
   }
 }
 
-function describe(thrown: unknown): string {
+export function describe(thrown: unknown): string {
   return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
 }

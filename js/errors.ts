@@ -17,6 +17,7 @@ export type ErrorCode =
   | "CORRUPT"
   | "INCOMPATIBLE_SCHEMA"
   | "UNSUPPORTED"
+  | "LOAD_FAILED"
   | "INTERNAL";
 
 export type ErrorCategory =
@@ -84,6 +85,12 @@ const OWN_CODES = {
     false,
     "NONE",
     "This browser or environment does not support the required storage.",
+  ],
+  LOAD_FAILED: [
+    "LIFECYCLE",
+    true,
+    "RETRY",
+    "The storage could not be loaded. Please check your connection and try again.",
   ],
   CORRUPT: ["CORRUPTION", false, "RESET_DATABASE", "The saved data is damaged and has to be reset."],
   INTERNAL: ["INTERNAL", false, "REOPEN", "Something went wrong. Please reload and try again."],

@@ -7,10 +7,14 @@ import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
-import { runtimeStarter } from "./runtime.js";
+import { describe } from "./clone-check.js";
+import { ownError } from "./errors.js";
+import { loadUrls, urlOption, type LoadOption } from "./load-options.js";
+import { loadFailed, runtimeStarter } from "./runtime.js";
 import { storageOpener } from "./storage.js";
 import type { StorageOptions } from "./types.js";
 
@@ -22,9 +26,25 @@ export type * from "./types.js";
 // Synchronous instantiation is fine in Node, and the async path would load
 // Node's fetch machinery just to test for a Request.
 const startRuntime = runtimeStarter(
-  (url) => readFile(url),
+  (url) =>
+    readFile(url).catch((error: unknown) => {
+      throw loadFailed(`larder's wasm module ${fileURLToPath(url)} could not be read (${describe(error)})`, error);
+    }),
   (runtime, module) => runtime.initSync({ module }),
 );
+
+/** Node's reading of the load options: `wasmUrl` a file: URL or a path
+ *  (relative to the working directory); `workerUrl` is unused (Node runs
+ *  every store on the calling thread), once its type is checked. */
+function nodeLoadUrl(name: LoadOption, value: string | URL): URL | undefined {
+  if (name === "workerUrl") return undefined;
+  const url = typeof value === "string" && !value.startsWith("file:") ? pathToFileURL(path.resolve(value)) : value;
+  const resolved = urlOption(name, url, pathToFileURL(`${process.cwd()}/`).href);
+  if (resolved.protocol !== "file:") {
+    throw ownError("INVALID_ARGUMENT", `option ${name} must be a path or a file: URL in Node, got ${resolved}`);
+  }
+  return resolved;
+}
 
 /** What the wasm core needs from Node to keep a database in a file, and a
  *  way to release what it held if its instance traps. */
@@ -166,6 +186,7 @@ function heldFiles(fs: unknown) {
 }
 
 export const openStorage = storageOpener(async (options, trapped) => {
+  const { wasmUrl } = loadUrls(options, nodeLoadUrl);
   const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
   // scheduled) leaves nobody else to release what the instance held.
@@ -173,7 +194,7 @@ export const openStorage = storageOpener(async (options, trapped) => {
   const runtime = await startRuntime((error) => {
     if (!opened) release();
     trapped(error);
-  });
+  }, wasmUrl);
   try {
     const native = await runtime.openStore(options, host);
     opened = true;

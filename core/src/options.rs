@@ -10,7 +10,7 @@ pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 pub const MAX_VALUE_BYTES_CEILING: usize = 1_000_000_000;
 
 /// Every option name `openStorage` accepts.
-pub const OPTION_NAMES: [&str; 13] = [
+pub const OPTION_NAMES: [&str; 15] = [
     "path",
     "maxSizeBytes",
     "defaultTtlMs",
@@ -24,6 +24,9 @@ pub const OPTION_NAMES: [&str; 13] = [
     "retry",
     "clock",
     "fs",
+    // Where the browser entry finds its own files; the facade checks their values.
+    "wasmUrl",
+    "workerUrl",
 ];
 pub const BREAKER_OPTION_NAMES: [&str; 2] = ["failureThreshold", "recoveryTimeoutMs"];
 pub const RETRY_OPTION_NAMES: [&str; 3] = ["maxAttempts", "baseDelayMs", "maxDelayMs"];
