@@ -38,7 +38,8 @@ const startRuntime = runtimeStarter(
  *  every store on the calling thread), once its type is checked. */
 function nodeLoadUrl(name: LoadOption, value: string | URL): URL | undefined {
   if (name === "workerUrl") return undefined;
-  const url = typeof value === "string" && !value.startsWith("file:") ? pathToFileURL(path.resolve(value)) : value;
+  // A scheme of two letters or more makes a URL; anything else is a path (C:\ included).
+  const url = typeof value === "string" && !/^[a-z][a-z\d+.-]+:/i.test(value) ? pathToFileURL(path.resolve(value)) : value;
   const resolved = urlOption(name, url, pathToFileURL(`${process.cwd()}/`).href);
   if (resolved.protocol !== "file:") {
     throw ownError("INVALID_ARGUMENT", `option ${name} must be a path or a file: URL in Node, got ${resolved}`);

@@ -1,0 +1,136 @@
+// larderdb imported by package name through every common bundler, each app
+// loaded in headless Chromium: Vite's dev server and `vite build`
+// (examples/vite-app, with its one documented line), webpack 5, esbuild and
+// Rollup (tests/bundlers/<name>/), and a page with no bundler (an import
+// map). Each app opens a ":memory:" store and an OPFS store (in larder's
+// worker), sets and gets on both and shows the outcome; a check fails on a
+// wrong outcome or on any console error, page error or failed request. Also:
+// Vite's dev server without that line fails with a LOAD_FAILED that says
+// what to add. Everything is built under test-output/bundlers/, against the
+// package as npm installs it (pkg/ packed, then unpacked into node_modules).
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
+import { closeServer, startServer } from "../../scripts/static-server.mjs";
+import { STEP_TIMEOUT_MS, check, finish, launchChromium, watchPage, watchdog } from "../browser/harness.mjs";
+import { buildEsbuild, buildRollup, buildVite, buildWebpack, startViteDev } from "./builds.mjs";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const OUT = join(ROOT, "test-output", "bundlers");
+
+const appResult = {
+  memory: { from: "memory", bytes: [1, 2, 3] },
+  opfs: { from: "opfs", bytes: [1, 2, 3] },
+};
+const viteAppResult = {
+  memory: { from: ":memory:", at: "vite" },
+  opfs: { from: "vite-app", at: "vite" },
+};
+
+/** pkg/ packed by npm and unpacked into each of `dirs`' node_modules, as an install would. */
+function installPackage(dirs) {
+  const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", OUT], { cwd: join(ROOT, "pkg") })
+    .toString()
+    .trim()
+    .split("\n")
+    .at(-1);
+  for (const dir of dirs) {
+    const target = join(dir, "node_modules", "larderdb");
+    mkdirSync(target, { recursive: true });
+    execFileSync("tar", ["-xzf", join(OUT, tarball), "-C", target, "--strip-components=1"]);
+  }
+}
+
+/** Loads `url` and checks what the app reports and that nothing went wrong. */
+async function checkApp(context, name, url, expected) {
+  const page = await context.newPage();
+  const errors = watchPage(page);
+  try {
+    await page.goto(url, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForFunction(() => document.body?.dataset.status, undefined, { timeout: STEP_TIMEOUT_MS });
+    const { status, result } = await page.evaluate(() => ({ ...document.body.dataset }));
+    check(`${name}: the app opens both stores, sets and gets`, status === "done" && isDeepStrictEqual(JSON.parse(result), expected),
+      `status ${status}, result ${result}`);
+    check(`${name}: no console error, page error or failed request`, errors.length === 0, errors.join("; "));
+  } catch (error) {
+    check(`${name}: the app reports`, false, `${error.message.split("\n")[0]}; ${errors.join("; ")}`);
+  } finally {
+    await page.close();
+  }
+}
+
+/** The Vite app on the dev server without `optimizeDeps.exclude`: the open
+ *  fails with LOAD_FAILED, naming the page that came back and the fix. */
+async function checkViteDevWithoutTheLine(context) {
+  const dev = await startViteDev(join(OUT, "vite-app"), { configFile: false });
+  const page = await context.newPage();
+  try {
+    await page.goto(dev.url, { timeout: STEP_TIMEOUT_MS });
+    await page.waitForFunction(() => document.body?.dataset.status, undefined, { timeout: STEP_TIMEOUT_MS });
+    const { status, result } = await page.evaluate(() => ({ ...document.body.dataset }));
+    const { code, message = "" } = JSON.parse(result);
+    check("vite dev without the line: the open fails with LOAD_FAILED", status === "failed" && code === "LOAD_FAILED",
+      `status ${status}, result ${result}`);
+    check("... naming the wasm URL, the HTTP status and content type",
+      /larder_bg\.wasm/.test(message) && message.includes("HTTP 200, text/html"), message);
+    check("... and the line that fixes it", message.includes('optimizeDeps: { exclude: ["larderdb"] }'), message);
+  } finally {
+    await page.close();
+    await dev.close();
+  }
+}
+
+const stopWatchdog = watchdog(600_000);
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+for (const fixture of ["plain", "webpack", "esbuild", "rollup"]) {
+  cpSync(join(ROOT, "tests", "bundlers", fixture), join(OUT, fixture), { recursive: true });
+}
+cpSync(join(ROOT, "tests", "bundlers", "app.js"), join(OUT, "app.js"));
+cpSync(join(ROOT, "examples", "vite-app"), join(OUT, "vite-app"), { recursive: true });
+installPackage([OUT, join(OUT, "vite-app")]);
+
+const builds = [
+  ["vite build", () => buildVite(join(OUT, "vite-app"))],
+  ["webpack", () => buildWebpack(join(OUT, "webpack"))],
+  ["esbuild", () => buildEsbuild(join(OUT, "esbuild"))],
+  ["rollup", () => buildRollup(join(OUT, "rollup"))],
+];
+const built = new Map();
+for (const [name, build] of builds) {
+  try {
+    built.set(name, await build());
+    check(`${name}: builds`, true);
+  } catch (error) {
+    check(`${name}: builds`, false, error.message.split("\n").slice(0, 5).join(" "));
+  }
+}
+
+const { context, close } = await launchChromium();
+const servers = [];
+const serve = async (dir) => {
+  const server = await startServer(dir);
+  servers.push(server);
+  return `http://127.0.0.1:${server.address().port}`;
+};
+try {
+  await checkApp(context, "no bundler (import map)", `${await serve(OUT)}/plain/index.html`, appResult);
+  const dev = await startViteDev(join(OUT, "vite-app"));
+  try {
+    await checkApp(context, "vite dev (examples/vite-app)", dev.url, viteAppResult);
+  } finally {
+    await dev.close();
+  }
+  for (const [name, served] of built) {
+    const expected = name === "vite build" ? viteAppResult : appResult;
+    await checkApp(context, name, `${await serve(served)}/index.html`, expected);
+  }
+  await checkViteDevWithoutTheLine(context);
+} finally {
+  await close();
+  for (const server of servers) await closeServer(server);
+}
+stopWatchdog();
+finish();
