@@ -475,7 +475,7 @@ async function oneTurn() {
 /** `openStorage` over RemoteStores of the worker script at `url`. */
 function remoteOpener(url) {
   return storageOpener(async (opts, trapped) => ({
-    native: await RemoteStore.open(() => new Worker(url, { type: "module" }), opts, trapped),
+    native: await RemoteStore.open(() => ({ worker: new Worker(url, { type: "module" }), script: url.href }), opts, trapped),
     releaseAfterTrap() {},
   }));
 }

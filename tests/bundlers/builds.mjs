@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as esbuild from "esbuild";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
 import { rollup } from "rollup";
-import { build as vite, createServer as viteServer } from "vite";
+import { build as vite } from "vite";
 import webpack from "webpack";
 
 /** `vite build` of the app in `dir` with its vite.config.js. */
@@ -16,15 +16,16 @@ export async function buildVite(dir) {
   return join(dir, "dist");
 }
 
-/** Vite's dev server on the app in `dir` (its vite.config.js, unless
- *  `configFile: false`); resolves with its URL and how to close it. */
-export async function startViteDev(dir, { configFile } = {}) {
-  const server = await viteServer({
+/** The dev server of `vite` (a version's module) on the app in `dir`, with
+ *  its vite.config.js unless `configFile: false`; resolves with its URL and
+ *  how to close it. */
+export async function startViteDev(vite, dir, { configFile } = {}) {
+  const server = await vite.createServer({
     root: dir,
     configFile,
     logLevel: "warn",
-    // Each configuration has its own pre-bundling cache.
-    cacheDir: join(dir, configFile === false ? ".vite-dev-default" : ".vite-dev"),
+    // Each version and configuration has its own pre-bundling cache.
+    cacheDir: join(dir, `.vite-dev-${vite.version}-${configFile === false ? "default" : "config"}`),
     server: { host: "127.0.0.1", port: 0, strictPort: false, hmr: false },
   });
   await server.listen();
