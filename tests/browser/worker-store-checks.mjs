@@ -475,7 +475,7 @@ async function oneTurn() {
 /** `openStorage` over RemoteStores of the worker script at `url`. */
 function remoteOpener(url) {
   return storageOpener(async (opts, trapped) => ({
-    native: await RemoteStore.open(() => ({ worker: new Worker(url, { type: "module" }), script: url.href }), opts, trapped),
+    native: await RemoteStore.open(() => ({ worker: new Worker(url, { type: "module" }), script: String(url) }), opts, trapped),
     releaseAfterTrap() {},
   }));
 }
@@ -512,7 +512,8 @@ async function workerFailures() {
   const missing = await settle(() =>
     remoteOpener("/no/such/worker.js")({ path: "x" }),
   );
-  check("a worker script that cannot load: openStorage rejects INTERNAL", rejectedWith(missing, "INTERNAL"), show(missing));
+  check("a worker script that cannot load: openStorage rejects LOAD_FAILED naming it",
+    rejectedWith(missing, "LOAD_FAILED") && missing.reason.message.includes("/no/such/worker.js"), show(missing));
 }
 
 export async function run() {
