@@ -61,7 +61,10 @@ async function fetchWasm(url: URL): Promise<ArrayBuffer> {
   }
   const type = response.headers.get("content-type") ?? "no content type";
   const served = `HTTP ${response.status}, ${type}`;
-  if (!response.ok) throw loadFailed(`larder's wasm module ${url} could not be fetched (${served})`);
+  if (!response.ok) {
+    const hint = response.status === 404 ? `. ${NOT_THERE}` : "";
+    throw loadFailed(`larder's wasm module ${url} could not be fetched (${served})${hint}`);
+  }
   if (type.startsWith("text/html") || new Uint8Array(bytes, 0, Math.min(1, bytes.byteLength))[0] === 0x3c) {
     throw loadFailed(`larder's wasm module ${url} came back as an HTML page (${served}). ${PAGE_INSTEAD}`);
   }
@@ -73,6 +76,11 @@ export const PAGE_INSTEAD =
   "A dev server's dependency optimiser has probably moved larderdb away from its files: " +
   'with Vite, add optimizeDeps: { exclude: ["larderdb"] } to vite.config; ' +
   "otherwise serve larderdb's files and pass their addresses as the wasmUrl and workerUrl options.";
+
+/** Why one of larder's files is missing, and what to do. */
+const NOT_THERE =
+  "If a bundler did not copy it beside larderdb's code (esbuild and Rollup do not), " +
+  "serve larderdb's files and pass their addresses as the wasmUrl and workerUrl options.";
 
 /** Browsers (a page or a worker): the module fetched, instantiated asynchronously. */
 export const startFetchedRuntime = runtimeStarter(fetchWasm, (runtime, module) =>

@@ -52,15 +52,18 @@ export function buildWebpack(dir) {
   );
 }
 
-export async function buildEsbuild(dir) {
+/** esbuild of the app in `dir`; with `entry` another app's main.js, bundled
+ *  as is, without copying larderdb's files (what a build without the
+ *  options does). */
+export async function buildEsbuild(dir, entry) {
   await esbuild.build({
-    entryPoints: [join(dir, "main.js")],
+    entryPoints: [entry ?? join(dir, "main.js")],
     bundle: true,
     format: "esm",
     outdir: join(dir, "bundle"),
     logLevel: "warning",
   });
-  copyPackageFiles(dir);
+  if (!entry) copyPackageFiles(dir);
   return dir;
 }
 

@@ -6,7 +6,8 @@
 // worker), sets and gets on both and shows the outcome; a check fails on a
 // wrong outcome or on any console error, page error or failed request. Also:
 // Vite 7's dev server without that line fails with a LOAD_FAILED that says
-// what to add (Vite 8's works without it). Everything is built under test-output/bundlers/, against the
+// what to add (Vite 8's works without it), and an esbuild bundle without
+// the wasmUrl option fails with one that names the 404 and the option. Everything is built under test-output/bundlers/, against the
 // package as npm installs it (pkg/ packed, then unpacked into node_modules).
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync } from "node:fs";
@@ -73,7 +74,9 @@ async function checkViteDev(context) {
       const name = `vite ${vite.version} dev (examples/vite-app${configFile === false ? " without its vite.config.js" : ""})`;
       const dev = await startViteDev(vite, join(OUT, "vite-app"), { configFile });
       try {
-        if (vite === vite7 && configFile === false) await checkLoadFailedAdvice(context, name, dev.url);
+        if (vite === vite7 && configFile === false) {
+          await checkLoadFailed(context, name, dev.url, "HTTP 200, text/html", ['optimizeDeps: { exclude: ["larderdb"] }']);
+        }
         else await checkApp(context, name, dev.url, viteAppResult);
       } finally {
         await dev.close();
@@ -82,7 +85,9 @@ async function checkViteDev(context) {
   }
 }
 
-async function checkLoadFailedAdvice(context, name, url) {
+/** Loads `url`, whose app must fail to open with LOAD_FAILED, the message
+ *  naming the wasm module, how it was served and each of `mentions`. */
+async function checkLoadFailed(context, name, url, served, mentions = []) {
   const page = await context.newPage();
   try {
     await page.goto(url, { timeout: STEP_TIMEOUT_MS });
@@ -91,9 +96,8 @@ async function checkLoadFailedAdvice(context, name, url) {
     const { code, message = "" } = JSON.parse(result);
     check(`${name}: the open fails with LOAD_FAILED`, status === "failed" && code === "LOAD_FAILED",
       `status ${status}, result ${result}`);
-    check("... naming the wasm URL, the HTTP status and content type",
-      /larder_bg\.wasm/.test(message) && message.includes("HTTP 200, text/html"), message);
-    check("... and the line that fixes it", message.includes('optimizeDeps: { exclude: ["larderdb"] }'), message);
+    check(`... naming the wasm module and ${served}`, /larder_bg\.wasm/.test(message) && message.includes(served), message);
+    for (const words of mentions) check(`... and ${words}`, message.includes(words), message);
   } finally {
     await page.close();
   }
@@ -105,6 +109,7 @@ mkdirSync(OUT, { recursive: true });
 for (const fixture of ["plain", "webpack", "esbuild", "rollup"]) {
   cpSync(join(ROOT, "tests", "bundlers", fixture), join(OUT, fixture), { recursive: true });
 }
+cpSync(join(ROOT, "tests", "bundlers", "esbuild", "index.html"), join(OUT, "esbuild-defaults", "index.html"));
 cpSync(join(ROOT, "tests", "bundlers", "app.js"), join(OUT, "app.js"));
 cpSync(join(ROOT, "examples", "vite-app"), join(OUT, "vite-app"), { recursive: true });
 installPackage([OUT, join(OUT, "vite-app")]);
@@ -114,6 +119,7 @@ const builds = [
   ["webpack", () => buildWebpack(join(OUT, "webpack"))],
   ["esbuild", () => buildEsbuild(join(OUT, "esbuild"))],
   ["rollup", () => buildRollup(join(OUT, "rollup"))],
+  ["esbuild without the options", () => buildEsbuild(join(OUT, "esbuild-defaults"), join(OUT, "plain", "main.js"))],
 ];
 const built = new Map();
 for (const [name, build] of builds) {
@@ -136,8 +142,9 @@ try {
   await checkApp(context, "no bundler (import map)", `${await serve(OUT)}/plain/index.html`, appResult);
   await checkViteDev(context);
   for (const [name, served] of built) {
-    const expected = name === "vite build" ? viteAppResult : appResult;
-    await checkApp(context, name, `${await serve(served)}/index.html`, expected);
+    const url = `${await serve(served)}/index.html`;
+    if (name === "esbuild without the options") await checkLoadFailed(context, name, url, "HTTP 404", ["wasmUrl"]);
+    else await checkApp(context, name, url, name === "vite build" ? viteAppResult : appResult);
   }
 } finally {
   await close();
