@@ -30,7 +30,8 @@ export const openStorage = storageOpener(async (options, trapped) => {
     const runtime = await startFetchedRuntime(trapped, wasmUrl);
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
-  return { native: await RemoteStore.open(() => startWorker(workerUrl), options, trapped, wasmUrl), releaseAfterTrap: nothingHeld };
+  const native = await RemoteStore.open(() => startWorker(workerUrl), options, trapped, wasmUrl);
+  return { native, releaseAfterTrap: nothingHeld };
 });
 
 /** Whether `options` name a path other than ":memory:". Anything unreadable

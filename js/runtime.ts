@@ -31,7 +31,7 @@ export function runtimeStarter(
     if (!module) {
       module = read(url).then((bytes) =>
         WebAssembly.compile(bytes).catch((error: unknown) => {
-          throw loadFailed(`larder's wasm module ${url} could not be compiled (${describe(error)})`, error);
+          throw loadFailed(`larder's wasm module ${where(url)} could not be compiled (${describe(error)})`, error);
         }),
       );
       // A failure is not kept: the next store fetches and compiles again.
@@ -47,6 +47,9 @@ export function runtimeStarter(
     return runtime;
   };
 }
+
+/** A module's address as its messages give it: a file's path, or the URL. */
+const where = (url: URL) => (url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href);
 
 /** The module's bytes, fetched; LOAD_FAILED naming the URL, the HTTP status
  *  and content type, and the likely cause when a page came back instead. */
