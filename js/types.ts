@@ -45,6 +45,10 @@ export interface StorageOptions {
   retry?: RetryOptions;
   clock?: () => number;
   fs?: FileSystem;
+  /** Where larder's wasm module is served (browsers: resolved against the page; Node: a path or file: URL), for bundlers that do not copy it. */
+  wasmUrl?: string | URL;
+  /** Where larder's worker script is served (browsers; Node ignores it), for bundlers that do not copy it. */
+  workerUrl?: string | URL;
 }
 
 export interface SetOptions {
