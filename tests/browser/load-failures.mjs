@@ -126,6 +126,9 @@ async function checkLoadOptions(context, origin) {
   check("a wasmUrl where nothing is served: LOAD_FAILED naming it",
     loadFailed(outcome) && outcome.message.includes(`${origin}/nowhere/larder_bg.wasm`) && outcome.message.includes("HTTP 404"),
     show(outcome));
+  const noScript = await attemptIn(context, origin, { path: "load-options", workerUrl: "/nowhere/worker.js" });
+  check("a workerUrl where nothing is served: LOAD_FAILED naming it",
+    loadFailed(noScript.outcome) && noScript.outcome.message.includes(`${origin}/nowhere/worker.js`), show(noScript.outcome));
   const asUrl = await attemptIn(context, origin, { path: "load-options" }, () => {
     // A URL object as the option (it does not cross to the worker as one).
     const open = window.attempt;
