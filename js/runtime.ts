@@ -68,7 +68,7 @@ async function fetchWasm(url: URL): Promise<ArrayBuffer> {
     const hint = response.status === 404 ? `. ${NOT_THERE}` : "";
     throw loadFailed(`larder's wasm module ${url} could not be fetched (${served})${hint}`);
   }
-  if (type.startsWith("text/html") || new Uint8Array(bytes, 0, Math.min(1, bytes.byteLength))[0] === 0x3c) {
+  if (type.startsWith("text/html") || new Uint8Array(bytes)[0] === 0x3c) {
     throw loadFailed(`larder's wasm module ${url} came back as an HTML page (${served}). ${PAGE_INSTEAD}`);
   }
   return bytes;
