@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-hooks test-browser test-browser-crash test-bundlers lint soak bench bench-browser bench-core clean
+.PHONY: setup build demo test test-core test-rust-node test-rust-chrome test-js test-keyv test-hooks test-types test-package test-browser test-browser-crash test-bundlers lint soak bench bench-browser bench-core clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,7 +17,7 @@ build: setup
 demo: build
 	node demo/demo.mjs
 
-test: build lint test-core test-rust-node test-rust-chrome test-js test-browser test-browser-crash test-bundlers
+test: build lint test-core test-rust-node test-rust-chrome test-js test-keyv test-types test-package test-browser test-browser-crash test-bundlers
 
 # The core crate's tests, natively (SQLite built from rusqlite's bundled
 # sources): the engine, store, schema and policies, in seconds.
@@ -43,6 +43,28 @@ test-hooks: build
 test-js: build test-hooks
 	node --test --test-reporter=spec tests/js/
 
+# The package's types as a user's project compiles them (tests/types/: strict,
+# skipLibCheck off, node16/nodenext/bundler resolution, Node types without the
+# DOM lib for the Node entry, the DOM lib for the browser one), then publint and
+# arethetypeswrong on the packed package. attw's cjs-resolves-to-esm is about
+# require() of an ES module, which Node 20.19 and later (all `engines` admits)
+# and TypeScript's `module: nodenext` accept (tests/types/require.cts).
+TYPE_PROJECTS := node16 bundler-node bundler-browser nodenext-cjs
+
+test-types: build
+	@for project in $(TYPE_PROJECTS); do \
+	  echo "tsc -p tests/types/tsconfig.$$project.json"; \
+	  node_modules/.bin/tsc -p tests/types/tsconfig.$$project.json || exit 1; \
+	done
+	node_modules/.bin/publint --strict pkg
+	node_modules/.bin/attw --pack pkg --ignore-rules cjs-resolves-to-esm
+
+# The package as users get it: a CommonJS consumer, and the README's
+# (PACKAGE.md's) quick starts run from a packed tarball installed offline
+# into a fresh project.
+test-package: build
+	node --test --test-reporter=spec tests/package/
+
 # The long versions: 2000 rounds of SIGKILL during durable writes in Node,
 # 2000 power cuts per durability level, 100 rounds of Chromium killed during
 # durable writes to OPFS, and memory over 1,000,000 mixed operations at
@@ -52,6 +74,12 @@ soak: build
 	LARDER_POWER_ROUNDS=2000 node --test tests/js/power-loss.test.mjs
 	LARDER_BROWSER_CRASH_ROUNDS=100 node tests/browser/crash.mjs
 	node tests/js/soak-memory.mjs 1000000
+
+# keyv's official adapter suite (@keyv/test-suite, on vitest) against
+# larderdb/keyv, from tests/keyv/ with its own dependencies, after checking
+# the adapter's declared types against keyv's.
+test-keyv: build
+	cd tests/keyv && ../../node_modules/.bin/tsc -p . && node_modules/.bin/vitest run
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs

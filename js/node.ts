@@ -9,12 +9,14 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
+import { OpenStores } from "./open-stores.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
 import { describe } from "./clone-check.js";
 import { ownError } from "./errors.js";
 import { loadUrls, urlOption, type LoadOption } from "./load-options.js";
 import { loadFailed, runtimeStarter } from "./runtime.js";
+import type { NativeOpener } from "./session.js";
 import { storageOpener } from "./storage.js";
 import type { StorageOptions } from "./types.js";
 
@@ -186,7 +188,25 @@ function heldFiles(fs: unknown) {
   return { fs: watched, acquireLock, release, owned, temporary: (file: string) => (temporary.add(file), file) };
 }
 
-export const openStorage = storageOpener(async (options, trapped) => {
+/** A database file's key among the open stores: its absolute path with
+ *  symlinks resolved, as far as it exists (a file not created yet, or in
+ *  directories not created yet, keys by its nearest existing ancestor). */
+function databaseKey(file: string): string {
+  let existing = path.resolve(file);
+  let rest = "";
+  for (;;) {
+    try {
+      return path.join(nodeFs.realpathSync(existing), rest);
+    } catch {
+      const parent = path.dirname(existing);
+      if (parent === existing) return path.resolve(file);
+      rest = path.join(path.basename(existing), rest);
+      existing = parent;
+    }
+  }
+}
+
+const openNative: NativeOpener = async (options, trapped) => {
   const { wasmUrl } = loadUrls(options, nodeLoadUrl);
   const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
@@ -204,4 +224,6 @@ export const openStorage = storageOpener(async (options, trapped) => {
     if (error instanceof WebAssembly.RuntimeError) release();
     throw error;
   }
-});
+};
+
+export const openStorage = storageOpener(openNative, new OpenStores(databaseKey));

@@ -1,14 +1,16 @@
 /**
- * The store object users hold: a thin shell over the native store (through
- * its Session, which outlives a trap) that turns every failure into a
- * rejected promise carrying a StorageError.
+ * The store object users hold: a handle on a store open in this process (a
+ * SharedStore, through its Session, which outlives a trap), a thin shell
+ * that turns every failure into a rejected promise carrying a StorageError.
  */
 
-import { ownError, toStorageError } from "./errors.js";
-import { GetOrSet, type NativeCall } from "./get-or-set.js";
+import { ownError } from "./errors.js";
+import type { NativeCall } from "./get-or-set.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
-import { Session, type NativeOpener } from "./session.js";
+import { OpenStores, type Lease } from "./open-stores.js";
+import type { NativeOpener } from "./session.js";
+import { SharedStore, withStorageErrors as call } from "./shared-store.js";
 import { fromStored, fromStoredBatch } from "./stored.js";
 import type {
   BreakerState,
@@ -17,7 +19,9 @@ import type {
   InvalidateOptions,
   KeysOptions,
   MsetOptions,
+  NotCallable,
   SetOptions,
+  Storable,
   StorageOptions,
   StorageValue,
   StateListener,
@@ -26,21 +30,15 @@ import type {
 const asyncDispose: typeof Symbol.asyncDispose =
   Symbol.asyncDispose ?? (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
 
+const handleDisposed = () => ownError("DISPOSED", "this handle on the store has been disposed");
+
 const same = <T>(value: T): T => value;
 
-/** Runs a call; whatever it throws or rejects with becomes a StorageError. */
-async function call<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw toStorageError(error);
-  }
-}
-
-/** What a Storage and its namespace views share. */
+/** What a Storage handle and its namespace views share: the store's calls,
+ *  refused once this handle is disposed. */
 interface Shared {
-  session: Session;
-  getOrSet: GetOrSet;
+  call: NativeCall;
+  getOrSet(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue>;
 }
 
 /**
@@ -52,7 +50,8 @@ export class StorageNamespace {
   readonly #shared: Shared;
   readonly #ns: Namespace;
 
-  /** @internal Use `openStorage` and `namespace`. */
+  /** @internal Use `openStorage` and `namespace`. (Not in the published
+   *  types, which name no internal module.) */
   constructor(shared: Shared, ns: Namespace) {
     this.#shared = shared;
     this.#ns = ns;
@@ -62,18 +61,20 @@ export class StorageNamespace {
    *  turns what it resolves with into the answer with `read`. Every call
    *  takes the same steps, so calls made together settle in call order. */
   #run<R, T = R>(invoke: (native: NativeApi, ns: Namespace) => Promise<R>, read = same as (raw: R) => T): Promise<T> {
-    return call(() => this.#shared.session.call((native) => invoke(native, this.#ns)).then(read));
+    return this.#shared.call((native) => invoke(native, this.#ns)).then(read);
   }
 
-  set(key: string, value: StorageValue, options?: SetOptions): Promise<void> {
+  // `T` is checked by its structure (see `Storable` in types.ts); the core
+  // checks the value itself, whatever its declared type.
+  set<T extends Storable<T>>(key: string, value: NotCallable<T>, options?: SetOptions): Promise<void> {
     const json = plainJson(value);
     return this.#run((native, ns) =>
-      json === undefined ? native.set(ns, key, value, options) : native.setJson(ns, key, json, options),
+      json === undefined ? native.set(ns, key, value as StorageValue, options) : native.setJson(ns, key, json, options),
     );
   }
 
   // `T` is the caller's word for what the key holds: the store cannot check it.
-  get<T extends StorageValue = StorageValue>(key: string): Promise<T | undefined> {
+  get<T extends Storable<T> = StorageValue>(key: string): Promise<T | undefined> {
     return this.#run((native, ns) => native.get(ns, key), fromStored) as Promise<T | undefined>;
   }
 
@@ -85,10 +86,14 @@ export class StorageNamespace {
     return this.#run((native, ns) => native.delete(ns, key));
   }
 
-  mget<T extends StorageValue = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
+  mget<T extends Storable<T> = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
     return this.#run((native, ns) => native.mget(ns, keys), fromStoredBatch) as Promise<Array<T | undefined>>;
   }
 
+  // Entries of mixed values (`[["a", 1], ["b", "x"]]`) take the first
+  // signature; entries of one interface type the second.
+  mset(entries: Entries, options?: MsetOptions): Promise<void>;
+  mset<T extends Storable<T>>(entries: Entries<NotCallable<T>>, options?: MsetOptions): Promise<void>;
   mset(entries: Entries, options?: MsetOptions): Promise<void> {
     const flat = plainJsonEntries(entries);
     return this.#run((native, ns) =>
@@ -104,12 +109,12 @@ export class StorageNamespace {
     return this.#run((native, ns) => native.keys(ns, options));
   }
 
-  getOrSet<T extends StorageValue = StorageValue>(
+  getOrSet<T extends Storable<T>>(
     key: string,
-    loader: (key: string) => T | Promise<T>,
+    loader: (key: string) => NotCallable<T> | Promise<NotCallable<T>>,
     options?: GetOrSetOptions,
   ): Promise<T> {
-    return this.#shared.getOrSet.run(this.#ns, key, loader, options) as Promise<T>;
+    return this.#shared.getOrSet(this.#ns, key, loader, options) as Promise<T>;
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
@@ -133,26 +138,44 @@ export class StorageNamespace {
   }
 }
 
+/**
+ * One handle on an open store. Every `openStorage` gives a handle of its
+ * own; handles on the same database in this process share one SharedStore
+ * (js/shared-store.ts): its queue, data and breaker. A handle has its own
+ * state listeners and its own lifetime: disposing it refuses its later
+ * calls, and disposing the last one closes the store.
+ */
 export class Storage extends StorageNamespace {
+  readonly #lease: Lease<SharedStore>;
   readonly #shared: Shared;
-  readonly #listeners: Set<StateListener>;
+  /** Closed when this handle is disposed, refusing its later calls. */
+  readonly #gate: { open: boolean };
+  readonly #listeners = new Set<StateListener>();
+  #disposal: Promise<void> | undefined;
 
   /** @internal Use `openStorage`. */
-  constructor(session: Session, listeners: Set<StateListener>) {
-    const native: NativeCall = (invoke) => call(() => session.call(invoke));
-    const shared = { session, getOrSet: new GetOrSet(native) };
+  constructor(lease: Lease<SharedStore>) {
+    const store = lease.store;
+    const gate = { open: true };
+    const shared: Shared = {
+      call: (invoke) => (gate.open ? store.call(invoke) : Promise.reject(handleDisposed())),
+      getOrSet: (ns, key, loader, options) =>
+        gate.open ? store.getOrSet.run(ns, key, loader, options) : Promise.reject(handleDisposed()),
+    };
     super(shared, undefined);
+    this.#lease = lease;
+    this.#gate = gate;
     this.#shared = shared;
-    this.#listeners = listeners;
+    store.listen(this.#listeners);
   }
 
   /** The circuit breaker's state: "CLOSED", "OPEN" or "HALF_OPEN". */
   get breakerState(): BreakerState {
-    return this.#shared.session.breakerState;
+    return this.#lease.store.session.breakerState;
   }
 
   /** Calls `listener(state, previousState)` once per breaker transition, in
-   *  order, until the returned handle is disposed. */
+   *  order, until the returned handle (or this Storage) is disposed. */
   onStateChange(listener: StateListener): { dispose(): void } {
     if (typeof listener !== "function") {
       throw ownError("INVALID_ARGUMENT", "onStateChange needs a listener function");
@@ -168,15 +191,22 @@ export class Storage extends StorageNamespace {
     return new StorageNamespace(this.#shared, name === undefined ? null : name);
   }
 
-  /** Closes the store: calls still waiting, getOrSet callers waiting on a
-   *  loader too, and every later call reject with DISPOSED. */
+  /** Refuses this handle's later calls with DISPOSED; the calls it already
+   *  made run and settle as usual. If it is the store's last handle, the
+   *  store closes: calls still waiting, getOrSet callers waiting on a
+   *  loader too, reject with DISPOSED. */
   dispose(): Promise<void> {
-    this.#shared.getOrSet.close();
-    return call(() => this.#shared.session.dispose());
+    if (this.#disposal === undefined) {
+      const store = this.#lease.store;
+      this.#gate.open = false;
+      store.unlisten(this.#listeners);
+      this.#disposal = call(() => this.#lease.release(() => store.close()));
+    }
+    return this.#disposal;
   }
 
   isDisposed(): boolean {
-    return this.#shared.session.isDisposed();
+    return this.#disposal !== undefined;
   }
 
   [asyncDispose](): Promise<void> {
@@ -184,20 +214,13 @@ export class Storage extends StorageNamespace {
   }
 }
 
-/** `openStorage` for an environment, given how that environment opens a native store. */
-export function storageOpener(openNative: NativeOpener): (options?: StorageOptions) => Promise<Storage> {
+/** @internal `openStorage` for an environment, given how that environment opens a
+ *  native store and which stores of it are open: by default, stores keyed
+ *  by their path as given (a browser's OPFS names). */
+export function storageOpener(
+  openNative: NativeOpener,
+  openStores = new OpenStores<SharedStore>((name) => name),
+): (options?: StorageOptions) => Promise<Storage> {
   return (options) =>
-    call(async () => {
-      const listeners = new Set<StateListener>();
-      const fanOut = (state: BreakerState, previous: BreakerState) => {
-        for (const listener of [...listeners]) {
-          try {
-            listener(state, previous);
-          } catch {
-            // A listener's own failure must not reach the store or the others.
-          }
-        }
-      };
-      return new Storage(await Session.open(openNative, options, fanOut), listeners);
-    });
+    call(async () => new Storage(await openStores.lease(options, () => SharedStore.open(openNative, options))));
 }

@@ -4,6 +4,60 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type StorageValue = JsonValue | Uint8Array;
 
+/**
+ * The type parameter of `get`, `set`, `mget`, `mset` and `getOrSet`: `T` is
+ * accepted when its structure is storable, so an `interface` (which has no
+ * index signature, unlike the object type in `JsonValue`) qualifies. It is
+ * `T` member by member, each member that would not read back (a function or
+ * method, a `Date`, `Map` or `Set`, `undefined`, a bigint, a symbol, a nested
+ * `Uint8Array`) turned into `never`, so a type holding one fails the
+ * constraint and the error names the member. A mapped type rather than a
+ * conditional one, because a type parameter cannot be bounded by a
+ * conditional type of itself.
+ */
+export type Storable<T> = { [K in keyof T]: T extends Uint8Array ? T[K] : StorableMember<T, K> } & (
+  | null
+  | boolean
+  | number
+  | string
+  | object
+);
+
+/** A value's type as `set`, `mset` and a `getOrSet` loader take it: a
+ *  function is `never` (the mapped type of `Storable` sees no member in it). */
+export type NotCallable<T> = T extends (...args: never[]) => unknown ? never : T;
+
+/** Member `K` of `T`, checked: an optional property may be absent, never `undefined`. */
+type StorableMember<T, K extends keyof T> = K extends symbol
+  ? never
+  : T extends readonly unknown[]
+    ? JsonData<T[K]>
+    : {} extends Pick<T, K>
+      ? JsonData<Exclude<T[K], undefined>> | undefined
+      : JsonData<T[K]>;
+
+/** Objects that are not JSON data, named so that an error says `never` for them
+ *  rather than listing their methods (a nested Uint8Array is refused too). */
+type NotJson =
+  | ((...args: never[]) => unknown)
+  | Date
+  | RegExp
+  | ReadonlyMap<unknown, unknown>
+  | ReadonlySet<unknown>
+  | ArrayBufferView
+  | PromiseLike<unknown>;
+
+/** `T` if it is JSON data by its structure; otherwise with `never` where it is not. */
+type JsonData<T> = [T] extends [JsonValue]
+  ? T
+  : T extends null | boolean | number | string
+    ? T
+    : T extends NotJson
+      ? never
+      : T extends object
+        ? { [K in keyof T]: StorableMember<T, K> }
+        : never;
+
 export interface BreakerOptions {
   failureThreshold?: number;
   recoveryTimeoutMs?: number;
@@ -71,10 +125,8 @@ export interface KeysOptions {
   after?: string;
 }
 
-export type Entries =
-  | Map<string, StorageValue>
-  | ReadonlyArray<readonly [string, StorageValue]>
-  | Record<string, StorageValue>;
+/** What `mset` takes; `T`, the values' type, as for `set`. */
+export type Entries<T = StorageValue> = Map<string, T> | ReadonlyArray<readonly [string, T]> | Record<string, T>;
 
 export interface GetOrSetOptions {
   ttlMs?: number;
@@ -89,3 +141,12 @@ export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
 
 /** Told of each circuit breaker transition. */
 export type StateListener = (state: BreakerState, previousState: BreakerState) => void;
+
+// `Symbol.asyncDispose` as @types/node declares it, so that the published
+// types compile under libs without `esnext.disposable` (a browser project
+// with `lib: ["ES2022", "DOM"]`); identical declarations merge.
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}

@@ -22,6 +22,8 @@ command -v clang >/dev/null || apt_packages+=(clang)
 command -v sqlite3 >/dev/null || apt_packages+=(sqlite3)
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+# The two-tier cache test runs its own redis-server (no system service).
+command -v redis-server >/dev/null || apt_packages+=(redis-server)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "installing ${apt_packages[*]} from Debian"
   as_root apt-get update -qq
@@ -38,10 +40,22 @@ if ! command -v wasm-pack >/dev/null; then
   cargo install wasm-pack
 fi
 
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat node_modules/.larder-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  say "installing npm dev dependencies"
-  npm ci --no-audit --no-fund
-  echo "$lock_hash" > node_modules/.larder-lock-hash
-fi
+# `npm ci` in directory $1 (with any further npm flags), when its lock has
+# changed since the last install there.
+npm_ci_when_changed() {
+  local dir=$1 lock_hash
+  shift
+  lock_hash=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$dir/node_modules/.larder-lock-hash" 2>/dev/null)" != "$lock_hash" ]; then
+    say "installing the npm dependencies of $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund "$@")
+    echo "$lock_hash" > "$dir/node_modules/.larder-lock-hash"
+  fi
+}
+npm_ci_when_changed .
+# keyv's adapter suite, with vitest and keyv. Its sqlite3 dependency (a
+# native build) is never loaded by the suite, so install scripts are skipped.
+npm_ci_when_changed tests/keyv --ignore-scripts
+# cacheable, @keyv/redis and keyv, as an application using the example has them.
+npm_ci_when_changed examples/two-tier-redis
 say "ready"

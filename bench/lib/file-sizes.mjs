@@ -1,33 +1,12 @@
 // The files each library loads at run time, raw and gzipped (level 9, as
 // scripts/build.mjs reports larder's), wasm and JS apart. larder's are found
-// by following, from the entry the benchmark imports, every relative import,
-// dynamic import and `new URL(…, import.meta.url)` (the worker, the wasm), so
-// the list follows the package as it is built.
-import { readFileSync } from "node:fs";
+// by scripts/runtime-files.mjs, the rule the build's size budget counts by,
+// from the entries the benchmark imports, so the list follows the package as
+// it is built.
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { fileSize, runtimeFiles } from "../../scripts/runtime-files.mjs";
 
 const SQLITE_WASM = "bench/node_modules/@sqlite.org/sqlite-wasm/sqlite-wasm/jswasm";
-
-/** Relative module and asset references: `from "./x"`, `import "./x"`, `import("./x")`, `new URL("x", import.meta.url)`. */
-const REFERENCE =
-  /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.\.?\/[^"']+)["']|new URL\(\s*["']((?![a-z]+:|\/)[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g;
-
-/** Every file reachable from `entry` (a file: URL), the entry first. */
-export function runtimeFiles(entry) {
-  const seen = new Set([entry.href]);
-  const queue = [entry];
-  for (let i = 0; i < queue.length; i += 1) {
-    if (!queue[i].pathname.endsWith(".js")) continue;
-    for (const [, module, asset] of readFileSync(queue[i], "utf8").matchAll(REFERENCE)) {
-      const url = new URL(module ?? asset, queue[i]);
-      if (seen.has(url.href)) continue;
-      seen.add(url.href);
-      queue.push(url);
-    }
-  }
-  return queue;
-}
 
 /** The libraries and their files; larder's from its entries, the others' listed by hand. */
 function libraries(root) {
@@ -62,10 +41,10 @@ export function runtimeFileSizes(root) {
   return libraries(root).map(({ library, files }) => {
     const totals = { wasm: { raw: 0, gzip: 0 }, js: { raw: 0, gzip: 0 } };
     for (const file of files) {
-      const bytes = readFileSync(file);
+      const { raw, gzip } = fileSize(file);
       const total = totals[file.pathname.endsWith(".wasm") ? "wasm" : "js"];
-      total.raw += bytes.length;
-      total.gzip += gzipSync(bytes, { level: 9 }).length;
+      total.raw += raw;
+      total.gzip += gzip;
     }
     return { library, files: files.map((file) => fileURLToPath(file).slice(rootPath.length)), ...totals };
   });

@@ -403,14 +403,26 @@ async function sameName() {
   const name = `same-page-${Math.random().toString(36).slice(2)}`;
   const first = await settle(() => openStorage({ path: name }));
   const second = await settle(() => openStorage({ path: name }));
-  check("a second store on the same name in the same page is refused with LOCKED",
-    first.status === "fulfilled" && rejectedWith(second, "LOCKED"), `${show(first)}; ${show(second)}`);
-  if (first.status !== "fulfilled") return;
+  check("a second store on the same name in the same page is another handle on the same store",
+    first.status === "fulfilled" && second.status === "fulfilled" && first.value !== second.value,
+    `${show(first)}; ${show(second)}`);
+  if (first.status !== "fulfilled" || second.status !== "fulfilled") return;
   await first.value.set("k", "v");
+  check("... which reads what the first handle wrote", (await second.value.get("k")) === "v");
+  const differing = await settle(() => openStorage({ path: name, maxSizeBytes: 1000 }));
+  check("... unless its store-level options differ: INVALID_ARGUMENT naming them",
+    rejectedWith(differing, "INVALID_ARGUMENT") && /maxSizeBytes/.test(differing.reason.message), show(differing));
   await first.value.dispose();
-  const third = await settle(() => openStorage({ path: name }));
-  check("right after dispose() resolves, the name opens again and keeps the data",
+  const later = await settle(() => second.value.count());
+  check("disposing one handle leaves the other open", later.status === "fulfilled" && later.value === 1, show(later));
+  const refused = await settle(() => first.value.get("k"));
+  check("... and refuses the disposed handle's later calls with DISPOSED", rejectedWith(refused, "DISPOSED"), show(refused));
+  // Not awaited: the next open is a new store, not a handle on the closing one.
+  const closing = second.value.dispose();
+  const third = await settle(() => openStorage({ path: name, retry: { maxAttempts: 1 } }));
+  check("an open right after the last handle's dispose() opens the name afresh, with its data",
     third.status === "fulfilled" && (await third.value.get("k")) === "v", show(third));
+  await closing;
   if (third.status === "fulfilled") await third.value.dispose();
 }
 

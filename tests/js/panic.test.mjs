@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import * as realFs from "node:fs";
 import * as path from "node:path";
 import { settleAll, totals, within } from "./helpers.mjs";
-import { FAST_RETRY, assertIntegrity, faultyFs, rowCount, tempDir } from "./file-helpers.mjs";
+import { FIXTURES, assertIntegrity, faultyFs, rowCount, spawnNode, tempDir } from "./file-helpers.mjs";
 
 const PANIC_IN_CALL = "larder:test-hooks:panic-in-call";
 const PANIC_IN_OPERATION = "larder:test-hooks:panic-in-operation";
@@ -73,8 +73,10 @@ describe("a panic inside an operation", () => {
     await store.set("after", "works");
     assert.equal(await store.namespace("ns").count(), 0);
     assert.equal(store.isDisposed(), false);
-    // The new instance holds the file: another store is refused.
-    await rejectsWith(() => openStorage({ path: file, retry: FAST_RETRY }), "LOCKED");
+    // The new instance holds the file: another process is refused.
+    const refused = spawnNode(t, path.join(FIXTURES, "hold-store.mjs"), [file, "from-child", "not written"]);
+    await refused.waitForLine(/^open-failed LOCKED$/, 15_000);
+    await refused.waitForExit();
     await store.dispose();
     assert.equal(realFs.existsSync(`${file}.lock`), false, "dispose released the lock");
     assert.equal(openFds(), fdsBefore, "no file handle of the trapped instance is left open");

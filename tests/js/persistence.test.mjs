@@ -202,7 +202,7 @@ describe("data survives dispose and reopen", () => {
 });
 
 describe("one live store per file", () => {
-  test("a second openStorage in this process is LOCKED, under any spelling of the path", async (t) => {
+  test("a second openStorage in this process, under any spelling of the path, is a handle on the same store", async (t) => {
     const dir = tempDir(t, "lock");
     const file = path.join(dir, "f.sqlite");
     const relativeDir = path.relative(process.cwd(), dir);
@@ -218,53 +218,36 @@ describe("one live store per file", () => {
 
     const first = await openFile(t, `${relativeDir}/./f.sqlite`);
     await first.mset({ kept: "by the first", n: [1, 2, 3] });
+    const handles = [];
     for (const spelling of spellings) {
-      const startedAt = Date.now();
-      const error = await rejectsWith(() => openStorage({ path: spelling, retry: FAST_RETRY }), "LOCKED");
-      assert.ok(Date.now() - startedAt < 5_000, `${spelling}: LOCKED came back quickly`);
-      assert.equal(error.retryable, true);
+      const other = await openFile(t, spelling);
+      assert.deepEqual(await other.mget(["kept", "n"]), ["by the first", [1, 2, 3]], spelling);
+      handles.push(other);
     }
-    // The default retry policy also ends in LOCKED.
-    await rejectsWith(() => openStorage({ path: file }), "LOCKED");
-
-    // The failed opens changed nothing for the first store.
-    assert.deepEqual(await first.mget(["kept", "n"]), ["by the first", [1, 2, 3]]);
-    await first.set("after", "the failed opens");
+    // The file is held: another process is refused.
+    const refused = spawnNode(t, HOLD_STORE, [file, "from-child", "must not be written"]);
+    await refused.waitForLine(/^open-failed LOCKED$/, 15_000);
+    await first.set("after", "the other handles");
+    for (const other of handles) await other.dispose();
+    assert.equal(await first.get("after"), "the other handles", "disposing the other handles left the first open");
     await first.dispose();
 
     const second = await openFile(t, `./${relativeDir}/f.sqlite`, { retry: FAST_RETRY });
-    assert.deepEqual(await second.mget(["kept", "n", "after"]), ["by the first", [1, 2, 3], "the failed opens"]);
+    assert.deepEqual(await second.mget(["kept", "n", "after"]), ["by the first", [1, 2, 3], "the other handles"]);
     assert.equal(await second.count(), 3);
-    // And now the second holds it.
-    await rejectsWith(() => openStorage({ path: file, retry: FAST_RETRY }), "LOCKED");
     await second.dispose();
     assertIntegrity(file);
   });
 
-  test("twenty concurrent attempts on a held file are all LOCKED; the holder keeps working", async (t) => {
+  test("twenty concurrent opens of a held file are handles on its store; the holder keeps working", async (t) => {
     const file = path.join(tempDir(t, "lock"), "f.sqlite");
     const first = await openFile(t, file);
-    // Many concurrent attempts: all LOCKED, none disturbs the holder.
-    const attempts = await Promise.allSettled(
-      Array.from({ length: 20 }, () => openStorage({ path: file, retry: FAST_RETRY })),
-    );
-    for (const attempt of attempts) {
-      assert.equal(attempt.status, "rejected");
-      assertStorageError(attempt.reason, "LOCKED");
-    }
+    const others = await Promise.all(Array.from({ length: 20 }, () => openFile(t, file)));
+    await Promise.all(others.map((other, i) => other.set(`k${i}`, i)));
+    await Promise.all(others.map((other) => other.dispose()));
+    assert.equal(await first.count(), 20);
     await first.set("k", 1);
     assert.equal(await first.get("k"), 1);
-  });
-
-  test("concurrent opens of one free file: exactly one wins, the others are LOCKED", async (t) => {
-    const file = path.join(tempDir(t, "lock"), "race.sqlite");
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 8 }, () => openStorage({ path: file, retry: { maxAttempts: 1 } })),
-    );
-    const opened = outcomes.filter((o) => o.status === "fulfilled").map((o) => o.value);
-    t.after(() => Promise.all(opened.map((store) => store.dispose())));
-    assert.equal(opened.length, 1, "one store holds the file");
-    for (const outcome of outcomes.filter((o) => o.status === "rejected")) assertStorageError(outcome.reason, "LOCKED");
   });
 
   test("LOCKED across processes, both ways; free again once the holder disposes", async (t) => {
@@ -310,7 +293,8 @@ describe("one live store per file", () => {
         size: jsonSize("acknowledged", "before the kill") + jsonSize("after", "the takeover"),
       });
       // The new owner holds it in turn.
-      await rejectsWith(() => openStorage({ path: file, retry: FAST_RETRY }), "LOCKED");
+      const refused = spawnNode(t, HOLD_STORE, [file, "from-child", "must not be written"]);
+      await refused.waitForLine(/^open-failed LOCKED$/, 15_000);
       await store.dispose();
       assertIntegrity(file);
       assert.equal(rowCount(file), 2);
