@@ -8,10 +8,10 @@
 
 import { storageOpener } from "./storage.js";
 import { loadUrls, urlOption } from "./load-options.js";
-import { describe } from "./clone-check.js";
-import { ownError } from "./errors.js";
+import { describe, ownError } from "./errors.js";
 import { RemoteStore, type StartedWorker } from "./remote.js";
-import { loadFailed, startFetchedRuntime } from "./runtime.js";
+import { startFetchedRuntime } from "./fetched-runtime.js";
+import { loadFailed } from "./runtime.js";
 import type { StorageOptions } from "./types.js";
 
 export { StorageError, isStorageError } from "./errors.js";

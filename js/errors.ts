@@ -110,6 +110,11 @@ export function errorFields(error: StorageError): StorageErrorFields {
   return { code, category, retryable, recoveryAction, userMessage, message, sqliteCode };
 }
 
+/** A thrown value in a message: its name and message, if it is an Error. */
+export function describe(thrown: unknown): string {
+  return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
+}
+
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof StorageError;
 }

@@ -43,20 +43,6 @@ export function urlOption(name: LoadOption, value: string | URL, base: string): 
   }
 }
 
-/** `options` without the load options, for a copy that must cross to a
- *  worker (a URL object does not clone); anything unreadable as it was. */
-export function withoutLoadOptions<T>(options: T): T {
-  try {
-    if (typeof options !== "object" || options === null || !LOAD_OPTIONS.some((name) => name in options)) {
-      return options;
-    }
-    const kept = Object.entries(options).filter(([name]) => !(LOAD_OPTIONS as readonly string[]).includes(name));
-    return Object.fromEntries(kept) as T;
-  } catch {
-    return options;
-  }
-}
-
 /** An option's value, or undefined if `options` is not an object or reading
  *  it throws (the core reports that). */
 export function readOption(options: unknown, name: string): unknown {

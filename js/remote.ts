@@ -10,8 +10,9 @@ import { StorageError, ownError, toStorageError } from "./errors.js";
 import { cloneFailure, refuseUnfaithful, type Arg } from "./clone-check.js";
 import type { NativeApi, StoreCall } from "./native-api.js";
 import { Outbox, ownBuffers } from "./outbox.js";
-import { readOption, withoutLoadOptions } from "./load-options.js";
-import { PAGE_INSTEAD, loadFailed } from "./runtime.js";
+import { LOAD_OPTIONS, readOption } from "./load-options.js";
+import { PAGE_INSTEAD } from "./fetched-runtime.js";
+import { loadFailed } from "./runtime.js";
 import { STORE_CALLS, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
@@ -215,5 +216,19 @@ export class RemoteStore implements NativeApi {
     const calls = [...this.#pending.values()];
     this.#pending.clear();
     for (const call of calls) call.reject(error());
+  }
+}
+
+/** `options` without the load options, for a copy that must cross to a
+ *  worker (a URL object does not clone); anything unreadable as it was. */
+function withoutLoadOptions<T>(options: T): T {
+  try {
+    if (typeof options !== "object" || options === null || !LOAD_OPTIONS.some((name) => name in options)) {
+      return options;
+    }
+    const kept = Object.entries(options).filter(([name]) => !(LOAD_OPTIONS as readonly string[]).includes(name));
+    return Object.fromEntries(kept) as T;
+  } catch {
+    return options;
   }
 }

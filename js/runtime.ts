@@ -3,12 +3,11 @@
  * where the `wasmUrl` option says) is compiled once per thread, and each
  * store runs in a fresh instance of it (a runtime), which a trap can end
  * without touching the others. Node reads the module from its file
- * (js/node.ts); browsers fetch it (`startFetchedRuntime`). A load that fails
+ * (js/node.ts); browsers fetch it (js/fetched-runtime.ts). A load that fails
  * is LOAD_FAILED and is not kept: the next store tries again.
  */
 
-import { describe } from "./clone-check.js";
-import { ownError, type StorageError } from "./errors.js";
+import { describe, ownError, type StorageError } from "./errors.js";
 import { createRuntime, type Runtime } from "./wasm/larder.js";
 
 /** Starts a fresh runtime of the module at `wasmUrl` (default: the
@@ -50,45 +49,6 @@ export function runtimeStarter(
 
 /** A module's address as its messages give it: a file's path, or the URL. */
 const where = (url: URL) => (url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href);
-
-/** The module's bytes, fetched; LOAD_FAILED naming the URL, the HTTP status
- *  and content type, and the likely cause when a page came back instead. */
-async function fetchWasm(url: URL): Promise<ArrayBuffer> {
-  let response: Response;
-  let bytes: ArrayBuffer;
-  try {
-    response = await fetch(url);
-    bytes = await response.arrayBuffer();
-  } catch (error) {
-    throw loadFailed(`larder's wasm module ${url} could not be fetched (${describe(error)})`, error);
-  }
-  const type = response.headers.get("content-type") ?? "no content type";
-  const served = `HTTP ${response.status}, ${type}`;
-  if (!response.ok) {
-    const hint = response.status === 404 ? `. ${NOT_THERE}` : "";
-    throw loadFailed(`larder's wasm module ${url} could not be fetched (${served})${hint}`);
-  }
-  if (type.startsWith("text/html") || new Uint8Array(bytes)[0] === 0x3c) {
-    throw loadFailed(`larder's wasm module ${url} came back as an HTML page (${served}). ${PAGE_INSTEAD}`);
-  }
-  return bytes;
-}
-
-/** Why a page comes back for one of larder's files, and what to do. */
-export const PAGE_INSTEAD =
-  "A dev server's dependency optimiser has probably moved larderdb away from its files: " +
-  'with Vite, add optimizeDeps: { exclude: ["larderdb"] } to vite.config; ' +
-  "otherwise serve larderdb's files and pass their addresses as the wasmUrl and workerUrl options.";
-
-/** Why one of larder's files is missing, and what to do. */
-const NOT_THERE =
-  "If a bundler did not copy it beside larderdb's code (esbuild and Rollup do not), " +
-  "serve larderdb's files and pass their addresses as the wasmUrl and workerUrl options.";
-
-/** Browsers (a page or a worker): the module fetched, instantiated asynchronously. */
-export const startFetchedRuntime = runtimeStarter(fetchWasm, (runtime, module) =>
-  runtime.init({ module_or_path: module }),
-);
 
 export function loadFailed(message: string, cause?: unknown): StorageError {
   return ownError("LOAD_FAILED", message, { cause });

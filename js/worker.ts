@@ -11,7 +11,7 @@ import type { NativeStore } from "./wasm/larder.js";
 import { errorFields, toStorageError } from "./errors.js";
 import { Outbox, ownBuffers } from "./outbox.js";
 import { isStoreCall, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
-import { startFetchedRuntime } from "./runtime.js";
+import { startFetchedRuntime } from "./fetched-runtime.js";
 import type { StorageOptions } from "./types.js";
 
 /** What this file uses of a dedicated worker's global scope (the DOM lib types `self` as a window). */
