@@ -84,6 +84,18 @@ test("workerUrl is checked, and unused in Node (every store runs on the calling 
   }
 });
 
+test("a second open of a file already open here joins its store whatever its load options", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "larder-load-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "store.sqlite");
+  const first = await openStorage({ path });
+  t.after(() => first.dispose());
+  await first.set("k", "from the first");
+  const second = await openStorage({ path, wasmUrl: BUILT_WASM, workerUrl: "/nowhere/worker.js" });
+  assert.equal(await second.get("k"), "from the first");
+  await second.dispose();
+});
+
 test("the load options' values are checked: INVALID_ARGUMENT naming the option", async () => {
   const cases = [
     [{ wasmUrl: 42 }, /option wasmUrl must be a string or a URL, got number/],
