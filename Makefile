@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CHROME_TEST := WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver
 
-.PHONY: setup build demo dashboard test test-core test-rust-node test-rust-chrome test-js test-keyv test-hooks test-types test-package test-browser test-browser-crash lint soak bench bench-browser bench-core clean
+.PHONY: setup build demo dashboard test test-core test-rust-node test-rust-chrome test-js test-keyv test-hooks test-types test-package test-browser test-browser-crash test-bundlers lint soak bench bench-browser bench-core clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,7 +21,7 @@ demo: build
 dashboard: build
 	node scripts/serve.mjs www/dashboard.html
 
-test: build lint test-core test-rust-node test-rust-chrome test-js test-keyv test-types test-package test-browser test-browser-crash
+test: build lint test-core test-rust-node test-rust-chrome test-js test-keyv test-types test-package test-browser test-browser-crash test-bundlers
 
 # The core crate's tests, natively (SQLite built from rusqlite's bundled
 # sources): the engine, store, schema and policies, in seconds.
@@ -87,10 +87,17 @@ test-keyv: build
 
 test-browser: build test-hooks
 	node tests/browser/run.mjs
+	node tests/browser/load-failures.mjs
 
 # An OPFS store in Chromium, the browser SIGKILLed at random moments (20 rounds).
 test-browser-crash: build
 	node tests/browser/crash.mjs
+
+# larderdb packed and imported by name through Vite (dev server and build,
+# on examples/vite-app), webpack, esbuild, Rollup and an import map, each app
+# loaded in Chromium (tests/bundlers/run.mjs; built in test-output/bundlers).
+test-bundlers: build
+	node tests/bundlers/run.mjs
 
 # Benchmarks (bench/README.md). bench/ has its own dev dependencies, installed
 # when missing or when its lock changed (the stamp pattern of scripts/setup.sh);

@@ -2,13 +2,16 @@
  * The browser entry. A `":memory:"` store (the default) runs on the calling
  * thread; any other path (an OPFS name, or `":temp:"`) is a store in a
  * dedicated worker (js/worker.ts), where OPFS is available, reached through a
- * RemoteStore.
+ * RemoteStore. The `wasmUrl` and `workerUrl` options say where larder's files
+ * are served when a bundler did not keep them beside this file.
  */
 
 import { storageOpener } from "./storage.js";
-import { ownError } from "./errors.js";
-import { RemoteStore } from "./remote.js";
-import { startFetchedRuntime } from "./runtime.js";
+import { describe, ownError } from "./errors.js";
+import { RemoteStore, type StartedWorker } from "./remote.js";
+import { startFetchedRuntime } from "./fetched-runtime.js";
+import { loadUrls, urlOption } from "./load-options.js";
+import { loadFailed } from "./runtime.js";
 import type { FreeSpace } from "./health-checks.js";
 import type { StorageOptions } from "./types.js";
 
@@ -21,11 +24,15 @@ export type * from "./types.js";
 const nothingHeld = () => {};
 
 export const openStorage = storageOpener(async (options, trapped) => {
+  const { wasmUrl, workerUrl } = loadUrls(options, (name, value) =>
+    urlOption(name, value, globalThis.location?.href),
+  );
   if (!inWorker(options)) {
-    const runtime = await startFetchedRuntime(trapped);
+    const runtime = await startFetchedRuntime(trapped, wasmUrl);
     return { native: await runtime.openStore(options, undefined), releaseAfterTrap: nothingHeld };
   }
-  return { native: await RemoteStore.open(startWorker, withoutTrace(options), trapped), releaseAfterTrap: nothingHeld };
+  const native = await RemoteStore.open(() => startWorker(workerUrl), withoutTrace(options), trapped, wasmUrl);
+  return { native, releaseAfterTrap: nothingHeld };
   // The default registry of open stores (by OPFS name), no trace channel.
 }, undefined, undefined, browserFreeSpace);
 
@@ -60,16 +67,23 @@ function inWorker(options: StorageOptions | undefined): boolean {
   }
 }
 
-/** The store's worker; UNSUPPORTED where none can be started (no Worker
- *  here, or a context that may not start one). */
-function startWorker(): Worker {
+/**
+ * The store's worker: the script at `url`, or the package's own, written out
+ * as `new Worker(new URL(…, import.meta.url))` for bundlers to follow.
+ * UNSUPPORTED where there is no Worker; LOAD_FAILED where one cannot be
+ * started (its script's own failures come later, as its error event).
+ */
+function startWorker(url: URL | undefined): StartedWorker {
+  if (typeof Worker === "undefined") {
+    throw ownError("UNSUPPORTED", 'a store in OPFS needs a dedicated worker, and there is none here: use path ":memory:"');
+  }
+  const script = url?.href ?? "larderdb's worker.js";
   try {
-    return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    const worker = url
+      ? new Worker(url, { type: "module" })
+      : new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    return { worker, script };
   } catch (error) {
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw ownError(
-      "UNSUPPORTED",
-      `a store in OPFS needs a dedicated worker, which could not be started (${reason}): use path ":memory:"`,
-    );
+    throw loadFailed(`larder's worker script ${script} could not be started (${describe(error)})`, error);
   }
 }

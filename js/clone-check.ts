@@ -5,7 +5,7 @@
  * give, and name the argument when cloning fails outright.
  */
 
-import { ownError, type OwnCode, type StorageError } from "./errors.js";
+import { describe, ownError, type OwnCode, type StorageError } from "./errors.js";
 import { constructorName, isPlainObject, nestsTooDeep } from "./values.js";
 
 /**
@@ -156,8 +156,4 @@ function clones(value: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-function describe(thrown: unknown): string {
-  return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
 }

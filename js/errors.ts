@@ -17,6 +17,7 @@ export type ErrorCode =
   | "CORRUPT"
   | "INCOMPATIBLE_SCHEMA"
   | "UNSUPPORTED"
+  | "LOAD_FAILED"
   | "INTERNAL";
 
 export type ErrorCategory =
@@ -89,6 +90,12 @@ const OWN_CODES = {
     "NONE",
     "This browser or environment does not support the required storage.",
   ],
+  LOAD_FAILED: [
+    "LIFECYCLE",
+    true,
+    "RETRY",
+    "The storage could not be loaded. Please check your connection and try again.",
+  ],
   CORRUPT: ["CORRUPTION", false, "RESET_DATABASE", "The saved data is damaged and has to be reset."],
   INTERNAL: ["INTERNAL", false, "REOPEN", "Something went wrong. Please reload and try again."],
 } as const satisfies Partial<Record<ErrorCode, readonly [ErrorCategory, boolean, RecoveryAction, string]>>;
@@ -105,6 +112,11 @@ export function ownError(code: OwnCode, message: string, options?: { cause?: unk
 export function errorFields(error: StorageError): StorageErrorFields {
   const { code, category, retryable, recoveryAction, userMessage, message, sqliteCode } = error;
   return { code, category, retryable, recoveryAction, userMessage, message, sqliteCode };
+}
+
+/** A thrown value in a message: its name and message, if it is an Error. */
+export function describe(thrown: unknown): string {
+  return thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
 }
 
 export function isStorageError(value: unknown): value is StorageError {

@@ -8,12 +8,15 @@ import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { FS_FUNCTION_NAMES } from "./fs-functions.js";
 import { OpenStores } from "./open-stores.js";
 import { nodeFreeSpace } from "./node-free-space.js";
 import { OwnershipLock } from "./ownership.js";
 import { processStartTime, thisProcess } from "./process-facts.js";
-import { runtimeStarter } from "./runtime.js";
+import { describe, ownError } from "./errors.js";
+import { loadUrls, urlOption, type LoadOption } from "./load-options.js";
+import { loadFailed, runtimeStarter } from "./runtime.js";
 import type { NativeOpener } from "./session.js";
 import { storageOpener } from "./storage.js";
 import type { StorageOptions } from "./types.js";
@@ -26,9 +29,26 @@ export type * from "./types.js";
 // Synchronous instantiation is fine in Node, and the async path would load
 // Node's fetch machinery just to test for a Request.
 const startRuntime = runtimeStarter(
-  (url) => readFile(url),
+  (url) =>
+    readFile(url).catch((error: unknown) => {
+      throw loadFailed(`larder's wasm module ${fileURLToPath(url)} could not be read (${describe(error)})`, error);
+    }),
   (runtime, module) => runtime.initSync({ module }),
 );
+
+/** Node's reading of the load options: `wasmUrl` a file: URL or a path
+ *  (relative to the working directory); `workerUrl` is unused (Node runs
+ *  every store on the calling thread), once its type is checked. */
+function nodeLoadUrl(name: LoadOption, value: string | URL): URL | undefined {
+  if (name === "workerUrl") return undefined;
+  // A scheme of two letters or more makes a URL; anything else is a path (C:\ included).
+  const url = typeof value === "string" && !/^[a-z][a-z\d+.-]+:/i.test(value) ? pathToFileURL(path.resolve(value)) : value;
+  const resolved = urlOption(name, url, pathToFileURL(`${process.cwd()}/`).href);
+  if (resolved.protocol !== "file:") {
+    throw ownError("INVALID_ARGUMENT", `option ${name} must be a path or a file: URL in Node, got ${resolved}`);
+  }
+  return resolved;
+}
 
 /** What the wasm core needs from Node to keep a database in a file, and a
  *  way to release what it held if its instance traps. */
@@ -188,6 +208,7 @@ function databaseKey(file: string): string {
 }
 
 const openNative: NativeOpener = async (options, trapped) => {
+  const { wasmUrl } = loadUrls(options, nodeLoadUrl);
   const { host, release, owned } = fileHost(options);
   // A trap before the store is open (in the open itself or in a task it
   // scheduled) leaves nobody else to release what the instance held.
@@ -195,7 +216,7 @@ const openNative: NativeOpener = async (options, trapped) => {
   const runtime = await startRuntime((error) => {
     if (!opened) release();
     trapped(error);
-  });
+  }, wasmUrl);
   try {
     const native = await runtime.openStore(options, host);
     opened = true;

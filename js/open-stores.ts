@@ -7,6 +7,7 @@
  */
 
 import { ownError } from "./errors.js";
+import { LOAD_OPTIONS } from "./load-options.js";
 import type { StorageOptions } from "./types.js";
 
 /**
@@ -35,8 +36,9 @@ export const STORE_LEVEL_OPTIONS = [
 /** Paths that always open a fresh store of their own. */
 const PRIVATE_PATHS = new Set([":memory:", ":temp:"]);
 
-/** The options that are not store-level: only `path`, which picks the database. */
-const KNOWN_OPTIONS = new Set<string>(["path", ...STORE_LEVEL_OPTIONS]);
+/** The options that are not store-level: `path`, which picks the database,
+ *  and where larder's files load from, which a store already open ignores. */
+const KNOWN_OPTIONS = new Set<string>(["path", ...LOAD_OPTIONS, ...STORE_LEVEL_OPTIONS]);
 
 /** The store-level options of a call, as given: a value, or undefined when omitted. */
 type OptionValues = Map<string, unknown>;

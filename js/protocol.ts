@@ -43,8 +43,9 @@ export const isStoreCall = (method: string): method is StoreCall => Object.hasOw
 
 /**
  * Each message either way is an array: the requests (or replies) of one turn
- * (js/outbox.ts). What the worker is asked to do: `open` (options, then the name of a Web
- * Lock for the worker to hold as long as it lives), a store call, or
+ * (js/outbox.ts). What the worker is asked to do: `open` (options, the name of a Web
+ * Lock for the worker to hold as long as it lives, and the wasm module's
+ * address if the page was given one), a store call, or
  * `dispose`.
  */
 export interface WorkerRequest {

@@ -10,6 +10,9 @@ import { StorageError, ownError, toStorageError } from "./errors.js";
 import { cloneFailure, refuseUnfaithful, type Arg } from "./clone-check.js";
 import type { NativeApi, StoreCall } from "./native-api.js";
 import { Outbox, ownBuffers } from "./outbox.js";
+import { LOAD_OPTIONS, readOption } from "./load-options.js";
+import { PAGE_INSTEAD } from "./fetched-runtime.js";
+import { loadFailed } from "./runtime.js";
 import { STORE_CALLS, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
@@ -28,6 +31,12 @@ const internal = (message: string) => toStorageError(new Error(message));
 const DISPOSE_MARGIN_MS = 2_000;
 /** The longest delay setTimeout keeps (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A worker just started, and what to call its script in messages. */
+export interface StartedWorker {
+  worker: Worker;
+  script: string;
+}
 
 // The store calls, which the static block below defines from STORE_CALLS.
 export interface RemoteStore extends Pick<NativeApi, StoreCall> {}
@@ -49,6 +58,9 @@ export class RemoteStore implements NativeApi {
   /** The core's counters as the worker's core trapped, for coreMetrics() to
    *  answer once the worker is gone (js/session.ts carries them over). */
   #countersAtTrap: Float64Array | undefined;
+  /** Whether the worker has answered anything: until then, its failing is
+   *  its script failing to load. */
+  #answered = false;
   /** Told when the worker is lost without a dispose (its core trapped). */
   readonly #trapped: (error: unknown) => void;
 
@@ -64,30 +76,37 @@ export class RemoteStore implements NativeApi {
     }
   }
 
-  private constructor(worker: Worker, trapped: (error: unknown) => void) {
+  private constructor({ worker, script }: StartedWorker, trapped: (error: unknown) => void) {
     this.#worker = worker;
     this.#outbox = new Outbox((message, transfer) => worker.postMessage(message, transfer));
     this.#trapped = trapped;
     worker.addEventListener("message", (event: MessageEvent<WorkerReply[]>) => {
+      this.#answered = true;
       for (const reply of event.data) this.#answer(reply);
     });
     worker.addEventListener("error", (event) => {
       event.preventDefault();
-      this.#lose(`the storage worker failed: ${event.message || "it could not be started"}`);
+      if (this.#answered) return this.#lose(`the storage worker failed: ${event.message || "no reason given"}`);
+      const reason = `larder's worker script ${script} failed to load${event.message ? ` (${event.message})` : ""}`;
+      this.#lose(reason, () => loadFailed(`${reason}. If a page came back instead of the script: ${PAGE_INSTEAD}`));
     });
     worker.addEventListener("messageerror", () => this.#lose("a reply from the storage worker could not be read"));
   }
 
   /**
-   * Starts a worker with `startWorker` and opens the store in it. Options
-   * cross by structured clone, so a `clock` function is refused. `trapped`
-   * is told if the worker is later lost without a dispose.
+   * Starts a worker with `startWorker` and opens the store in it, the
+   * worker's wasm module fetched from `wasmUrl` (default: beside the
+   * worker). Options cross by structured clone, so a `clock` function is
+   * refused. `trapped` is told if the worker is later lost without a dispose.
    */
   static async open(
-    startWorker: () => Worker,
-    options: StorageOptions | undefined,
+    startWorker: () => StartedWorker,
+    givenOptions: StorageOptions | undefined,
     trapped: (error: unknown) => void,
+    wasmUrl?: URL,
   ): Promise<RemoteStore> {
+    // The load options are the page's to use; the worker is told the wasm's address.
+    const options = withoutLoadOptions(givenOptions);
     const refused = refuseUnfaithful(["option", options]);
     if (refused) throw refused;
     if (typeof readOption(options, "clock") === "function") {
@@ -97,7 +116,8 @@ export class RemoteStore implements NativeApi {
     const lifeLock = `larder-worker-${crypto.randomUUID?.() ?? Math.random()}`;
     let opened: Opened;
     try {
-      opened = (await store.#post("open", [["option", options], ["option", lifeLock]])) as Opened;
+      const open: Arg[] = [["option", options], ["option", lifeLock], ["option", wasmUrl?.href]];
+      opened = (await store.#post("open", open)) as Opened;
     } catch (error) {
       store.#worker.terminate();
       throw error;
@@ -189,13 +209,15 @@ export class RemoteStore implements NativeApi {
   }
 
   /** The worker is gone or unusable: every call waiting on it fails (DISPOSED
-   *  if dispose() was called, else INTERNAL), and so does every later one. */
-  #lose(reason: string): void {
+   *  if dispose() was called, else INTERNAL, or `loadFailure` if its script
+   *  never loaded), and so does every later one. */
+  #lose(reason: string, loadFailure?: () => StorageError): void {
     if (this.#lost) return;
     this.#lost = reason;
     this.#worker.terminate();
-    if (!this.#disposal) this.#trapped(new Error(reason));
-    this.#rejectPending(this.#disposal ? disposed : () => internal(reason));
+    // A worker that never loaded held no store: nothing trapped.
+    if (!this.#disposal && !loadFailure) this.#trapped(new Error(reason));
+    this.#rejectPending(this.#disposal ? disposed : (loadFailure ?? (() => internal(reason))));
   }
 
   #rejectPending(error: () => StorageError): void {
@@ -205,11 +227,16 @@ export class RemoteStore implements NativeApi {
   }
 }
 
-/** An option's value, or undefined if `options` is not an object or reading it throws (the core reports that). */
-function readOption(options: unknown, name: string): unknown {
+/** `options` without the load options, for a copy that must cross to a
+ *  worker (a URL object does not clone); anything unreadable as it was. */
+function withoutLoadOptions<T>(options: T): T {
   try {
-    return typeof options === "object" && options !== null ? (options as Record<string, unknown>)[name] : undefined;
+    if (typeof options !== "object" || options === null || !LOAD_OPTIONS.some((name) => name in options)) {
+      return options;
+    }
+    const kept = Object.entries(options).filter(([name]) => !(LOAD_OPTIONS as readonly string[]).includes(name));
+    return Object.fromEntries(kept) as T;
   } catch {
-    return undefined;
+    return options;
   }
 }

@@ -111,6 +111,10 @@ export interface StorageOptions {
   healthThresholds?: HealthThresholds;
   /** Called with one event per settled call (js/trace.ts). */
   trace?: TraceFunction;
+  /** Where larder's wasm module is served (browsers: resolved against the page; Node: a path or file: URL), for bundlers that do not copy it. */
+  wasmUrl?: string | URL;
+  /** Where larder's worker script is served (browsers; Node ignores it), for bundlers that do not copy it. */
+  workerUrl?: string | URL;
 }
 
 export interface SetOptions {

@@ -11,7 +11,7 @@ import type { NativeStore } from "./wasm/larder.js";
 import { errorFields, toStorageError } from "./errors.js";
 import { Outbox, ownBuffers } from "./outbox.js";
 import { isStoreCall, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
-import { startFetchedRuntime } from "./runtime.js";
+import { startFetchedRuntime } from "./fetched-runtime.js";
 import type { StorageOptions } from "./types.js";
 
 /** What this file uses of a dedicated worker's global scope (the DOM lib types `self` as a window). */
@@ -28,8 +28,10 @@ const outbox = new Outbox<WorkerReply>((message, transfer) => scope.postMessage(
 let store: NativeStore | undefined;
 
 /** Opens the store, holding the Web Lock `lifeLock` for as long as this
- *  worker lives (the caller learns of its end when the lock is released). */
-async function open(options: unknown, lifeLock: unknown): Promise<Opened> {
+ *  worker lives (the caller learns of its end when the lock is released),
+ *  over the wasm module at `wasmUrl` (the page's `wasmUrl` option), or the
+ *  one beside this file. */
+async function open(options: unknown, lifeLock: unknown, wasmUrl: unknown): Promise<Opened> {
   const holdsLifeLock = typeof lifeLock === "string" && scope.navigator.locks !== undefined;
   if (holdsLifeLock) {
     await new Promise<void>((held) => {
@@ -39,7 +41,7 @@ async function open(options: unknown, lifeLock: unknown): Promise<Opened> {
       });
     });
   }
-  const runtime = await startFetchedRuntime(stop);
+  const runtime = await startFetchedRuntime(stop, typeof wasmUrl === "string" ? new URL(wasmUrl) : undefined);
   // The core checks the options, whatever they are.
   store = await runtime.openStore(options as StorageOptions | undefined, undefined);
   store.onStateChange((state, previous) => reply({ id: 0, state, previous }));
@@ -47,7 +49,7 @@ async function open(options: unknown, lifeLock: unknown): Promise<Opened> {
 }
 
 function run({ method, args }: WorkerRequest): Promise<unknown> {
-  if (method === "open") return open(args[0], args[1]);
+  if (method === "open") return open(args[0], args[1], args[2]);
   if (!store) throw new Error("no store is open in this worker");
   if (method === "dispose") return store.dispose();
   if (!isStoreCall(method)) throw new Error(`the storage worker has no call ${String(method)}`);

@@ -22,6 +22,7 @@ pub enum ErrorCode {
     Corrupt,
     IncompatibleSchema,
     Unsupported,
+    LoadFailed,
     Internal,
 }
 
@@ -51,7 +52,7 @@ pub enum RecoveryAction {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidArgument,
         ErrorCode::InvalidKey,
         ErrorCode::InvalidValue,
@@ -68,6 +69,7 @@ impl ErrorCode {
         ErrorCode::Corrupt,
         ErrorCode::IncompatibleSchema,
         ErrorCode::Unsupported,
+        ErrorCode::LoadFailed,
         ErrorCode::Internal,
     ];
 
@@ -89,6 +91,7 @@ impl ErrorCode {
             ErrorCode::Corrupt => "CORRUPT",
             ErrorCode::IncompatibleSchema => "INCOMPATIBLE_SCHEMA",
             ErrorCode::Unsupported => "UNSUPPORTED",
+            ErrorCode::LoadFailed => "LOAD_FAILED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -98,7 +101,7 @@ impl ErrorCode {
         match self {
             InvalidArgument | InvalidKey | InvalidValue => Category::Validation,
             ValueTooLarge | BatchTooLarge | QueueFull | QuotaExceeded => Category::Capacity,
-            Disposed | Unsupported => Category::Lifecycle,
+            Disposed | Unsupported | LoadFailed => Category::Lifecycle,
             CircuitOpen | Locked | Busy => Category::Concurrency,
             Timeout => Category::Timeout,
             Io => Category::Storage,
@@ -110,7 +113,7 @@ impl ErrorCode {
     /// Whether the same call, unchanged, may succeed later.
     pub fn retryable(self) -> bool {
         use ErrorCode::*;
-        matches!(self, QueueFull | CircuitOpen | Locked | Busy | Timeout | Io)
+        matches!(self, QueueFull | CircuitOpen | Locked | Busy | Timeout | Io | LoadFailed)
     }
 
     pub fn recovery_action(self) -> RecoveryAction {
@@ -120,7 +123,7 @@ impl ErrorCode {
                 RecoveryAction::FixInput
             }
             QueueFull | CircuitOpen | Locked => RecoveryAction::Wait,
-            Busy | Timeout | Io => RecoveryAction::Retry,
+            Busy | Timeout | Io | LoadFailed => RecoveryAction::Retry,
             QuotaExceeded => RecoveryAction::FreeSpace,
             Disposed | Internal => RecoveryAction::Reopen,
             Corrupt => RecoveryAction::ResetDatabase,
@@ -148,6 +151,7 @@ impl ErrorCode {
             Corrupt => "The saved data is damaged and has to be reset.",
             IncompatibleSchema => "The saved data was created by a different version and cannot be opened.",
             Unsupported => "This browser or environment does not support the required storage.",
+            LoadFailed => "The storage could not be loaded. Please check your connection and try again.",
             Internal => "Something went wrong. Please reload and try again.",
         }
     }
@@ -382,6 +386,7 @@ mod tests {
             ("CORRUPT", "CORRUPTION", false, "RESET_DATABASE"),
             ("INCOMPATIBLE_SCHEMA", "CORRUPTION", false, "NONE"),
             ("UNSUPPORTED", "LIFECYCLE", false, "NONE"),
+            ("LOAD_FAILED", "LIFECYCLE", true, "RETRY"),
             ("INTERNAL", "INTERNAL", false, "REOPEN"),
         ];
         assert_eq!(table.len(), ErrorCode::ALL.len());

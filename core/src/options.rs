@@ -10,7 +10,7 @@ pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 pub const MAX_VALUE_BYTES_CEILING: usize = 1_000_000_000;
 
 /// Every option name `openStorage` accepts.
-pub const OPTION_NAMES: [&str; 16] = [
+pub const OPTION_NAMES: [&str; 18] = [
     "path",
     "maxSizeBytes",
     "defaultTtlMs",
@@ -28,6 +28,9 @@ pub const OPTION_NAMES: [&str; 16] = [
     "slowOperationMs",
     "healthThresholds",
     "trace",
+    // Where the browser entry finds its own files; the facade checks their values.
+    "wasmUrl",
+    "workerUrl",
 ];
 pub const BREAKER_OPTION_NAMES: [&str; 2] = ["failureThreshold", "recoveryTimeoutMs"];
 pub const RETRY_OPTION_NAMES: [&str; 3] = ["maxAttempts", "baseDelayMs", "maxDelayMs"];

@@ -487,7 +487,7 @@ async function oneTurn() {
 /** `openStorage` over RemoteStores of the worker script at `url`. */
 function remoteOpener(url) {
   return storageOpener(async (opts, trapped) => ({
-    native: await RemoteStore.open(() => new Worker(url, { type: "module" }), opts, trapped),
+    native: await RemoteStore.open(() => ({ worker: new Worker(url, { type: "module" }), script: String(url) }), opts, trapped),
     releaseAfterTrap() {},
   }));
 }
@@ -524,7 +524,8 @@ async function workerFailures() {
   const missing = await settle(() =>
     remoteOpener("/no/such/worker.js")({ path: "x" }),
   );
-  check("a worker script that cannot load: openStorage rejects INTERNAL", rejectedWith(missing, "INTERNAL"), show(missing));
+  check("a worker script that cannot load: openStorage rejects LOAD_FAILED naming it",
+    rejectedWith(missing, "LOAD_FAILED") && missing.reason.message.includes("/no/such/worker.js"), show(missing));
 }
 
 /** metrics() of a worker store: the core's numbers come from the worker in

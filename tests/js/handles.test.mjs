@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import ts from "typescript";
 import { openStorage } from "larderdb";
+import { LOAD_OPTIONS } from "../../pkg/load-options.js";
 import { STORE_LEVEL_OPTIONS } from "../../pkg/open-stores.js";
 import { deferred, isPending, rejectsWith, settleAll, totals, within } from "./helpers.mjs";
 import { FAST_RETRY, FIXTURES, assertIntegrity, spawnNode, tempDir } from "./file-helpers.mjs";
@@ -262,13 +263,13 @@ describe("disposing handles", () => {
 });
 
 describe("store-level options", () => {
-  test("every option of openStorage but path is compared: the list matches js/types.ts and the core's", () => {
+  test("every option of openStorage but path and the load options is compared: the list matches js/types.ts and the core's", () => {
     const source = (file) => fs.readFileSync(new URL(`../../${file}`, import.meta.url), "utf8");
     const declared = source("js/types.ts").match(/export interface StorageOptions \{([^}]*)\}/)[1];
     const typed = [...declared.matchAll(/^\s*(\w+)\?:/gm)].map(([, name]) => name);
     const core = source("core/src/options.rs").match(/pub const OPTION_NAMES[^=]*= \[([^\]]*)\]/)[1];
     const known = [...core.matchAll(/"(\w+)"/g)].map(([, name]) => name);
-    const compared = ["path", ...STORE_LEVEL_OPTIONS].sort();
+    const compared = ["path", ...LOAD_OPTIONS, ...STORE_LEVEL_OPTIONS].sort();
     assert.deepEqual(compared, [...typed].sort(), "js/types.ts StorageOptions");
     assert.deepEqual(compared, [...known].sort(), "core/src/options.rs OPTION_NAMES");
   });

@@ -15,6 +15,7 @@ export const ERROR_FIELDS = {
   DISPOSED: { category: "LIFECYCLE", retryable: false, recoveryAction: "REOPEN" },
   TIMEOUT: { category: "TIMEOUT", retryable: true, recoveryAction: "RETRY" },
   UNSUPPORTED: { category: "LIFECYCLE", retryable: false, recoveryAction: "NONE" },
+  LOAD_FAILED: { category: "LIFECYCLE", retryable: true, recoveryAction: "RETRY" },
   QUOTA_EXCEEDED: { category: "CAPACITY", retryable: false, recoveryAction: "FREE_SPACE" },
   CIRCUIT_OPEN: { category: "CONCURRENCY", retryable: true, recoveryAction: "WAIT" },
   LOCKED: { category: "CONCURRENCY", retryable: true, recoveryAction: "WAIT" },
