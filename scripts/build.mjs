@@ -9,6 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { transformSync } from "esbuild";
 import { fileSize, packageEntries, unreachedFiles } from "./runtime-files.mjs";
 import { glueFactory, glueFactoryTypes } from "./wasm-factory.mjs";
 
@@ -47,7 +48,11 @@ mkdirSync(`${root}pkg/wasm`, { recursive: true });
 // (what an app loads; the comments are in the sources and the .d.ts).
 run(bin("tsc"), ["-p", "js", "--emitDeclarationOnly"]);
 run(bin("tsc"), ["-p", "js", "--declaration", "false", "--removeComments"]);
-for (const file of ["larder.js", "larder.d.ts"]) copyFileSync(`${root}${glueDir}/${file}`, `${root}pkg/wasm/${file}`);
+copyFileSync(`${root}${glueDir}/larder.d.ts`, `${root}pkg/wasm/larder.d.ts`);
+// The glue is generated code nobody reads in the package: without its
+// whitespace it is 40% smaller, and every name and statement stays as it was.
+const glueCode = readFileSync(`${root}${glueDir}/larder.js`, "utf8");
+writeFileSync(`${root}pkg/wasm/larder.js`, transformSync(glueCode, { format: "esm", minifyWhitespace: true }).code);
 // --converge repeats -Oz until the module stops shrinking (about 1.3 KiB more).
 const wasmOptArgs = [
   "-Oz",
