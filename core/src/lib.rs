@@ -16,6 +16,8 @@ pub mod operation;
 mod queue;
 
 pub mod metrics;
+/// What a traced operation's caller is told of its run.
+pub mod trace;
 
 // Resilience around each run.
 /// The circuit breaker: closed, open, half-open.

@@ -99,6 +99,12 @@ impl OperationKind {
     pub fn name(self) -> &'static str {
         self.into()
     }
+
+    /// Whether the operation writes: it runs in a transaction that commits.
+    pub fn writes(self) -> bool {
+        use OperationKind::*;
+        matches!(self, Set | SetIfAbsent | Delete | MSet | MDelete | Invalidate | Clear | PurgeExpired)
+    }
 }
 
 impl Operation {

@@ -21,6 +21,7 @@ use crate::options::{StoreOptions, Ttl};
 use crate::queue::{Next, OperationQueue, Queued, Refused};
 use crate::retry::{self, FailedAttempt, Random};
 use crate::store::{Entry, GroupedSet, Store};
+use crate::trace::{OperationFacts, TraceFacts};
 use crate::value::EncodedValue;
 
 /// Answers one caller; called exactly once per submitted operation.
@@ -32,6 +33,8 @@ pub type TransitionListener = Box<dyn Fn(BreakerState, BreakerState)>;
 struct Pending {
     operation: Operation,
     reply: Reply,
+    /// Set for a traced call: its facts are recorded under this tag.
+    trace_tag: Option<u64>,
 }
 
 /// Sets joined into one group commit at most.
@@ -43,6 +46,8 @@ struct Job {
     members: Vec<Queued<Pending>>,
     admission: Option<Admission>,
     attempts: u32,
+    /// When it left the queue, on the store's clock.
+    started_ms: i64,
     /// When the next attempt may start, on the store's clock.
     due_ms: f64,
 }
@@ -71,6 +76,7 @@ pub struct Engine {
     retry_waiting: RefCell<Option<Job>>,
     transition_listener: RefCell<Option<Rc<TransitionListener>>>,
     metrics: Rc<CoreMetrics>,
+    trace: TraceFacts,
 }
 
 impl Engine {
@@ -94,6 +100,7 @@ impl Engine {
             transition_listener: RefCell::new(None),
             options,
             drain_scheduled: Cell::new(false),
+            trace: TraceFacts::default(),
         })
     }
 
@@ -120,7 +127,7 @@ impl Engine {
         };
         let kind = operation.kind();
         let mut queue = self.queue.borrow_mut();
-        let pushed = queue.push(kind, now_ms, Pending { operation, reply });
+        let pushed = queue.push(kind, now_ms, Pending { operation, reply, trace_tag: self.trace.next_tag() });
         let depth = queue.len();
         drop(queue);
         match pushed {
@@ -198,6 +205,10 @@ impl Engine {
             Next::Run(head) => head,
             Next::Expired(Queued { kind, payload, enqueued_at_ms }) => {
                 self.note_wait(enqueued_at_ms, now_ms);
+                if let Some(tag) = payload.trace_tag {
+                    let queued_ms = now_ms.saturating_sub(enqueued_at_ms).max(0) as f64;
+                    self.trace.record(tag, OperationFacts { queued_ms, group_size: None, retries: 0 });
+                }
                 add(&self.metrics.timeouts, 1);
                 let error = StorageError::Timeout(format!(
                     "{} waited in the queue longer than operationTimeoutMs ({} ms) and did not run",
@@ -222,7 +233,7 @@ impl Engine {
         for member in &members {
             self.note_wait(member.enqueued_at_ms, now_ms);
         }
-        Some(Ok(Job { members, admission: None, attempts: 0, due_ms: f64::NEG_INFINITY }))
+        Some(Ok(Job { members, admission: None, attempts: 0, started_ms: now_ms, due_ms: f64::NEG_INFINITY }))
     }
 
     /// Runs one attempt of a job if the breaker lets it through, until its
@@ -234,7 +245,10 @@ impl Engine {
             Some(admission) => admission,
             None => match self.breaker.borrow_mut().admit(now_ms) {
                 Ok(admission) => admission,
-                Err(error) => return job.answer_all(Err(error)),
+                Err(error) => {
+                    self.record_facts(&job, false);
+                    return job.answer_all(Err(error));
+                }
             },
         };
         job.attempts += 1;
@@ -264,6 +278,7 @@ impl Engine {
         }
         self.breaker.borrow_mut().record(admission, result.as_ref().map(|_| ()), finished_ms);
         self.count_outcome(&result, job.members.len());
+        self.record_facts(&job, true);
         match result {
             Ok(outputs) => {
                 for (member, output) in job.members.into_iter().zip(outputs) {
@@ -299,6 +314,40 @@ impl Engine {
             Err(error) if error.code() == ErrorCode::Timeout => add(&self.metrics.timeouts, 1),
             _ => {}
         }
+    }
+
+    /// The facts of a job's traced members as it is answered; `ran`: it
+    /// reached the store (else the breaker refused it).
+    fn record_facts(&self, job: &Job, ran: bool) {
+        for member in &job.members {
+            if let Some(tag) = member.payload.trace_tag {
+                let writes = ran && member.kind.writes();
+                self.trace.record(
+                    tag,
+                    OperationFacts {
+                        queued_ms: job.started_ms.saturating_sub(member.enqueued_at_ms).max(0) as f64,
+                        group_size: writes.then_some(job.members.len()),
+                        retries: job.attempts.saturating_sub(1),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The trace facts tell of the operations submitted from now on, under
+    /// `tag`, until it is set to `None`.
+    pub fn trace_next(&self, tag: Option<u64>) {
+        self.trace.tag_next(tag);
+    }
+
+    /// The facts of the settled operation tagged `tag`, once.
+    pub fn take_trace_facts(&self, tag: u64) -> Option<OperationFacts> {
+        self.trace.take(tag)
+    }
+
+    /// How many operations' facts were recorded since the open.
+    pub fn trace_facts_recorded(&self) -> u64 {
+        self.trace.recorded_count()
     }
 
     /// How long an operation waited in the queue, unless the clock failed.

@@ -4,6 +4,7 @@
 use super::*;
 use crate::clock::ManualClock;
 use crate::error::ErrorCode;
+use crate::trace::OperationFacts;
 use crate::value::ValueKind;
 
 type Log = Rc<RefCell<Vec<(usize, Result<Output>)>>>;
@@ -215,8 +216,11 @@ fn a_retry_waits_on_the_store_clock_and_holds_the_queue_behind_it() {
         Rc::new(Engine::open(StoreOptions::default(), Rc::new(clock.clone()), Box::new(Half), db).unwrap());
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let log: Log = Log::default();
+    engine.trace_next(Some(1));
     engine.submit(set("k", "1"), recorder(&log, 0));
+    engine.trace_next(Some(2));
     engine.submit(get("k"), recorder(&log, 1));
+    engine.trace_next(None);
     engine.drain();
     assert!(
         log.borrow().is_empty(),
@@ -231,6 +235,11 @@ fn a_retry_waits_on_the_store_clock_and_holds_the_queue_behind_it() {
     let ids: Vec<usize> = log.borrow().iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, vec![0, 1]);
     assert!(matches!(&log.borrow()[1].1, Ok(Output::Value(Some(value))) if value.bytes == b"1"));
+    // The set ran twice; the get waited in the queue for its retry.
+    let set_facts = OperationFacts { queued_ms: 0.0, group_size: Some(1), retries: 1 };
+    assert_eq!(engine.take_trace_facts(1), Some(set_facts));
+    let get_facts = OperationFacts { queued_ms: 10.0, group_size: None, retries: 0 };
+    assert_eq!(engine.take_trace_facts(2), Some(get_facts));
     engine.dispose();
     let _ = std::fs::remove_file(path);
 }
@@ -254,4 +263,31 @@ fn the_engine_counts_queue_waits_groups_and_commits() {
     // Three waits of 5 ms each: count, sum, max, all in the 5 ms bucket.
     assert_eq!((flat[15], flat[16], flat[17]), (3.0, 15.0, 5.0));
     assert_eq!(flat[18 + 5], 3.0);
+}
+
+#[test]
+fn traced_operations_tell_their_queue_wait_and_group_and_untraced_ones_nothing() {
+    let clock = ManualClock::new(0);
+    let engine = engine(StoreOptions::default(), &clock);
+    for operation in [set("a", "1"), get("a")] {
+        engine.submit(operation, Box::new(|_| {}));
+    }
+    engine.drain();
+    assert_eq!(engine.trace_facts_recorded(), 0, "nothing traced, nothing recorded");
+    for (tag, operation) in
+        [(Some(1), set("a", "1")), (Some(2), set("b", "2")), (None, set("c", "3")), (Some(3), get("a"))]
+    {
+        engine.trace_next(tag);
+        engine.submit(operation, Box::new(|_| {}));
+    }
+    engine.trace_next(None);
+    engine.submit(set("d", "4"), Box::new(|_| {}));
+    clock.advance(5);
+    engine.drain();
+    assert_eq!(engine.trace_facts_recorded(), 3, "only the tagged operations");
+    let grouped = OperationFacts { queued_ms: 5.0, group_size: Some(3), retries: 0 };
+    assert_eq!((engine.take_trace_facts(1), engine.take_trace_facts(2)), (Some(grouped), Some(grouped)));
+    let read = OperationFacts { queued_ms: 5.0, group_size: None, retries: 0 };
+    assert_eq!(engine.take_trace_facts(3), Some(read));
+    assert_eq!(engine.take_trace_facts(3), None, "taken once");
 }
