@@ -53,6 +53,9 @@ pub struct CoreMetrics {
     pub timeouts: Cell<u64>,
     pub rollbacks: Cell<u64>,
     pub breaker_opened: Cell<u64>,
+    /// Operations whose trace facts were recorded (js/trace.ts): none
+    /// unless someone listens to the store's trace events.
+    pub traced: Cell<u64>,
 }
 
 pub fn add(counter: &Cell<u64>, amount: u64) {
@@ -71,7 +74,7 @@ pub struct Gauges {
 }
 
 /// How many numbers `flat` returns (the facade reads them in this order).
-pub const FLAT_LENGTH: usize = 16 + 2 + BUCKETS;
+pub const FLAT_LENGTH: usize = 16 + 2 + BUCKETS + 1;
 
 impl CoreMetrics {
     pub fn note_queue_depth(&self, depth: usize) {
@@ -83,8 +86,8 @@ impl CoreMetrics {
     /// In order: queue depth, its maximum, evictions, expired, commits,
     /// grouped commits, retries, timeouts, rollbacks, breaker state, breaker
     /// openings, entries, size bytes, file bytes, WAL bytes, queue waits
-    /// counted, then the queue
-    /// wait histogram (sum, max, buckets).
+    /// counted, then the queue wait histogram (sum, max, buckets), then the
+    /// operations traced.
     pub fn flat(&self, gauges: &Gauges) -> Vec<f64> {
         let mut out = Vec::with_capacity(FLAT_LENGTH);
         let counters = [
@@ -107,6 +110,7 @@ impl CoreMetrics {
         out.extend(counters.iter().map(|&value| value as f64));
         out.push(self.queue_wait.counts.iter().map(Cell::get).sum::<u64>() as f64);
         self.queue_wait.flatten_into(&mut out);
+        out.push(self.traced.get() as f64);
         out
     }
 }

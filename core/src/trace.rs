@@ -3,7 +3,8 @@
 //! transaction, how many times it was retried. They are recorded only for
 //! operations submitted with a trace tag (the facade tags a call only while
 //! someone listens to its trace events), so an untraced store records
-//! nothing and allocates nothing for them.
+//! nothing and allocates nothing for them (`CoreMetrics::traced` counts
+//! the facts recorded).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -37,8 +38,6 @@ pub struct TraceFacts {
     /// The tag operations submitted now carry (set around a traced call).
     next_tag: Cell<Option<u64>>,
     recorded: RefCell<HashMap<u64, OperationFacts>>,
-    /// How many facts were ever recorded: none while nothing is traced.
-    recorded_count: Cell<u64>,
 }
 
 impl TraceFacts {
@@ -57,16 +56,11 @@ impl TraceFacts {
             recorded.clear();
         }
         recorded.insert(tag, facts);
-        self.recorded_count.set(self.recorded_count.get() + 1);
     }
 
     /// The facts of the operation tagged `tag`, once.
     pub fn take(&self, tag: u64) -> Option<OperationFacts> {
         self.recorded.borrow_mut().remove(&tag)
-    }
-
-    pub fn recorded_count(&self) -> u64 {
-        self.recorded_count.get()
     }
 }
 
@@ -83,7 +77,6 @@ mod tests {
         assert_eq!(trace.take(8), None);
         assert_eq!(trace.take(7), Some(FACTS));
         assert_eq!(trace.take(7), None);
-        assert_eq!(trace.recorded_count(), 1);
         assert_eq!(FACTS.flat(), [5.0, 3.0, 1.0]);
     }
 

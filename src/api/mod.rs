@@ -3,6 +3,7 @@
 //! validated and copied at call time, then the operation joins the queue.
 
 mod convert;
+mod trace;
 
 use std::rc::Rc;
 

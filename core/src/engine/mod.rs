@@ -207,7 +207,7 @@ impl Engine {
                 self.note_wait(enqueued_at_ms, now_ms);
                 if let Some(tag) = payload.trace_tag {
                     let queued_ms = now_ms.saturating_sub(enqueued_at_ms).max(0) as f64;
-                    self.trace.record(tag, OperationFacts { queued_ms, group_size: None, retries: 0 });
+                    self.record_trace(tag, OperationFacts { queued_ms, group_size: None, retries: 0 });
                 }
                 add(&self.metrics.timeouts, 1);
                 let error = StorageError::Timeout(format!(
@@ -322,7 +322,7 @@ impl Engine {
         for member in &job.members {
             if let Some(tag) = member.payload.trace_tag {
                 let writes = ran && member.kind.writes();
-                self.trace.record(
+                self.record_trace(
                     tag,
                     OperationFacts {
                         queued_ms: job.started_ms.saturating_sub(member.enqueued_at_ms).max(0) as f64,
@@ -334,6 +334,11 @@ impl Engine {
         }
     }
 
+    fn record_trace(&self, tag: u64, facts: OperationFacts) {
+        self.trace.record(tag, facts);
+        add(&self.metrics.traced, 1);
+    }
+
     /// The trace facts tell of the operations submitted from now on, under
     /// `tag`, until it is set to `None`.
     pub fn trace_next(&self, tag: Option<u64>) {
@@ -343,11 +348,6 @@ impl Engine {
     /// The facts of the settled operation tagged `tag`, once.
     pub fn take_trace_facts(&self, tag: u64) -> Option<OperationFacts> {
         self.trace.take(tag)
-    }
-
-    /// How many operations' facts were recorded since the open.
-    pub fn trace_facts_recorded(&self) -> u64 {
-        self.trace.recorded_count()
     }
 
     /// How long an operation waited in the queue, unless the clock failed.
