@@ -27,14 +27,15 @@ const AT = {
   queueWaitSum: 16,
   queueWaitMax: 17,
   queueWaitBuckets: 18,
+  traced: 18 + BUCKET_COUNT,
 } as const;
 
 /** Counters that only grow, which a trapped instance's carry over. */
-const GROWING = [AT.evictions, AT.expired, AT.commits, AT.groupedCommits, AT.retries, AT.timeouts, AT.rollbacks, AT.breakerOpened];
+const GROWING = [AT.evictions, AT.expired, AT.commits, AT.groupedCommits, AT.retries, AT.timeouts, AT.rollbacks, AT.breakerOpened, AT.traced];
 
 const BREAKER_STATES = ["CLOSED", "OPEN", "HALF_OPEN"] as const;
 
-export const CORE_METRICS_LENGTH = AT.queueWaitBuckets + BUCKET_COUNT;
+export const CORE_METRICS_LENGTH = AT.traced + 1;
 
 export interface CoreFigures {
   queue: { depth: number; maxDepth: number; waitMs: DurationCounts };
@@ -43,6 +44,8 @@ export interface CoreFigures {
   commits: { count: number; grouped: number; retries: number; timeouts: number; rollbacks: number };
   breaker: { state: (typeof BREAKER_STATES)[number]; opened: number };
   storage: { entries: number; sizeBytes: number; fileBytes: number; walBytes: number };
+  /** Operations whose trace facts the core recorded (js/trace.ts). */
+  traced: number;
 }
 
 /** The counters of instances lost to traps, added to the live one's. */
@@ -87,6 +90,7 @@ export class CarriedCoreMetrics {
         fileBytes: live[AT.fileBytes]!,
         walBytes: live[AT.walBytes]!,
       },
+      traced: sum(AT.traced),
     };
   }
 }

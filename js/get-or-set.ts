@@ -12,11 +12,13 @@ import { StorageError, errorFields, ownError } from "./errors.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { plainJson } from "./plain-json.js";
 import { fromStored, type StoredValue } from "./stored.js";
+import type { CoreFacts } from "./trace.js";
 import type { GetOrSetOptions, StorageValue } from "./types.js";
 import { typeName } from "./values.js";
 
-/** Runs a call on the native store; it rejects with a StorageError. */
-export type NativeCall = <T>(invoke: (native: NativeApi) => Promise<T>) => Promise<T>;
+/** Runs a call on the native store; it rejects with a StorageError. With
+ *  `facts` (a traced call), its operations' facts are added to them. */
+export type NativeCall = <T>(invoke: (native: NativeApi) => Promise<T>, facts?: CoreFacts) => Promise<T>;
 
 type Loader = (key: string) => unknown;
 
@@ -57,19 +59,27 @@ export class GetOrSet {
   }
 
   /** The stored value of `key`, or else `loader`'s result, stored. Rejects
-   *  with the loader's own error if it throws, else with a StorageError. */
-  async run(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue> {
+   *  with the loader's own error if it throws, else with a StorageError.
+   *  `facts` (a traced call) get its lookup's and, if it runs the loader,
+   *  its write's. */
+  async run(
+    ns: Namespace,
+    key: string,
+    loader: unknown,
+    options: GetOrSetOptions | undefined,
+    facts?: CoreFacts,
+  ): Promise<StorageValue> {
     const refusal = typeof loader === "function" ? undefined : `getOrSet loader must be a function, got ${typeName(loader)}`;
     const id = JSON.stringify([ns ?? "", key]);
     const flight = this.#join(id);
     try {
       // The core checks the whole call first, a hit too.
-      const found = await this.#call((native) => native.getForLoad(ns, key, refusal, options));
+      const found = await this.#call((native) => native.getForLoad(ns, key, refusal, options), facts);
       this.#lookedUp(found !== undefined);
       if (found !== undefined) return fromStored(found);
       if (this.#closed) throw disposed();
       const leads = flight.loading === undefined;
-      flight.loading ??= heardLater(this.#load(id, flight, ns, key, loader as Loader, options));
+      flight.loading ??= heardLater(this.#load(id, flight, ns, key, loader as Loader, options, facts));
       const stored = await Promise.race([flight.loading, this.#closing]);
       // Each caller gets its own copy.
       return leads || typeof stored === "string" ? fromStored(stored) : stored.slice();
@@ -116,6 +126,7 @@ export class GetOrSet {
     key: string,
     loader: Loader,
     options: GetOrSetOptions | undefined,
+    facts: CoreFacts | undefined,
   ): Promise<StoredValue> {
     try {
       let loaded: StorageValue;
@@ -125,20 +136,28 @@ export class GetOrSet {
         if (error instanceof StorageError) loaderErrors.add(error);
         throw error;
       }
-      return await this.#store(ns, key, loaded, options);
+      return await this.#store(ns, key, loaded, options, facts);
     } finally {
       this.#land(id, flight);
     }
   }
 
   /** Stores a loader's result unless a value was set meanwhile. */
-  async #store(ns: Namespace, key: string, loaded: StorageValue, options: GetOrSetOptions | undefined) {
+  async #store(
+    ns: Namespace,
+    key: string,
+    loaded: StorageValue,
+    options: GetOrSetOptions | undefined,
+    facts: CoreFacts | undefined,
+  ) {
     try {
       const json = plainJson(loaded);
-      return await this.#call((native) =>
-        json === undefined
-          ? native.setIfAbsent(ns, key, loaded, options)
-          : native.setIfAbsentJson(ns, key, json, options),
+      return await this.#call(
+        (native) =>
+          json === undefined
+            ? native.setIfAbsent(ns, key, loaded, options)
+            : native.setIfAbsentJson(ns, key, json, options),
+        facts,
       );
     } catch (error) {
       throw error instanceof StorageError && error.code === "INVALID_VALUE" ? unstorable(error, key) : error;

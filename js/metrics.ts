@@ -12,7 +12,7 @@ import type { CoreFigures } from "./core-metrics.js";
 import { DurationCounts, type Histogram } from "./histogram.js";
 import type { Namespace } from "./native-api.js";
 import { RecentCounts, type RecentWindow } from "./recent-window.js";
-import type { TraceEvent, Tracer } from "./trace.js";
+import { CoreFacts, type TraceEvent, type Tracer } from "./trace.js";
 
 export type { Histogram } from "./histogram.js";
 export type { RecentWindow } from "./recent-window.js";
@@ -86,32 +86,36 @@ export class StoreMetrics {
   }
 
   /** Runs one top-level call and counts it; a failure becomes a StorageError
-   *  carrying the txId, unless `passes(error)` (a getOrSet loader's own). */
+   *  carrying the txId, unless `passes(error)` (a getOrSet loader's own).
+   *  `run` is given the core facts to fill only while someone listens to
+   *  trace events: otherwise the core is asked nothing more. */
   observe<T>(
     op: string,
     ns: Namespace,
     key: unknown,
     batch: unknown,
-    run: () => Promise<T>,
+    run: (facts: CoreFacts | undefined) => Promise<T>,
     passes: (error: unknown) => boolean = never,
   ): Promise<T> {
     const txId = ++this.#lastTxId;
     const startedAt = this.#source.clock();
+    const call: Call = { op, ns, key, batch, txId, startedAt, facts: undefined };
+    if (this.#source.tracer.listening) call.facts = new CoreFacts(txId);
     let pending: Promise<T>;
     try {
-      pending = run();
+      pending = run(call.facts);
     } catch (error) {
       pending = Promise.reject(error);
     }
     return pending.then(
       (value) => {
-        const settledAt = this.#settled(op, ns, key, batch, txId, startedAt, undefined);
+        const settledAt = this.#settled(call, undefined);
         this.#lookedUp(op, value, settledAt);
         return value;
       },
       (error: unknown) => {
         const failure = passes(error) ? error : withTxId(toStorageError(error), txId);
-        this.#settled(op, ns, key, batch, txId, startedAt, failure);
+        this.#settled(call, failure);
         throw failure;
       },
     );
@@ -173,7 +177,7 @@ export class StoreMetrics {
   }
 
   /** Counts a settled call; returns when it settled. */
-  #settled(op: string, ns: Namespace, key: unknown, batch: unknown, txId: number, startedAt: number, failure: unknown): number {
+  #settled({ op, ns, key, batch, txId, startedAt, facts }: Call, failure: unknown): number {
     const settledAt = this.#source.clock();
     const durationMs = Math.max(0, settledAt - startedAt);
     const counts = this.#counts(op);
@@ -193,7 +197,7 @@ export class StoreMetrics {
       if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
     }
     const { tracer } = this.#source;
-    if (tracer.listening) tracer.emit(traceEvent(txId, op, ns, singleKey, batch, durationMs, code));
+    if (tracer.listening) tracer.emit(traceEvent(txId, op, ns, singleKey, batch, durationMs, code, facts));
     return settledAt;
   }
 
@@ -218,27 +222,43 @@ export class StoreMetrics {
   }
 }
 
+/** One top-level call under way. */
+interface Call {
+  op: string;
+  ns: Namespace;
+  key: unknown;
+  batch: unknown;
+  txId: number;
+  startedAt: number;
+  /** What the core tells of it, if it is traced. */
+  facts: CoreFacts | undefined;
+}
+
+/** A call that began before anyone listened has no facts: null for them,
+ *  and its whole duration as `runMs`. */
 function traceEvent(
   txId: number,
   op: string,
   ns: Namespace,
   key: string | null,
   batch: unknown,
-  runMs: number,
+  durationMs: number,
   code: string | null,
+  facts: CoreFacts | undefined,
 ): TraceEvent {
+  const queuedMs = facts === undefined ? null : facts.queuedMs;
   return {
     txId,
     op,
     ns: nsName(ns),
     key,
     keys: batchSize(batch),
-    queuedMs: null,
-    runMs,
+    queuedMs,
+    runMs: Math.max(0, durationMs - (queuedMs ?? 0)),
     outcome: code === null ? "ok" : "error",
     code,
-    groupSize: null,
-    retries: null,
+    groupSize: facts === undefined ? null : facts.groupSize,
+    retries: facts === undefined ? null : facts.retries,
   };
 }
 

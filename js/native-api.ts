@@ -64,6 +64,12 @@ export interface NativeApi {
   /** The core's counters and the store's state, one array of numbers
    *  (js/core-metrics.ts reads it); read between operations. */
   coreMetrics(): Float64Array | Promise<Float64Array>;
+  /** Tags the operations the calls made from now on submit with `tag` (a
+   *  traced call's txId; 0 stops), so that their facts are recorded. */
+  traceNext(tag: number): void;
+  /** The facts of the settled operation tagged `tag`, once (js/trace.ts
+   *  `CoreFacts`); undefined if none were recorded. */
+  traceFacts(tag: number): Float64Array | undefined;
   /** Rejects every waiting call with DISPOSED and closes the database. */
   dispose(): Promise<void>;
   breakerState(): BreakerState;
@@ -72,4 +78,4 @@ export interface NativeApi {
 }
 
 /** The calls that run an operation in the store, each as it is. */
-export type StoreCall = Exclude<keyof NativeApi, "dispose" | "breakerState" | "onStateChange">;
+export type StoreCall = Exclude<keyof NativeApi, "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts">;

@@ -52,6 +52,8 @@ export interface WorkerRequest {
   id: number;
   method: StoreCall | "open" | "dispose";
   args: unknown[];
+  /** A traced call's tag (NativeApi `traceNext`): its reply brings the facts. */
+  trace?: number;
 }
 
 /** The worker's answer to `open`. */
@@ -63,8 +65,8 @@ export interface Opened {
 }
 
 export type WorkerReply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: StorageErrorFields; trapped?: true }
+  | { id: number; ok: true; value: unknown; facts?: Float64Array }
+  | { id: number; ok: false; error: StorageErrorFields; trapped?: true; facts?: Float64Array }
   /** Not a reply: a trapped core's counters (its coreMetrics()), sent before the worker fails. */
   | { id: 0; counters: Float64Array }
   /** Not a reply: a circuit breaker transition, pushed as it happens. */

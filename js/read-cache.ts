@@ -184,6 +184,15 @@ export class ReadCachingStore implements NativeApi {
     return this.#track(this.#native.getCurrentCacheSize(scope));
   }
 
+  traceNext(tag: number): void {
+    this.#native.traceNext(tag);
+  }
+
+  // A hit recorded nothing: its facts are undefined.
+  traceFacts(tag: number): Float64Array | undefined {
+    return this.#native.traceFacts(tag);
+  }
+
   coreMetrics(): Float64Array | Promise<Float64Array> {
     return this.#native.coreMetrics();
   }

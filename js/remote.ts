@@ -19,6 +19,8 @@ import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 interface Settle {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** The call's trace tag, if it is traced. */
+  trace?: number;
 }
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
@@ -49,6 +51,10 @@ export class RemoteStore implements NativeApi {
   /** How long dispose waits for the worker; known once the store is open. */
   #disposeWaitMs = 0;
   #nextId = 1;
+  /** The tag the calls sent now carry (0: none; NativeApi `traceNext`). */
+  #traceTag = 0;
+  /** The trace facts that came with replies, by tag, until taken. */
+  readonly #traceFacts = new Map<number, Float64Array>();
   #disposal: Promise<void> | undefined;
   /** Why the worker is gone, once it is (it stopped or failed). */
   #lost: string | undefined;
@@ -141,6 +147,16 @@ export class RemoteStore implements NativeApi {
     return this.#breakerState;
   }
 
+  traceNext(tag: number): void {
+    this.#traceTag = tag;
+  }
+
+  traceFacts(tag: number): Float64Array | undefined {
+    const facts = this.#traceFacts.get(tag);
+    this.#traceFacts.delete(tag);
+    return facts;
+  }
+
   onStateChange(listener: StateListener): void {
     this.#stateListener = listener;
   }
@@ -175,9 +191,11 @@ export class RemoteStore implements NativeApi {
     if (this.#lost) return Promise.reject(internal(this.#lost));
     const id = this.#nextId++;
     const request: WorkerRequest = { id, method, args: args.map(([, arg]) => arg) };
+    const trace = this.#traceTag || undefined;
+    if (trace) request.trace = trace;
     const transfer = args.flatMap(([kind, arg]) => (kind === "flat" ? ownBuffers(arg) : []));
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, trace });
       this.#outbox.add(request, transfer, (error) => {
         this.#pending.delete(id);
         reject(cloneFailure(args, error));
@@ -198,6 +216,7 @@ export class RemoteStore implements NativeApi {
     const call = this.#pending.get(reply.id);
     if (!call) return;
     this.#pending.delete(reply.id);
+    if (call.trace && reply.facts) this.#traceFacts.set(call.trace, reply.facts);
     if (reply.ok) {
       call.resolve(reply.value);
     } else {

@@ -14,6 +14,7 @@ import { CarriedCoreMetrics, type CoreFigures } from "./core-metrics.js";
 import { ownError, toStorageError, type StorageError } from "./errors.js";
 import type { NativeApi } from "./native-api.js";
 import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
+import type { CoreFacts } from "./trace.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
 /** A store opened in a fresh wasm instance (or worker). */
@@ -57,6 +58,15 @@ const isTrap = (error: unknown): boolean => error instanceof WebAssembly.Runtime
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
 
+/** A traced call's facts from its instance, unless the instance trapped meanwhile and can tell nothing. */
+function addFacts(native: NativeApi, facts: CoreFacts): void {
+  try {
+    facts.add(native.traceFacts(facts.txId));
+  } catch {
+    // Its trace event goes without them.
+  }
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -92,8 +102,9 @@ export class Session {
   }
 
   /** Runs `invoke` on the native store; a trap, during the call or while it
-   *  waits in the queue, rejects it with INTERNAL and starts the reopening. */
-  async call<T>(invoke: (native: NativeApi) => Promise<T>): Promise<T> {
+   *  waits in the queue, rejects it with INTERNAL and starts the reopening.
+   *  With `facts` (a traced call), its operations' facts are added to them. */
+  async call<T>(invoke: (native: NativeApi) => Promise<T>, facts?: CoreFacts): Promise<T> {
     // A reopening that failed (storage still failing) is tried again.
     if (this.#state.kind === "failed") this.#reopen();
     let state = this.#state;
@@ -103,7 +114,7 @@ export class Session {
     }
     if (state.kind === "disposed") throw disposed();
     if (state.kind === "failed") throw state.failure;
-    return this.#invoke(state.opened, invoke);
+    return this.#invoke(state.opened, invoke, facts);
   }
 
   get breakerState(): BreakerState {
@@ -139,19 +150,26 @@ export class Session {
     return after.closed;
   }
 
-  #invoke<T>(opened: OpenedStore, invoke: (native: NativeApi) => Promise<T>): Promise<T> {
+  #invoke<T>(opened: OpenedStore, invoke: (native: NativeApi) => Promise<T>, facts: CoreFacts | undefined): Promise<T> {
+    const { native } = opened;
     return new Promise<T>((resolve, reject) => {
       this.#inFlight.add(reject);
       const settle = (finish: () => void) => {
         this.#inFlight.delete(reject);
+        if (facts) addFacts(native, facts);
         finish();
       };
       let pending: Promise<T>;
       try {
-        pending = invoke(opened.native);
+        // Only the operations this call submits, synchronously, carry its tag.
+        if (facts) native.traceNext(facts.txId);
+        pending = invoke(native);
+        if (facts) native.traceNext(0);
       } catch (error) {
+        this.#inFlight.delete(reject);
         if (isTrap(error)) this.#trapped(opened, error);
-        settle(() => reject(error));
+        else if (facts) native.traceNext(0);
+        reject(error);
         return;
       }
       pending.then(

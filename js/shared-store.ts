@@ -66,7 +66,7 @@ export class SharedStore {
   }
 
   /** Runs `invoke` through the store's queue; rejects with a StorageError. */
-  readonly call: NativeCall = (invoke) => withStorageErrors(() => this.session.call(invoke));
+  readonly call: NativeCall = (invoke, facts) => withStorageErrors(() => this.session.call(invoke, facts));
 
   /** Tells a handle's `listeners` of every breaker transition from now on. */
   listen(listeners: Set<StateListener>): void {

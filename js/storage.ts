@@ -16,7 +16,7 @@ import { OpenStores, type Lease } from "./open-stores.js";
 import type { NativeOpener } from "./session.js";
 import { SharedStore, withStorageErrors as call } from "./shared-store.js";
 import { fromStored, fromStoredBatch } from "./stored.js";
-import type { TraceChannel } from "./trace.js";
+import type { CoreFacts, TraceChannel } from "./trace.js";
 import type {
   BreakerState,
   Entries,
@@ -46,7 +46,13 @@ const same = <T>(value: T): T => value;
  *  session rejects with: `metrics.observe` makes it a StorageError). */
 interface Shared {
   call: NativeCall;
-  getOrSet(ns: Namespace, key: string, loader: unknown, options: GetOrSetOptions | undefined): Promise<StorageValue>;
+  getOrSet(
+    ns: Namespace,
+    key: string,
+    loader: unknown,
+    options: GetOrSetOptions | undefined,
+    facts: CoreFacts | undefined,
+  ): Promise<StorageValue>;
   /** Counts each call (js/metrics.ts). */
   metrics: StoreMetrics;
 }
@@ -79,7 +85,7 @@ export class StorageNamespace {
     read = same as (raw: R) => T,
   ): Promise<T> {
     const { call, metrics } = this.#shared;
-    return metrics.observe(op, this.#ns, key, keys, () => call((native) => invoke(native, this.#ns)).then(read));
+    return metrics.observe(op, this.#ns, key, keys, (facts) => call((native) => invoke(native, this.#ns), facts).then(read));
   }
 
   // `T` is checked by its structure (see `Storable` in types.ts); the core
@@ -133,7 +139,7 @@ export class StorageNamespace {
     options?: GetOrSetOptions,
   ): Promise<T> {
     const { getOrSet, metrics } = this.#shared;
-    const run = () => getOrSet(this.#ns, key, loader, options);
+    const run = (facts: CoreFacts | undefined) => getOrSet(this.#ns, key, loader, options, facts);
     return metrics.observe("getOrSet", this.#ns, key, undefined, run, thrownByLoader) as Promise<T>;
   }
 
@@ -182,9 +188,9 @@ export class Storage extends StorageNamespace {
     const shared: Shared = {
       // Not store.call: every call's failure becomes a StorageError where it
       // is counted (js/metrics.ts), one promise step fewer per call.
-      call: (invoke) => (gate.open ? store.session.call(invoke) : Promise.reject(handleDisposed())),
-      getOrSet: (ns, key, loader, options) =>
-        gate.open ? store.getOrSet.run(ns, key, loader, options) : Promise.reject(handleDisposed()),
+      call: (invoke, facts) => (gate.open ? store.session.call(invoke, facts) : Promise.reject(handleDisposed())),
+      getOrSet: (ns, key, loader, options, facts) =>
+        gate.open ? store.getOrSet.run(ns, key, loader, options, facts) : Promise.reject(handleDisposed()),
       metrics: store.metrics,
     };
     super(shared, undefined);

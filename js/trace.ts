@@ -17,15 +17,41 @@ export interface TraceEvent {
   key: string | null;
   /** How many keys or entries, for batches. */
   keys: number | null;
-  /** Time in the queue before the call ran; null where it is not measured (see README). */
+  /** Time the call's operations waited in the core's queue (summed over a
+   *  getOrSet's steps); null for a call that began before anyone listened. */
   queuedMs: number | null;
-  /** From the call to its settlement, on the store's clock. */
+  /** From the call to its settlement less `queuedMs`, on the store's clock. */
   runMs: number;
   outcome: "ok" | "error";
   /** The StorageError code of a failed call (null when it succeeded). */
   code: string | null;
+  /** The operations committed in the same transaction (1 alone); null for
+   *  calls that write nothing, or did not reach the core. */
   groupSize: number | null;
+  /** Attempts after the first, after transient failures. */
   retries: number | null;
+}
+
+/**
+ * What the core tells of a traced call's operations (core/src/trace.rs):
+ * made only for a call someone listens to, filled by js/session.ts as each
+ * of its core steps settles (getOrSet has two). A call answered without the
+ * core (a read-cache hit) keeps the zeros.
+ */
+export class CoreFacts {
+  queuedMs = 0;
+  groupSize: number | null = null;
+  retries = 0;
+
+  constructor(readonly txId: number) {}
+
+  /** One step's facts: queued ms, group size (0: it wrote nothing), retries. */
+  add(step: ArrayLike<number> | undefined): void {
+    if (step === undefined) return;
+    this.queuedMs += step[0]!;
+    if (step[1]! > 0) this.groupSize = step[1]!;
+    this.retries += step[2]!;
+  }
 }
 
 export type TraceFunction = (event: TraceEvent) => void;

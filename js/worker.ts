@@ -48,13 +48,24 @@ async function open(options: unknown, lifeLock: unknown, wasmUrl: unknown): Prom
   return { holdsLifeLock, operationTimeoutMs: store.operationTimeoutMs() };
 }
 
-function run({ method, args }: WorkerRequest): Promise<unknown> {
+function run({ method, args, trace }: WorkerRequest): Promise<unknown> {
   if (method === "open") return open(args[0], args[1], args[2]);
   if (!store) throw new Error("no store is open in this worker");
   if (method === "dispose") return store.dispose();
   if (!isStoreCall(method)) throw new Error(`the storage worker has no call ${String(method)}`);
   // The core checks every argument, whatever it is.
-  return (store[method] as (...args: unknown[]) => Promise<unknown>).apply(store, args);
+  if (trace) store.traceNext(trace);
+  try {
+    return (store[method] as (...args: unknown[]) => Promise<unknown>).apply(store, args);
+  } finally {
+    if (trace) store.traceNext(0);
+  }
+}
+
+/** A traced request's facts, to go with its reply; none for others. */
+function traceFacts({ trace }: WorkerRequest): { facts?: Float64Array } {
+  const facts = trace ? store?.traceFacts(trace) : undefined;
+  return facts ? { facts } : {};
 }
 
 /** Queues a reply. The core's results are fresh, so their buffers are
@@ -94,13 +105,15 @@ function countersAfterTrap(): Float64Array | undefined {
 async function answer(request: WorkerRequest): Promise<void> {
   const { id } = request;
   try {
-    reply({ id, ok: true, value: await run(request) });
+    const value = await run(request);
+    reply({ id, ok: true, value, ...traceFacts(request) });
   } catch (error) {
     // A trap during the call: the caller's side must know before its next call.
     const trapped = error instanceof WebAssembly.RuntimeError;
     // Its counters first: the caller's side reopens as soon as it reads the reply.
     if (trapped) stop(error);
-    reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }) });
+    const facts = trapped ? {} : traceFacts(request);
+    reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }), ...facts });
   }
 }
 
