@@ -139,6 +139,11 @@ export class StoreMetrics {
     return this.#source.core((core) => ({ snapshot: this.#snapshot(core), recent: this.recent() }));
   }
 
+  /** `read` of the core's own figures, between operations. */
+  readCore<T>(read: (figures: CoreFigures) => T): Promise<T> {
+    return this.#source.core(read);
+  }
+
   async metrics(): Promise<MetricsSnapshot> {
     return (await this.read()).snapshot;
   }

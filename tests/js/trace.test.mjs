@@ -1,11 +1,17 @@
 // Tracing: one event per settled call, to the `trace` option and to the
 // `node:diagnostics_channel` channel "larder:operation"; a throwing tracer
-// never reaches the store or the caller.
+// never reaches the store or the caller. The core's facts of each traced
+// call (queue wait, group commit, retries), and none asked for untraced.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { open, manualClock, rejectsWith } from "./helpers.mjs";
+import * as realFs from "node:fs";
+import * as path from "node:path";
+import { openStorage } from "larderdb";
+import { metricsOf } from "../../pkg/storage.js";
+import { open, manualClock, rejectsWith, within } from "./helpers.mjs";
+import { faultyFs, tempDir } from "./file-helpers.mjs";
 
 const FIELDS = ["txId", "op", "ns", "key", "keys", "queuedMs", "runMs", "outcome", "code", "groupSize", "retries"];
 
@@ -76,5 +82,126 @@ describe("the diagnostics channel larder:operation", () => {
     unsubscribe("larder:operation", subscriber);
     await store.set("after", 1);
     assert.deepEqual(published, ["during"]);
+  });
+});
+
+/** The core's facts and timings of each event, by op and key. */
+const facts = (events) =>
+  events.map(({ op, key, queuedMs, runMs, groupSize, retries, outcome }) => ({ op, key, queuedMs, runMs, groupSize, retries, outcome }));
+
+/** How many operations' facts the store's core has recorded. */
+const tracedInCore = (store) => metricsOf(store).readCore((core) => core.traced);
+
+/** A file store over `fs`, disposed when `t` ends. */
+async function fileStore(t, fs, options) {
+  const file = path.join(tempDir(t, "trace"), "trace.sqlite");
+  const store = await within(openStorage({ path: file, fs, ...options }), "openStorage");
+  t.after(() => store.dispose());
+  return store;
+}
+
+describe("the core's facts in trace events", () => {
+  test("queuedMs is the wait behind the operation before, on the store's clock; runMs the rest", async (t) => {
+    const clock = manualClock(50_000);
+    // The next write to the file takes `writeTakesMs` on the store's clock.
+    let writeTakesMs = 0;
+    const fs = {
+      ...realFs,
+      writeSync(...args) {
+        clock.advance(writeTakesMs);
+        writeTakesMs = 0;
+        return realFs.writeSync(...args);
+      },
+    };
+    const events = [];
+    const store = await fileStore(t, fs, { clock, trace: (event) => events.push(event) });
+    await store.set("warm", 0);
+    events.length = 0;
+    writeTakesMs = 25;
+    await Promise.all([store.set("a", 1), store.get("a")]);
+    await store.get("a"); // nothing in flight: the facade's read cache answers
+    assert.deepEqual(facts(events), [
+      { op: "set", key: "a", queuedMs: 0, runMs: 25, groupSize: 1, retries: 0, outcome: "ok" },
+      { op: "get", key: "a", queuedMs: 25, runMs: 0, groupSize: null, retries: 0, outcome: "ok" },
+      { op: "get", key: "a", queuedMs: 0, runMs: 0, groupSize: null, retries: 0, outcome: "ok" },
+    ]);
+  });
+
+  test("groupSize: sets waiting together share one commit; a lone write commits alone; reads commit nothing", async (t) => {
+    const events = [];
+    const store = await open(t, { clock: manualClock(), trace: (event) => events.push(event) });
+    await Promise.all([store.set("a", 1), store.set("b", 2), store.set("c", 3), store.get("a"), store.set("d", 4)]);
+    await store.set("alone", 1);
+    await store.mset([["x", 1], ["y", 2]]);
+    await store.delete("x");
+    await store.count();
+    await store.getOrSet("loaded", () => 1);
+    await store.getOrSet("loaded", () => 2);
+    const groups = events.map(({ op, groupSize }) => [op, groupSize]);
+    assert.deepEqual(groups, [
+      ["set", 3],
+      ["set", 3],
+      ["set", 3],
+      ["get", null],
+      ["set", 1],
+      ["set", 1],
+      ["mset", 1],
+      ["delete", 1],
+      ["count", null],
+      ["getOrSet", 1], // its write, after the loader
+      ["getOrSet", null], // a hit writes nothing
+    ]);
+    assert.ok(events.every((event) => event.retries === 0 && event.queuedMs === 0));
+  });
+
+  test("retries: a write that failed once in I/O and then succeeded", async (t) => {
+    const { fs, control } = faultyFs();
+    const events = [];
+    const retry = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+    const store = await fileStore(t, fs, { durability: "full", retry, trace: (event) => events.push(event) });
+    await store.set("warm", 0);
+    control.arm(1);
+    await store.set("a", 1);
+    control.disarm();
+    assert.equal(control.fired, 1);
+    assert.deepEqual(
+      events.map(({ key, retries, groupSize, outcome }) => ({ key, retries, groupSize, outcome })),
+      [
+        { key: "warm", retries: 0, groupSize: 1, outcome: "ok" },
+        { key: "a", retries: 1, groupSize: 1, outcome: "ok" },
+      ],
+    );
+  });
+
+  test("an untraced store asks the core for nothing: it records no facts", async (t) => {
+    const quiet = await open(t);
+    await Promise.all([quiet.set("a", 1), quiet.set("b", 2), quiet.get("a"), quiet.getOrSet("c", () => 3)]);
+    assert.equal(await tracedInCore(quiet), 0);
+    const traced = await open(t, { trace: () => {} });
+    await Promise.all([traced.set("a", 1), traced.set("b", 2), traced.get("a"), traced.getOrSet("c", () => 3)]);
+    // Two sets, the get, getOrSet's read and its write.
+    assert.equal(await tracedInCore(traced), 5);
+  });
+
+  test("a call that began before anyone listened has no facts: null, and its whole time as runMs", async (t) => {
+    const clock = manualClock(1_000);
+    const store = await open(t, { clock });
+    const published = [];
+    const subscriber = (message) => published.push(message);
+    const pending = store.getOrSet("k", async () => {
+      clock.advance(7);
+      return 1;
+    });
+    subscribe("larder:operation", subscriber);
+    t.after(() => unsubscribe("larder:operation", subscriber));
+    await pending;
+    await store.set("after", 1);
+    assert.deepEqual(
+      published.map(({ op, queuedMs, runMs, groupSize, retries }) => ({ op, queuedMs, runMs, groupSize, retries })),
+      [
+        { op: "getOrSet", queuedMs: null, runMs: 7, groupSize: null, retries: null },
+        { op: "set", queuedMs: 0, runMs: 0, groupSize: 1, retries: 0 },
+      ],
+    );
   });
 });
