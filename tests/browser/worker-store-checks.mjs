@@ -555,6 +555,11 @@ async function workerMetrics() {
   check("worker metrics: the trace function ran on this thread, once per call", events.length === 8, events.length);
   const failed = events.find((event) => event.outcome === "error");
   check("worker metrics: the failed call's event has its code", failed?.code === "INVALID_KEY", format(failed));
+  const groups = events.map((event) => event.groupSize);
+  check("worker trace: groupSize came back from the worker (three grouped sets 3, reads null, getOrSet's write 1)",
+    same(groups, [3, 3, 3, null, null, null, 1, null]), format(groups));
+  check("worker trace: queuedMs and retries came back from the worker", events.every((event) =>
+    typeof event.queuedMs === "number" && event.queuedMs >= 0 && event.retries === 0), format(events));
   const text = await store.metricsText({ labels: { store: "worker" } });
   check("worker metricsText: larder_operations_total for set",
     text.includes('larder_operations_total{store="worker",op="set"} 4'), text.slice(0, 300));
