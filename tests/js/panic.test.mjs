@@ -47,6 +47,25 @@ async function fileStore(t, options = {}) {
 }
 
 describe("a panic inside an operation", () => {
+  test("while traced: every call gets its answer and one trace event; the fresh instance traces too", async (t) => {
+    const events = [];
+    const { store } = await fileStore(t, { trace: (event) => events.push(event) });
+    const results = await settleAll([store.set("c", 3), store.get(PANIC_IN_OPERATION), store.set("behind", 1)]);
+    assert.deepEqual(results.map((result) => result.status), ["fulfilled", "rejected", "rejected"]);
+    await rejectsWith(() => store.get(PANIC_IN_CALL), "INTERNAL");
+    await store.set("after", 1);
+    const brief = events.map(({ key, outcome, code }) => [key, outcome, code]);
+    assert.deepEqual(brief, [
+      ["c", "ok", null],
+      [PANIC_IN_OPERATION, "error", "INTERNAL"],
+      ["behind", "error", "INTERNAL"],
+      [PANIC_IN_CALL, "error", "INTERNAL"],
+      ["after", "ok", null],
+    ]);
+    const { groupSize, retries } = events.at(-1);
+    assert.deepEqual({ groupSize, retries }, { groupSize: 1, retries: 0 });
+  });
+
   test("the caller and the calls behind it get INTERNAL; the file store reopens with its data", async (t) => {
     const fdsBefore = openFds();
     const { file, store } = await fileStore(t);
