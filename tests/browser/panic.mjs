@@ -35,8 +35,10 @@ async function inPage([inCall, inOperation]) {
 
   const name = `panic-check-${Date.now()}`;
   let step = "open";
+  const events = [];
   try {
-    const opfs = await openStorage({ path: name, retry: { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 } });
+    const retry = { maxAttempts: 10, baseDelayMs: 20, maxDelayMs: 200 };
+    const opfs = await openStorage({ path: name, retry, trace: (event) => events.push(event) });
     step = "set";
     await opfs.set("kept", { v: 1 });
     step = "panic in an operation";
@@ -58,6 +60,9 @@ async function inPage([inCall, inOperation]) {
     record("OPFS store: metrics() kept the worker's commits across both traps (2)", commits.count === 2, commits.count);
     record("OPFS store: metrics() counted the two failed gets", operations.get.errors.INTERNAL === 2,
       JSON.stringify(operations.get.errors));
+    const traced = events.map(({ op, outcome, groupSize, retries }) => [op, outcome, groupSize, retries]);
+    record("OPFS store, traced: one event per call across both traps; a new worker sends its facts back",
+      traced.length === 7 && JSON.stringify(traced[3]) === JSON.stringify(["set", "ok", 1, 0]), JSON.stringify(traced));
     await opfs.dispose();
   } catch (error) {
     record(`OPFS store: ${step} completes`, false, `${error?.code} ${error?.message}`);
