@@ -173,6 +173,25 @@ describe("the core's facts in trace events", () => {
     );
   });
 
+  test("a write that failed ran in its own transaction; one the open breaker refused never ran", async (t) => {
+    const { fs, control } = faultyFs();
+    const events = [];
+    const options = { durability: "full", retry: { maxAttempts: 1 }, breaker: { failureThreshold: 1, recoveryTimeoutMs: 60_000 } };
+    const store = await fileStore(t, fs, { ...options, trace: (event) => events.push(event) });
+    await store.set("warm", 0);
+    control.arm(1, "EIO", { sticky: true });
+    await rejectsWith(() => store.set("a", 1), "IO");
+    await rejectsWith(() => store.set("b", 1), "CIRCUIT_OPEN");
+    control.disarm();
+    assert.deepEqual(
+      events.slice(1).map(({ key, code, groupSize, retries }) => ({ key, code, groupSize, retries })),
+      [
+        { key: "a", code: "IO", groupSize: 1, retries: 0 },
+        { key: "b", code: "CIRCUIT_OPEN", groupSize: null, retries: 0 },
+      ],
+    );
+  });
+
   test("an untraced store asks the core for nothing: it records no facts", async (t) => {
     const quiet = await open(t);
     await Promise.all([quiet.set("a", 1), quiet.set("b", 2), quiet.get("a"), quiet.getOrSet("c", () => 3)]);

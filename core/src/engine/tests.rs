@@ -126,13 +126,17 @@ fn operations_that_waited_too_long_are_rejected_unrun() {
     let engine = Rc::new(Engine::open(options, clock, Box::new(Half), db).unwrap());
     let log: Log = Log::default();
     // Submitted at t=10, 20, 30; started at t=40, 50, 60: waits of 30, 30, 30.
+    engine.trace_next(Some(1));
     engine.submit(set("a", "1"), recorder(&log, 0));
+    engine.trace_next(None);
     engine.submit(set("b", "1"), recorder(&log, 1));
     engine.submit(set("c", "1"), recorder(&log, 2));
     engine.drain();
     for (_, result) in log.borrow().iter() {
         assert_eq!(result.as_ref().unwrap_err().code(), ErrorCode::Timeout);
     }
+    let expired = OperationFacts { queued_ms: 30.0, group_size: None, retries: 0 };
+    assert_eq!(engine.take_trace_facts(1), Some(expired), "it waited, and never ran");
     // Nothing was written by the timed-out operations.
     let count: Log = Log::default();
     engine.submit(Operation::Count { scope: None }, recorder(&count, 0));
