@@ -7,7 +7,6 @@
 //! the facts recorded).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// What one traced operation's caller is told of its run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,12 +31,13 @@ impl OperationFacts {
 /// listening meanwhile) must not pile up.
 const KEPT_LIMIT: usize = 4096;
 
-/// The facts of settled traced operations, by tag, until their caller takes them.
+/// The facts of settled traced operations, by tag, until their caller takes
+/// them: a short list, as only the traced calls in flight have facts waiting.
 #[derive(Default)]
 pub struct TraceFacts {
     /// The tag operations submitted now carry (set around a traced call).
     next_tag: Cell<Option<u64>>,
-    recorded: RefCell<HashMap<u64, OperationFacts>>,
+    recorded: RefCell<Vec<(u64, OperationFacts)>>,
 }
 
 impl TraceFacts {
@@ -55,12 +55,14 @@ impl TraceFacts {
         if recorded.len() >= KEPT_LIMIT {
             recorded.clear();
         }
-        recorded.insert(tag, facts);
+        recorded.push((tag, facts));
     }
 
     /// The facts of the operation tagged `tag`, once.
     pub fn take(&self, tag: u64) -> Option<OperationFacts> {
-        self.recorded.borrow_mut().remove(&tag)
+        let mut recorded = self.recorded.borrow_mut();
+        let at = recorded.iter().position(|(recorded_tag, _)| *recorded_tag == tag)?;
+        Some(recorded.swap_remove(at).1)
     }
 }
 
