@@ -99,23 +99,22 @@ export class StoreMetrics {
   ): Promise<T> {
     const txId = ++this.#lastTxId;
     const startedAt = this.#source.clock();
-    const call: Call = { op, ns, key, batch, txId, startedAt, facts: undefined };
-    if (this.#source.tracer.listening) call.facts = new CoreFacts(txId);
+    const facts = this.#source.tracer.listening ? new CoreFacts(txId) : undefined;
     let pending: Promise<T>;
     try {
-      pending = run(call.facts);
+      pending = run(facts);
     } catch (error) {
       pending = Promise.reject(error);
     }
     return pending.then(
       (value) => {
-        const settledAt = this.#settled(call, undefined);
+        const settledAt = this.#settled(op, ns, key, batch, txId, startedAt, facts, undefined);
         this.#lookedUp(op, value, settledAt);
         return value;
       },
       (error: unknown) => {
         const failure = passes(error) ? error : withTxId(toStorageError(error), txId);
-        this.#settled(call, failure);
+        this.#settled(op, ns, key, batch, txId, startedAt, facts, failure);
         throw failure;
       },
     );
@@ -182,7 +181,16 @@ export class StoreMetrics {
   }
 
   /** Counts a settled call; returns when it settled. */
-  #settled({ op, ns, key, batch, txId, startedAt, facts }: Call, failure: unknown): number {
+  #settled(
+    op: string,
+    ns: Namespace,
+    key: unknown,
+    batch: unknown,
+    txId: number,
+    startedAt: number,
+    facts: CoreFacts | undefined,
+    failure: unknown,
+  ): number {
     const settledAt = this.#source.clock();
     const durationMs = Math.max(0, settledAt - startedAt);
     const counts = this.#counts(op);
@@ -225,18 +233,6 @@ export class StoreMetrics {
     }
     return counts;
   }
-}
-
-/** One top-level call under way. */
-interface Call {
-  op: string;
-  ns: Namespace;
-  key: unknown;
-  batch: unknown;
-  txId: number;
-  startedAt: number;
-  /** What the core tells of it, if it is traced. */
-  facts: CoreFacts | undefined;
 }
 
 /** A call that began before anyone listened has no facts: null for them,
