@@ -11,7 +11,7 @@
  */
 
 import { CarriedCoreMetrics, type CoreFigures } from "./core-metrics.js";
-import { ownError, toStorageError, type StorageError } from "./errors.js";
+import { describe, ownError, toStorageError, type StorageError } from "./errors.js";
 import type { NativeApi } from "./native-api.js";
 import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
@@ -56,10 +56,6 @@ interface Disposed {
 const isTrap = (error: unknown): boolean => error instanceof WebAssembly.RuntimeError;
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 export class Session {
   readonly #openNative: NativeOpener;

@@ -6,29 +6,10 @@
  */
 
 import { ownError } from "./errors.js";
+import type { TraceEvent, TraceFunction } from "./types.js";
 
-export interface TraceEvent {
-  /** Unique within the store, one per top-level call. */
-  txId: number;
-  op: string;
-  /** The namespace, or null for the root store. */
-  ns: string | null;
-  /** The key, for single-key calls. */
-  key: string | null;
-  /** How many keys or entries, for batches. */
-  keys: number | null;
-  /** Time in the queue before the call ran; null where it is not measured (see README). */
-  queuedMs: number | null;
-  /** From the call to its settlement, on the store's clock. */
-  runMs: number;
-  outcome: "ok" | "error";
-  /** The StorageError code of a failed call (null when it succeeded). */
-  code: string | null;
-  groupSize: number | null;
-  retries: number | null;
-}
+export type { TraceEvent, TraceFunction };
 
-export type TraceFunction = (event: TraceEvent) => void;
 
 /** A `node:diagnostics_channel` channel, or anything shaped like one. */
 export interface TraceChannel {
