@@ -5,16 +5,29 @@
  */
 
 import { ownError } from "./errors.js";
+import type { HealthCheckName as CheckName, HealthThresholdLevel as ThresholdLevel, HealthThresholds } from "./types.js";
+
+export type { CheckName, HealthThresholds, ThresholdLevel };
 
 /** The health checks, by their stable names. */
-export const CHECK_NAMES = ["breaker", "queue", "latency", "errors", "budget", "storage", "hitRatio"] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
+export const CHECK_NAMES = [
+  "breaker",
+  "queue",
+  "latency",
+  "errors",
+  "budget",
+  "storage",
+  "hitRatio",
+] as const satisfies readonly CheckName[];
+export const THRESHOLD_LEVELS = ["degraded", "unhealthy", "critical"] as const satisfies readonly ThresholdLevel[];
 
-export const THRESHOLD_LEVELS = ["degraded", "unhealthy", "critical"] as const;
-export type ThresholdLevel = (typeof THRESHOLD_LEVELS)[number];
+// Both lists name every member of their type: a missing one fails to compile.
+type Missing<All, Listed> = Exclude<All, Listed> extends never ? true : never;
+const everyCheckListed: Missing<CheckName, (typeof CHECK_NAMES)[number]> = true;
+const everyLevelListed: Missing<ThresholdLevel, (typeof THRESHOLD_LEVELS)[number]> = true;
+void everyCheckListed, everyLevelListed;
 
-export type LevelThresholds = Partial<Record<ThresholdLevel, number>>;
-export type HealthThresholds = Partial<Record<CheckName, LevelThresholds>>;
+type LevelThresholds = Partial<Record<ThresholdLevel, number>>;
 
 const invalid = (message: string) => ownError("INVALID_ARGUMENT", `option healthThresholds${message}`);
 

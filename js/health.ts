@@ -6,9 +6,8 @@
  */
 
 import { CHECK_NAMES, type CheckName, type HealthThresholds, type ThresholdLevel } from "./health-thresholds.js";
-import type { MetricsSnapshot } from "./metrics.js";
 import type { RecentWindow } from "./recent-window.js";
-import type { HealthCheck, HealthReport, HealthStatus } from "./types.js";
+import type { HealthCheck, HealthReport, HealthStatus, MetricsSnapshot } from "./types.js";
 
 /** The statuses from best to worst: the report's status is the worst check's. */
 const HEALTH_STATUSES: readonly HealthStatus[] = ["HEALTHY", "DEGRADED", "UNHEALTHY", "CRITICAL"];

@@ -5,6 +5,8 @@
  * percentile falls in, never more than the longest duration seen.
  */
 
+import type { Histogram } from "./types.js";
+
 /** The buckets' upper bounds in milliseconds; a last, unbounded bucket follows.
  *  The core's queue wait histogram uses the same (core/src/metrics.rs). */
 export const BUCKET_BOUNDS_MS: readonly number[] = [
@@ -12,17 +14,6 @@ export const BUCKET_BOUNDS_MS: readonly number[] = [
 ];
 
 export const BUCKET_COUNT = BUCKET_BOUNDS_MS.length + 1;
-
-export interface Histogram {
-  count: number;
-  sum: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  /** Cumulative; `le` in milliseconds, the last one Infinity. */
-  buckets: Array<{ le: number; count: number }>;
-}
 
 /** The bucket a duration falls in. */
 export function bucketOf(durationMs: number): number {

@@ -6,13 +6,8 @@
  */
 
 import { ownError } from "./errors.js";
-import type { Histogram } from "./histogram.js";
-import type { HealthStatus, MetricsSnapshot, StoreMetrics } from "./metrics.js";
-
-export interface MetricsTextOptions {
-  /** Labels added to every sample, e.g. `{ store: "cache" }`. */
-  labels?: Record<string, string>;
-}
+import type { StoreMetrics } from "./metrics.js";
+import type { HealthStatus, Histogram, MetricsSnapshot, MetricsTextOptions } from "./types.js";
 
 type Labels = ReadonlyArray<readonly [string, string]>;
 type Sample = readonly [suffix: string, labels: Labels, value: number];

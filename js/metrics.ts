@@ -9,42 +9,13 @@
 
 import { StorageError, errorFields, toStorageError } from "./errors.js";
 import type { CoreFigures } from "./core-metrics.js";
-import { DurationCounts, type Histogram } from "./histogram.js";
+import { DurationCounts } from "./histogram.js";
 import type { Namespace } from "./native-api.js";
 import { RecentCounts, type RecentWindow } from "./recent-window.js";
 import { CoreFacts, type TraceEvent, type Tracer } from "./trace.js";
+import type { HealthStatus, MetricsSnapshot, OperationMetrics, SlowOperation } from "./types.js";
 
-export type { Histogram } from "./histogram.js";
 export type { RecentWindow } from "./recent-window.js";
-
-export type HealthStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "CRITICAL";
-
-export interface OperationMetrics {
-  calls: number;
-  errors: Record<string, number>;
-  latencyMs: Histogram;
-  slow: number;
-}
-
-export interface SlowOperation {
-  op: string;
-  ns: string | null;
-  key: string | null;
-  durationMs: number;
-  at: number;
-  txId: number;
-}
-
-export interface MetricsSnapshot {
-  operations: Record<string, OperationMetrics>;
-  queue: { depth: number; maxDepth: number; waitMs: Histogram };
-  cache: { hits: number; misses: number; hitRatio: number | null; evictions: number; expired: number };
-  commits: { count: number; grouped: number; retries: number; timeouts: number; rollbacks: number };
-  breaker: { state: "CLOSED" | "OPEN" | "HALF_OPEN"; opened: number };
-  storage: { entries: number; sizeBytes: number; budgetBytes: number | null; fileBytes: number; walBytes: number };
-  slowOperations: SlowOperation[];
-  since: number;
-}
 
 /** The code a failure is counted under: a loader's own error is not a StorageError. */
 export const LOADER_ERROR = "LOADER";

@@ -11,7 +11,7 @@
  */
 
 import { CarriedCoreMetrics, type CoreFigures } from "./core-metrics.js";
-import { ownError, toStorageError, type StorageError } from "./errors.js";
+import { describe, ownError, toStorageError, type StorageError } from "./errors.js";
 import type { NativeApi } from "./native-api.js";
 import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
 import type { CoreFacts } from "./trace.js";
@@ -65,10 +65,6 @@ function addFacts(native: NativeApi, facts: CoreFacts): void {
   } catch {
     // Its trace event goes without them.
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 export class Session {

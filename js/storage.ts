@@ -7,8 +7,8 @@
 import { ownError } from "./errors.js";
 import { thrownByLoader, type NativeCall } from "./get-or-set.js";
 import { HealthChecks, healthSettings, unknownFreeSpace, type FreeSpace } from "./health-checks.js";
-import type { MetricsSnapshot, StoreMetrics } from "./metrics.js";
-import { metricsText, type MetricsTextOptions } from "./metrics-text.js";
+import type { StoreMetrics } from "./metrics.js";
+import { metricsText } from "./metrics-text.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { observabilityOptions } from "./observability-options.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
@@ -23,6 +23,8 @@ import type {
   GetOrSetOptions,
   HealthReport,
   HealthScheduleOptions,
+  MetricsSnapshot,
+  MetricsTextOptions,
   InvalidateOptions,
   KeysOptions,
   MsetOptions,

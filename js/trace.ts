@@ -6,31 +6,9 @@
  */
 
 import { ownError } from "./errors.js";
+import type { TraceEvent, TraceFunction } from "./types.js";
 
-export interface TraceEvent {
-  /** Unique within the store, one per top-level call. */
-  txId: number;
-  op: string;
-  /** The namespace, or null for the root store. */
-  ns: string | null;
-  /** The key, for single-key calls. */
-  key: string | null;
-  /** How many keys or entries, for batches. */
-  keys: number | null;
-  /** Time the call's operations waited in the core's queue (summed over a
-   *  getOrSet's steps); null for a call that began before anyone listened. */
-  queuedMs: number | null;
-  /** From the call to its settlement less `queuedMs`, on the store's clock. */
-  runMs: number;
-  outcome: "ok" | "error";
-  /** The StorageError code of a failed call (null when it succeeded). */
-  code: string | null;
-  /** The operations committed in the same transaction (1 alone); null for
-   *  calls that write nothing, or did not reach the core. */
-  groupSize: number | null;
-  /** Attempts after the first, after transient failures. */
-  retries: number | null;
-}
+export type { TraceEvent, TraceFunction };
 
 /**
  * What the core tells of a traced call's operations (core/src/trace.rs):
@@ -54,7 +32,6 @@ export class CoreFacts {
   }
 }
 
-export type TraceFunction = (event: TraceEvent) => void;
 
 /** A `node:diagnostics_channel` channel, or anything shaped like one. */
 export interface TraceChannel {

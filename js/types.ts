@@ -1,8 +1,5 @@
 /** The public types of larder: options, values and the store interface. */
 
-import type { HealthThresholds } from "./health-thresholds.js";
-import type { HealthStatus } from "./metrics.js";
-import type { TraceFunction } from "./trace.js";
 
 /** What a value may be: JSON data, or a top-level Uint8Array. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -154,7 +151,85 @@ export type BreakerState = "CLOSED" | "OPEN" | "HALF_OPEN";
 /** Told of each circuit breaker transition. */
 export type StateListener = (state: BreakerState, previousState: BreakerState) => void;
 
-export type { HealthStatus };
+export interface TraceEvent {
+  /** Unique within the store, one per top-level call. */
+  txId: number;
+  op: string;
+  /** The namespace, or null for the root store. */
+  ns: string | null;
+  /** The key, for single-key calls. */
+  key: string | null;
+  /** How many keys or entries, for batches. */
+  keys: number | null;
+  /** Time the call's operations waited in the store's queue (summed over a
+   *  getOrSet's steps); null for a call that began before anyone listened. */
+  queuedMs: number | null;
+  /** From the call to its settlement less `queuedMs`, on the store's clock. */
+  runMs: number;
+  outcome: "ok" | "error";
+  /** The StorageError code of a failed call (null when it succeeded). */
+  code: string | null;
+  /** The operations committed in the same transaction (1 alone); null for
+   *  calls that write nothing or never ran, and as for queuedMs. */
+  groupSize: number | null;
+  /** Runs again after transient failures; null as for queuedMs. */
+  retries: number | null;
+}
+
+export type TraceFunction = (event: TraceEvent) => void;
+
+export type HealthStatus = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "CRITICAL";
+
+/** The health checks, by their stable names (README, "Health"). */
+export type HealthCheckName = "breaker" | "queue" | "latency" | "errors" | "budget" | "storage" | "hitRatio";
+export type HealthThresholdLevel = "degraded" | "unhealthy" | "critical";
+/** The `healthThresholds` option: per check, the values at which it reaches each level. */
+export type HealthThresholds = Partial<Record<HealthCheckName, Partial<Record<HealthThresholdLevel, number>>>>;
+
+export interface Histogram {
+  count: number;
+  sum: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** Cumulative; `le` in milliseconds, the last one Infinity. */
+  buckets: Array<{ le: number; count: number }>;
+}
+
+export interface OperationMetrics {
+  calls: number;
+  errors: Record<string, number>;
+  latencyMs: Histogram;
+  slow: number;
+}
+
+export interface SlowOperation {
+  op: string;
+  ns: string | null;
+  key: string | null;
+  durationMs: number;
+  at: number;
+  txId: number;
+}
+
+/** What `metrics()` answers (README, "Observability"). */
+export interface MetricsSnapshot {
+  operations: Record<string, OperationMetrics>;
+  queue: { depth: number; maxDepth: number; waitMs: Histogram };
+  cache: { hits: number; misses: number; hitRatio: number | null; evictions: number; expired: number };
+  commits: { count: number; grouped: number; retries: number; timeouts: number; rollbacks: number };
+  breaker: { state: BreakerState; opened: number };
+  storage: { entries: number; sizeBytes: number; budgetBytes: number | null; fileBytes: number; walBytes: number };
+  slowOperations: SlowOperation[];
+  since: number;
+}
+
+export interface MetricsTextOptions {
+  /** Labels added to every sample, e.g. `{ store: "cache" }`. */
+  labels?: Record<string, string>;
+}
+
 
 /** One check of a HealthReport (README, "Health"). */
 export interface HealthCheck {
