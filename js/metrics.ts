@@ -7,11 +7,13 @@
  * once per `metrics()`.
  */
 
+import { COUNTING } from "./counting.js";
 import { StorageError, errorFields, toStorageError } from "./errors.js";
 import type { CoreFigures } from "./core-metrics.js";
 import { DurationCounts } from "./histogram.js";
 import type { Namespace } from "./native-api.js";
 import { RecentCounts, type RecentWindow } from "./recent-window.js";
+import type { Settlement } from "./session.js";
 import { CoreFacts, type TraceEvent, type Tracer } from "./trace.js";
 import type { HealthStatus, MetricsSnapshot, OperationMetrics, SlowOperation } from "./types.js";
 
@@ -56,43 +58,53 @@ export class StoreMetrics {
     this.since = source.clock();
   }
 
-  /** Runs one top-level call and counts it; a failure becomes a StorageError
-   *  carrying the txId, unless `passes(error)` (a getOrSet loader's own).
-   *  `run` is given the core facts to fill only while someone listens to
-   *  trace events: otherwise the core is asked nothing more. */
-  observe<T>(
+  /** The settlement of one top-level call that is one core call (js/session.ts):
+   *  it turns the result into the answer with `read` and counts the call as
+   *  it settles; a failure becomes a StorageError carrying the txId, unless
+   *  `passes(error)` (a getOrSet loader's own). Its core facts are filled
+   *  only while someone listens to trace events: otherwise the core is
+   *  asked nothing more. */
+  begin<R, T>(
     op: string,
     ns: Namespace,
     key: unknown,
     batch: unknown,
-    run: (facts: CoreFacts | undefined) => Promise<T>,
+    read: (raw: R) => T,
     passes: (error: unknown) => boolean = never,
-  ): Promise<T> {
+  ): Settlement<R, T> {
+    if (!COUNTING) return new UncountedCall(read, passes);
     const txId = ++this.#lastTxId;
-    const startedAt = this.#source.clock();
     const facts = this.#source.tracer.listening ? new CoreFacts(txId) : undefined;
+    const counts = this.#counts(op);
+    return new CountedCall(this, counts, op, ns, key, batch, txId, this.#source.clock(), facts, read, passes);
+  }
+
+  /** Runs one top-level call made of several (getOrSet), counted as one. */
+  observe<T>(
+    op: string,
+    ns: Namespace,
+    key: unknown,
+    run: (facts: CoreFacts | undefined) => Promise<T>,
+    passes: (error: unknown) => boolean,
+  ): Promise<T> {
+    const call = this.begin(op, ns, key, undefined, (value: T) => value, passes);
     let pending: Promise<T>;
     try {
-      pending = run(facts);
+      pending = run(call.facts);
     } catch (error) {
       pending = Promise.reject(error);
     }
     return pending.then(
-      (value) => {
-        const settledAt = this.#settled(op, ns, key, batch, txId, startedAt, facts, undefined);
-        this.#lookedUp(op, value, settledAt);
-        return value;
-      },
+      (value) => call.fulfilled(value, false),
       (error: unknown) => {
-        const failure = passes(error) ? error : withTxId(toStorageError(error), txId);
-        this.#settled(op, ns, key, batch, txId, startedAt, facts, failure);
-        throw failure;
+        throw call.rejected(error);
       },
     );
   }
 
   /** Lookups that found a live entry (`hits`) or none (`misses`). */
   lookups(hits: number, misses: number, at = this.#source.clock()): void {
+    if (!COUNTING) return;
     this.#hits += hits;
     this.#misses += misses;
     this.#recent.lookups(at, hits, misses);
@@ -130,6 +142,8 @@ export class StoreMetrics {
   #snapshot(core: CoreFigures): MetricsSnapshot {
     const operations: Record<string, OperationMetrics> = {};
     for (const [op, counts] of this.#operations) {
+      // A kind is counted from the call's start: listed once a call settled.
+      if (counts.calls === 0) continue;
       operations[op] = { calls: counts.calls, errors: { ...counts.errors }, latencyMs: counts.latency.snapshot(), slow: counts.slow };
     }
     const lookups = this.#hits + this.#misses;
@@ -151,49 +165,42 @@ export class StoreMetrics {
     };
   }
 
-  /** Counts a settled call; returns when it settled. */
-  #settled(
-    op: string,
-    ns: Namespace,
-    key: unknown,
-    batch: unknown,
-    txId: number,
-    startedAt: number,
-    facts: CoreFacts | undefined,
-    failure: unknown,
-  ): number {
-    const settledAt = this.#source.clock();
-    const durationMs = Math.max(0, settledAt - startedAt);
-    const counts = this.#counts(op);
+  /** Counts `call` as it settles: with `answer`, or failed with `failure`.
+   *  A call answered at once (a read-cache hit) waited on nothing but its
+   *  promise step: it took 0 ms, and the clock is not read again. */
+  settled(call: CountedCall<never, unknown>, answer: unknown, failure: unknown, atOnce: boolean): void {
+    const { counts, op, txId } = call;
+    const settledAt = atOnce ? call.startedAt : this.#source.clock();
+    const durationMs = Math.max(0, settledAt - call.startedAt);
     counts.calls += 1;
     const bucket = counts.latency.record(durationMs);
     const code = failure === undefined ? null : failure instanceof StorageError ? failure.code : LOADER_ERROR;
-    if (code !== null) {
+    let hits = 0;
+    let misses = 0;
+    if (code === null) {
+      if (op === "get" || op === "has") {
+        hits = answer === undefined || answer === false ? 0 : 1;
+        misses = 1 - hits;
+      } else if (op === "mget" && Array.isArray(answer)) {
+        for (const found of answer) if (found !== undefined) hits += 1;
+        misses = answer.length - hits;
+      }
+      this.#hits += hits;
+      this.#misses += misses;
+    } else {
       counts.errors ??= {};
       counts.errors[code] = (counts.errors[code] ?? 0) + 1;
     }
     const validation = failure instanceof StorageError && failure.category === "VALIDATION";
-    this.#recent.call(settledAt, bucket, durationMs, code !== null && !validation);
-    const singleKey = typeof key === "string" ? key : null;
+    this.#recent.call(settledAt, bucket, durationMs, code !== null && !validation, hits, misses);
+    const singleKey = typeof call.key === "string" ? call.key : null;
     if (durationMs > this.#source.slowOperationMs) {
       counts.slow += 1;
-      this.#slow.push({ op, ns: nsName(ns), key: singleKey, durationMs, at: settledAt, txId });
+      this.#slow.push({ op, ns: nsName(call.ns), key: singleKey, durationMs, at: settledAt, txId });
       if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
     }
     const { tracer } = this.#source;
-    if (tracer.listening) tracer.emit(traceEvent(txId, op, ns, singleKey, batch, durationMs, code, facts));
-    return settledAt;
-  }
-
-  /** Hits and misses of the lookups answered by `value`. */
-  #lookedUp(op: string, value: unknown, at: number): void {
-    if (op === "get") this.lookups(value === undefined ? 0 : 1, value === undefined ? 1 : 0, at);
-    else if (op === "has") this.lookups(value === true ? 1 : 0, value === true ? 0 : 1, at);
-    else if (op === "mget" && Array.isArray(value)) {
-      let hits = 0;
-      for (const found of value) if (found !== undefined) hits += 1;
-      this.lookups(hits, value.length - hits, at);
-    }
+    if (tracer.listening) tracer.emit(traceEvent(txId, op, call.ns, singleKey, call.batch, durationMs, code, call.facts));
   }
 
   #counts(op: string): OperationCounts {
@@ -235,6 +242,64 @@ function traceEvent(
 }
 
 const never = () => false;
+
+/** A counted call's settlement (StoreMetrics.begin): what it needs to be
+ *  counted, all in one object, so counting adds no closure or promise step. */
+class CountedCall<R, T> implements Settlement<R, T> {
+  constructor(
+    readonly metrics: StoreMetrics,
+    readonly counts: OperationCounts,
+    readonly op: string,
+    readonly ns: Namespace,
+    readonly key: unknown,
+    readonly batch: unknown,
+    readonly txId: number,
+    readonly startedAt: number,
+    readonly facts: CoreFacts | undefined,
+    readonly read: (raw: R) => T,
+    readonly passes: (error: unknown) => boolean,
+  ) {}
+
+  fulfilled(raw: R, atOnce: boolean): T {
+    let answer: T;
+    try {
+      answer = this.read(raw);
+    } catch (error) {
+      throw this.rejected(error);
+    }
+    this.metrics.settled(this, answer, undefined, atOnce);
+    return answer;
+  }
+
+  rejected(error: unknown): unknown {
+    const failure = this.passes(error) ? error : withTxId(toStorageError(error), this.txId);
+    this.metrics.settled(this, undefined, failure, false);
+    return failure;
+  }
+}
+
+/** A call's settlement in the benchmark's uncounted copy (js/counting.ts):
+ *  the same answer and failure, nothing counted. */
+class UncountedCall<R, T> implements Settlement<R, T> {
+  readonly facts = undefined;
+
+  constructor(
+    readonly read: (raw: R) => T,
+    readonly passes: (error: unknown) => boolean,
+  ) {}
+
+  fulfilled(raw: R): T {
+    try {
+      return this.read(raw);
+    } catch (error) {
+      throw this.rejected(error);
+    }
+  }
+
+  rejected(error: unknown): unknown {
+    return this.passes(error) ? error : toStorageError(error);
+  }
+}
 
 function nsName(ns: Namespace): string | null {
   return typeof ns === "string" ? ns : null;

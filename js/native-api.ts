@@ -31,8 +31,9 @@ export interface NativeApi {
   set(ns: Namespace, key: string, value: StorageValue, options: SetOptions | undefined): Promise<void>;
   /** A set of a value the facade has made JSON text of (js/plain-json.ts). */
   setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void>;
-  /** The value in its stored form (js/stored.ts). */
-  get(ns: Namespace, key: string): Promise<StoredValue | undefined>;
+  /** The value in its stored form (js/stored.ts); the value itself, not a
+   *  promise, when answered at once (from the read cache, js/read-cache.ts). */
+  get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue;
   /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
    *  verdict on the loader), then gets. */
   getForLoad(
@@ -48,8 +49,9 @@ export interface NativeApi {
   setIfAbsentJson(ns: Namespace, key: string, json: string, options: GetOrSetOptions | undefined): Promise<StoredValue>;
   has(ns: Namespace, key: string): Promise<boolean>;
   delete(ns: Namespace, key: string): Promise<boolean>;
-  /** The values in their stored form, as one flat batch (js/stored.ts). */
-  mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch>;
+  /** The values in their stored form, as one flat batch (js/stored.ts); the
+   *  batch itself when answered at once, as `get`. */
+  mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> | StoredBatch;
   mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void>;
   /** An mset of entries the facade has made flat JSON text of (js/plain-json.ts
    *  `plainJsonEntries`): each key then its value's text, and their lengths. */

@@ -105,19 +105,21 @@ export class ReadCachingStore implements NativeApi {
     });
   }
 
-  // A hit answers the stored form, the JSON text, which the facade parses.
+  // A hit answers the stored form, the JSON text, which the facade parses,
+  // at once (js/session.ts gives it the same promise step as any answer).
   // What the core answers is not cached: it does not say whether the entry
   // can expire.
-  get(ns: Namespace, key: string): Promise<StoredValue | undefined> {
+  get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue {
     const text = this.#hit(slot(ns, key));
-    if (text !== undefined) return Promise.resolve(text);
-    return this.#track(this.#native.get(ns, key));
+    if (text !== undefined) return text;
+    // The store behind answers with a promise (Promise.resolve returns it as it is).
+    return this.#track(Promise.resolve(this.#native.get(ns, key)));
   }
 
-  mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> {
+  mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> | StoredBatch {
     const texts = this.#hits(ns, keys);
-    if (texts) return Promise.resolve(jsonBatch(texts));
-    return this.#track(this.#native.mget(ns, keys));
+    if (texts) return jsonBatch(texts);
+    return this.#track(Promise.resolve(this.#native.mget(ns, keys)));
   }
 
   getForLoad(

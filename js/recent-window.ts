@@ -29,10 +29,13 @@ export class RecentCounts {
   readonly #durations = new Float64Array(WINDOW_SECONDS * BUCKET_COUNT);
   readonly #maxMs = new Float64Array(WINDOW_SECONDS);
 
-  call(nowMs: number, bucket: number, durationMs: number, failed: boolean): void {
+  /** One settled call, and the hits and misses of its lookups. */
+  call(nowMs: number, bucket: number, durationMs: number, failed: boolean, hits: number, misses: number): void {
     const slot = this.#slot(nowMs);
     this.#calls[slot] += 1;
     if (failed) this.#errors[slot] += 1;
+    this.#hits[slot] += hits;
+    this.#misses[slot] += misses;
     this.#durations[slot * BUCKET_COUNT + bucket] += 1;
     if (durationMs > this.#maxMs[slot]!) this.#maxMs[slot] = durationMs;
   }

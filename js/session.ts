@@ -53,6 +53,27 @@ interface Disposed {
   closed: Promise<void>;
 }
 
+/**
+ * How a call's result becomes its answer and its failure what it rejects
+ * with, in the step where the call settles (js/metrics.ts counts the call
+ * there). Each call's settlement hears exactly one of the two; `fulfilled`
+ * throws what the call rejects with if the result cannot be read, and is
+ * told whether the native store answered at once (the read cache), without
+ * waiting on anything.
+ */
+export interface Settlement<R, T> {
+  /** The core facts to fill, for a traced call. */
+  readonly facts: CoreFacts | undefined;
+  fulfilled(raw: R, atOnce: boolean): T;
+  rejected(error: unknown): unknown;
+}
+
+/** The result and the failure as they are. */
+const AS_IS: Settlement<unknown, unknown> = { facts: undefined, fulfilled: (raw) => raw, rejected: (error) => error };
+
+/** What a native call gives: a promise, or the answer itself when given at once. */
+export type Answer<R> = Promise<R> | R;
+
 /** Whether `error` is a wasm trap, after which the instance is unusable. */
 const isTrap = (error: unknown): boolean => error instanceof WebAssembly.RuntimeError;
 
@@ -74,8 +95,8 @@ export class Session {
   #state!: State;
   /** The breaker state last reported, for when no instance can be asked. */
   #lastBreakerState: BreakerState = "CLOSED";
-  /** The reject functions of the calls in flight. */
-  readonly #inFlight = new Set<(error: StorageError) => void>();
+  /** The calls in flight: each one's reject function and settlement. */
+  readonly #inFlight = new Map<(error: unknown) => void, Settlement<never, unknown>>();
   /** The core counters of the instances lost to traps. */
   readonly #carried = new CarriedCoreMetrics();
   /** Settles once a lost worker's counters are carried (undefined: none is on its way). */
@@ -97,10 +118,18 @@ export class Session {
     return session;
   }
 
-  /** Runs `invoke` on the native store; a trap, during the call or while it
-   *  waits in the queue, rejects it with INTERNAL and starts the reopening.
-   *  With `facts` (a traced call), its operations' facts are added to them. */
-  async call<T>(invoke: (native: NativeApi) => Promise<T>, facts?: CoreFacts): Promise<T> {
+  /** Runs `invoke` on the native store and settles with what `settlement`
+   *  makes of its outcome; a trap, during the call or while it waits in the
+   *  queue, rejects it with INTERNAL and starts the reopening. A traced
+   *  call's operations add their facts to the settlement's. */
+  call<R, T = R>(invoke: (native: NativeApi) => Answer<R>, settlement = AS_IS as Settlement<R, T>): Promise<T> {
+    // Not async: an open store's call takes no promise step of its own.
+    const state = this.#state;
+    return state.kind === "open" ? this.#invoke(state.opened, invoke, settlement) : this.#callWhenOpen(invoke, settlement);
+  }
+
+  /** `call` while the store is not open: after a reopening, or refused. */
+  async #callWhenOpen<R, T>(invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
     // A reopening that failed (storage still failing) is tried again.
     if (this.#state.kind === "failed") this.#reopen();
     let state = this.#state;
@@ -108,9 +137,9 @@ export class Session {
       await state.reopened;
       state = this.#state;
     }
-    if (state.kind === "disposed") throw disposed();
-    if (state.kind === "failed") throw state.failure;
-    return this.#invoke(state.opened, invoke, facts);
+    if (state.kind === "disposed") throw settlement.rejected(disposed());
+    if (state.kind === "failed") throw settlement.rejected(state.failure);
+    return this.#invoke(state.opened, invoke, settlement);
   }
 
   get breakerState(): BreakerState {
@@ -146,31 +175,43 @@ export class Session {
     return after.closed;
   }
 
-  #invoke<T>(opened: OpenedStore, invoke: (native: NativeApi) => Promise<T>, facts: CoreFacts | undefined): Promise<T> {
+  #invoke<R, T>(opened: OpenedStore, invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
     const { native } = opened;
+    const { facts } = settlement;
     return new Promise<T>((resolve, reject) => {
-      this.#inFlight.add(reject);
-      const settle = (finish: () => void) => {
-        this.#inFlight.delete(reject);
-        if (facts) addFacts(native, facts);
-        finish();
-      };
-      let pending: Promise<T>;
+      let answer: Answer<R>;
       try {
         // Only the operations this call submits, synchronously, carry its tag.
         if (facts) native.traceNext(facts.txId);
-        pending = invoke(native);
+        answer = invoke(native);
         if (facts) native.traceNext(0);
       } catch (error) {
-        this.#inFlight.delete(reject);
         if (isTrap(error)) this.#trapped(opened, error);
         else if (facts) native.traceNext(0);
-        reject(error);
+        reject(settlement.rejected(error));
         return;
       }
+      this.#inFlight.set(reject, settlement);
+      // An answer given at once takes the same promise step as any other, so
+      // that calls made together settle in call order.
+      const atOnce = !(answer instanceof Promise);
+      const pending = atOnce ? Promise.resolve(answer) : (answer as Promise<R>);
+      // Each outcome is heard only while the call is in flight: a trap may have failed it first.
       pending.then(
-        (value) => settle(() => resolve(value)),
-        (error) => settle(() => reject(error)),
+        (raw) => {
+          if (!this.#inFlight.delete(reject)) return;
+          if (facts) addFacts(native, facts);
+          try {
+            resolve(settlement.fulfilled(raw, atOnce));
+          } catch (failure) {
+            reject(failure);
+          }
+        },
+        (error) => {
+          if (!this.#inFlight.delete(reject)) return;
+          if (facts) addFacts(native, facts);
+          reject(settlement.rejected(error));
+        },
       );
     });
   }
@@ -208,7 +249,7 @@ export class Session {
     setTimeout(() => {
       const inFlight = [...this.#inFlight];
       this.#inFlight.clear();
-      for (const reject of inFlight) reject(failure);
+      for (const [reject, settlement] of inFlight) reject(settlement.rejected(failure));
     });
     this.#carryCounters(opened);
     opened.releaseAfterTrap();

@@ -66,7 +66,8 @@ export class SharedStore {
   }
 
   /** Runs `invoke` through the store's queue; rejects with a StorageError. */
-  readonly call: NativeCall = (invoke, facts) => withStorageErrors(() => this.session.call(invoke, facts));
+  readonly call: NativeCall = (invoke, facts) =>
+    this.session.call(invoke, { facts, fulfilled: (raw) => raw, rejected: toStorageError });
 
   /** Tells a handle's `listeners` of every breaker transition from now on. */
   listen(listeners: Set<StateListener>): void {

@@ -5,7 +5,7 @@
  */
 
 import { ownError } from "./errors.js";
-import { thrownByLoader, type NativeCall } from "./get-or-set.js";
+import { thrownByLoader } from "./get-or-set.js";
 import { HealthChecks, healthSettings, unknownFreeSpace, type FreeSpace } from "./health-checks.js";
 import type { StoreMetrics } from "./metrics.js";
 import { metricsText } from "./metrics-text.js";
@@ -13,7 +13,7 @@ import type { NativeApi, Namespace } from "./native-api.js";
 import { observabilityOptions } from "./observability-options.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
 import { OpenStores, type Lease } from "./open-stores.js";
-import type { NativeOpener } from "./session.js";
+import type { Answer, NativeOpener, Settlement } from "./session.js";
 import { SharedStore, withStorageErrors as call } from "./shared-store.js";
 import { fromStored, fromStoredBatch } from "./stored.js";
 import type { CoreFacts, TraceChannel } from "./trace.js";
@@ -44,10 +44,11 @@ const handleDisposed = () => ownError("DISPOSED", "this handle on the store has 
 const same = <T>(value: T): T => value;
 
 /** What a Storage handle and its namespace views share: the store's calls,
- *  refused once this handle is disposed (rejecting with whatever the
- *  session rejects with: `metrics.observe` makes it a StorageError). */
+ *  refused once this handle is disposed. */
 interface Shared {
-  call: NativeCall;
+  /** Runs `invoke` on the store; `settlement` (js/metrics.ts) makes the
+   *  answer, or the StorageError, and counts the call. */
+  call<R, T>(invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T>;
   getOrSet(
     ns: Namespace,
     key: string,
@@ -77,17 +78,19 @@ export class StorageNamespace {
 
   /** Runs call `op` (of `key`, or of the batch `keys`) as `invoke` on the
    *  native store, with this view's namespace, turns what it resolves with
-   *  into the answer with `read`, and counts it (js/metrics.ts). Every call
-   *  takes the same steps, so calls made together settle in call order. */
+   *  into the answer with `read`, and counts it (js/metrics.ts), in the step
+   *  where it settles. Every call takes the same steps, so calls made
+   *  together settle in call order. */
   #run<R, T = R>(
     op: string,
     key: unknown,
     keys: unknown,
-    invoke: (native: NativeApi, ns: Namespace) => Promise<R>,
+    invoke: (native: NativeApi, ns: Namespace) => Answer<R>,
     read = same as (raw: R) => T,
   ): Promise<T> {
     const { call, metrics } = this.#shared;
-    return metrics.observe(op, this.#ns, key, keys, (facts) => call((native) => invoke(native, this.#ns), facts).then(read));
+    const ns = this.#ns;
+    return call((native) => invoke(native, ns), metrics.begin(op, ns, key, keys, read));
   }
 
   // `T` is checked by its structure (see `Storable` in types.ts); the core
@@ -142,7 +145,7 @@ export class StorageNamespace {
   ): Promise<T> {
     const { getOrSet, metrics } = this.#shared;
     const run = (facts: CoreFacts | undefined) => getOrSet(this.#ns, key, loader, options, facts);
-    return metrics.observe("getOrSet", this.#ns, key, undefined, run, thrownByLoader) as Promise<T>;
+    return metrics.observe("getOrSet", this.#ns, key, run, thrownByLoader) as Promise<T>;
   }
 
   invalidate(options: InvalidateOptions): Promise<number> {
@@ -188,9 +191,8 @@ export class Storage extends StorageNamespace {
     const store = lease.store;
     const gate = { open: true };
     const shared: Shared = {
-      // Not store.call: every call's failure becomes a StorageError where it
-      // is counted (js/metrics.ts), one promise step fewer per call.
-      call: (invoke, facts) => (gate.open ? store.session.call(invoke, facts) : Promise.reject(handleDisposed())),
+      call: (invoke, settlement) =>
+        gate.open ? store.session.call(invoke, settlement) : Promise.reject(settlement.rejected(handleDisposed())),
       getOrSet: (ns, key, loader, options, facts) =>
         gate.open ? store.getOrSet.run(ns, key, loader, options, facts) : Promise.reject(handleDisposed()),
       metrics: store.metrics,
