@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ENGINES } from "./engines/index.mjs";
 import { repetitions, selectEngines, sizeDivisor } from "./lib/config.mjs";
 import { larderPackage } from "./lib/larder-package.mjs";
+import { makeUncountedPackage } from "./lib/uncounted-package.mjs";
 import { printNodeReport } from "./lib/node-report.mjs";
 import { median, medianRecord } from "./lib/stats.mjs";
 
@@ -21,6 +22,7 @@ const larder = larderPackage(ROOT);
 const engines = selectEngines(ENGINES);
 const reps = repetitions();
 const divisor = sizeDivisor(1);
+if (engines.some((engine) => engine.uncountedOf)) console.error(`uncounted copy of the package: ${makeUncountedPackage(ROOT)}`);
 
 /** Runs one engine (W1–W6, or W7 alone) in a fresh process on a fresh directory; resolves with its JSON result. */
 async function runOnce(engine, mode) {
@@ -66,9 +68,17 @@ const results = new Map([
   ...engines.filter((engine) => engine.atCapacity).map((engine) => [capacityName(engine), []]),
 ]);
 const failures = new Map();
+// An uncounted twin goes with its row: the two run back to back every
+// repetition, the twin first in every other one.
+const groups = engines
+  .filter((engine) => !engines.some((row) => row.id === engine.uncountedOf))
+  .map((engine) => [engine, ...engines.filter((twin) => twin.uncountedOf === engine.id)]);
 for (let rep = 0; rep < reps; rep += 1) {
   // Rotate the order each repetition, so no engine always runs first or after the same neighbour.
-  const order = engines.map((_, i) => engines[(i + rep) % engines.length]);
+  const order = groups.flatMap((_, i) => {
+    const group = groups[(i + rep) % groups.length];
+    return rep % 2 === 0 ? group : [...group].reverse();
+  });
   for (const engine of order) {
     const progress = `rep ${rep + 1}/${reps}`;
     await record(results, failures, engine.id, engine, undefined, progress);
@@ -91,6 +101,8 @@ const summary = new Map(
           timeToFirstOpMs: median(runs.map((run) => run.timeToFirstOpMs)),
           peakRssBytes: median(runs.map((run) => run.peakRssBytes)),
           w7: capacityRuns.length > 0 ? median(capacityRuns.map((run) => run.opsPerSecond.W7)) : undefined,
+          // Each repetition's rates, W7's with them, for ratios taken run by run.
+          byRepetition: runs.map((run, rep) => ({ ...run.opsPerSecond, W7: capacityRuns[rep]?.opsPerSecond.W7 })),
         },
       ];
     }),

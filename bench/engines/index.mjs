@@ -2,6 +2,8 @@
 // are named, not imported, so the worker can time their import. `baseline`
 // is the row its ratios are taken against (the same kind of storage and
 // durability); `atCapacity` rows also run W7 (a cache at its size budget).
+// An `uncountedOf` row runs the row it names from the package's uncounted
+// copy (lib/uncounted-package.mjs); the runner runs the two back to back.
 
 const FILE = "better-sqlite3-file";
 const FILE_FULL = "better-sqlite3-file-full";
@@ -16,6 +18,16 @@ export const ENGINES = [
     baseline: FILE,
     atCapacity: true,
     settings: 'larder, file, `durability: "normal"` (WAL, synchronous=NORMAL, exclusive lock)',
+  },
+  {
+    id: "larder-file-normal-uncounted",
+    storage: "file",
+    module: "./larder-uncounted.mjs",
+    options: { durability: "normal" },
+    baseline: FILE,
+    atCapacity: true,
+    uncountedOf: "larder-file-normal",
+    settings: "`larder-file-normal` from the package's copy that counts nothing (no metrics)",
   },
   {
     id: "larder-file-full",
@@ -56,6 +68,15 @@ export const ENGINES = [
     baseline: MEMORY,
     atCapacity: true,
     settings: 'larder, `":memory:"`',
+  },
+  {
+    id: "larder-memory-uncounted",
+    storage: "memory",
+    module: "./larder-uncounted.mjs",
+    baseline: MEMORY,
+    atCapacity: true,
+    uncountedOf: "larder-memory",
+    settings: "`larder-memory` from the package's copy that counts nothing (no metrics)",
   },
   { id: MEMORY, storage: "memory", module: "./better-sqlite3.mjs", baseline: MEMORY, settings: "better-sqlite3 12, `:memory:`" },
   {

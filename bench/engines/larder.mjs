@@ -1,15 +1,5 @@
 // larder through its public API, exactly as a user calls it.
 import { openStorage } from "larderdb";
+import { larderOpener } from "../lib/larder-api.mjs";
 
-export async function open({ file, durability, maxSizeBytes }) {
-  const store = await openStorage({ path: file ?? ":memory:", durability, maxSizeBytes });
-  return {
-    set: (key, value) => store.set(key, value),
-    get: (key) => store.get(key),
-    mset: (entries) => store.mset(entries),
-    mget: (keys) => store.mget(keys),
-    count: () => store.count(),
-    size: () => store.getCurrentCacheSize(),
-    close: () => store.dispose(),
-  };
-}
+export const open = larderOpener(openStorage);

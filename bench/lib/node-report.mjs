@@ -5,6 +5,7 @@ import { quick } from "./config.mjs";
 import { runtimeFileSizes } from "./file-sizes.mjs";
 import { describeMachine } from "./machine.mjs";
 import { formatKiB, formatMiB, formatRate, formatRatio, markdownTable, rateWithRatio } from "./table.mjs";
+import { median } from "./stats.mjs";
 import { TARGET_COLUMNS, atLeast, atMost, ratioTargets, targetRow } from "./targets.mjs";
 import { makeCapacityWorkload, makeWorkloads, scaledSizes } from "./workloads.mjs";
 
@@ -58,6 +59,32 @@ function bytesTable(engines, summary) {
 
 const grouped = (n) => Math.round(n).toLocaleString("en-US");
 
+const METERED = [...SIX, "W7"];
+
+/** `workload`'s rate of the row `uncounted` names over its own, repetition
+ *  by repetition (each repetition runs the two back to back). */
+function meteringRatios(summary, uncounted, workload) {
+  const counted = summary.get(uncounted.uncountedOf)?.byRepetition ?? [];
+  const bare = summary.get(uncounted.id)?.byRepetition;
+  return counted.map((rates, rep) => rates[workload] / bare?.[rep]?.[workload]).filter((ratio) => Number.isFinite(ratio));
+}
+
+/** Each counted row against its uncounted twin: the median ratio per workload and the range. */
+function meteringTable(engines, summary) {
+  const rows = engines
+    .filter((engine) => engine.uncountedOf)
+    .map((uncounted) => [
+      uncounted.uncountedOf,
+      ...METERED.map((workload) => {
+        const ratios = meteringRatios(summary, uncounted, workload);
+        if (ratios.length === 0) return "–";
+        const range = ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})` : "";
+        return `${median(ratios).toFixed(3)}×${range}`;
+      }),
+    ]);
+  return markdownTable([{ title: "counted / uncounted" }, ...METERED.map(right)], rows);
+}
+
 function sizeTable(root) {
   const sizes = runtimeFileSizes(root);
   const larderFiles = sizes
@@ -78,12 +105,16 @@ function sizeTable(root) {
 }
 
 /** The issue's Node targets, each with its measured value and verdict. */
-function targets(summary) {
+function targets(engines, summary) {
   const rates = new Map([...summary].map(([id, result]) => [id, result.opsPerSecond]));
   const field = (id, name) => summary.get(id)?.[name];
   const bytes = (id, workload) => field(id, "bytesPerOp")?.[workload];
   const ms = (value) => `${value.toFixed(0)} ms`;
   const times = (value) => formatRatio(value);
+  const metered = (engine, workload) => {
+    const ratios = meteringRatios(summary, engine, workload);
+    return ratios.length === 0 ? NaN : median(ratios);
+  };
   return [
     ...ratioTargets(rates, "larder-file-normal", "better-sqlite3-file", SIX.slice(0, 5), 1.0),
     ...ratioTargets(rates, "larder-file-normal", "better-sqlite3-file", ["W6"], 3),
@@ -105,6 +136,13 @@ function targets(summary) {
     ...[["larder-file-normal", "better-sqlite3-file"], ["larder-file-full", "better-sqlite3-file-full"], ["larder-memory", "better-sqlite3-memory"]].map(
       ([id, base]) => atMost(`peak RSS: \`${id}\` / \`${base}\``, field(id, "peakRssBytes") / field(base, "peakRssBytes"), 1.0, times),
     ),
+    ...engines
+      .filter((engine) => engine.uncountedOf)
+      .flatMap((engine) =>
+        METERED.map((workload) =>
+          atLeast(`${workload} with metrics / without: \`${engine.uncountedOf}\``, metered(engine, workload), 0.97, (value) => `${value.toFixed(3)}×`),
+        ),
+      ),
   ];
 }
 
@@ -147,10 +185,15 @@ export function printNodeReport({ engines, summary, failures, reps, divisor, lar
   console.log(capacityTable(engines, summary));
   console.log("\nBytes written per operation (file rows), in parentheses the ratio to the row's baseline; lower is better:\n");
   console.log(bytesTable(engines, summary));
+  if (engines.some((engine) => engine.uncountedOf)) {
+    console.log("\nWhat metrics cost: each larder row's rate over its uncounted twin's (1.000× = free), the median of the");
+    console.log("repetitions' ratios, the range in parentheses:\n");
+    console.log(meteringTable(engines, summary));
+  }
   console.log("");
   console.log(sizeTable(root));
   console.log("\nTargets:\n");
-  console.log(markdownTable(TARGET_COLUMNS, targets(summary).map(targetRow)));
+  console.log(markdownTable(TARGET_COLUMNS, targets(engines, summary).map(targetRow)));
   if (failures.size > 0) {
     console.log("\nFailed:");
     for (const [id, message] of failures) console.log(`- ${id}: ${message}`);
