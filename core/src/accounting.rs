@@ -102,6 +102,8 @@ struct NamespaceChange {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LedgerDelta {
     changes: Vec<NamespaceChange>,
+    /// A row was removed or rewritten, which may free pages; an insert never does.
+    removed_or_rewrote: bool,
 }
 
 impl LedgerDelta {
@@ -127,7 +129,14 @@ impl LedgerDelta {
         self.changes.iter().map(|change| change.bytes).sum()
     }
 
+    /// Whether the change removed or rewrote a row: only then can a page
+    /// have been freed.
+    pub fn removed_or_rewrote(&self) -> bool {
+        self.removed_or_rewrote
+    }
+
     fn change(&mut self, ns: &str, rows: i64, bytes: i64) {
+        self.removed_or_rewrote |= rows < 1;
         // A write touches one namespace or a few: a short scan beats hashing.
         match self.changes.iter_mut().find(|change| change.ns == ns) {
             Some(change) => {
@@ -174,6 +183,10 @@ pub struct PendingReads {
 }
 
 impl PendingReads {
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
     /// Each entry's latest read, oldest first.
     pub fn in_order(&self) -> impl Iterator<Item = (i64, &EntryKey)> {
         self.log

@@ -67,6 +67,9 @@ pub struct Store {
     /// The last write failed in its commit and what it wrote could not be
     /// discarded: it may still come back after a crash.
     commit_unsettled: bool,
+    /// The last write gave back a step of free pages, and more may be left:
+    /// the next write looks again, whatever it changes.
+    freeing_pages: bool,
     /// Commits, rollbacks, evictions and expired rows removed.
     metrics: std::rc::Rc<CoreMetrics>,
 }
@@ -90,6 +93,7 @@ impl Store {
                 max_size_bytes: options.max_size_bytes,
                 expiry_floor,
                 commit_unsettled: false,
+                freeing_pages: false,
                 metrics: Default::default(),
             }),
             Err(error) => {

@@ -33,12 +33,12 @@ impl Store {
     ) -> Result<T> {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
-        let Store { db, ledgers, recency, max_size_bytes, expiry_floor, .. } = self;
+        let Store { db, ledgers, recency, max_size_bytes, expiry_floor, freeing_pages, .. } = self;
         let conn = &db.as_ref().expect("the database is open until close").conn;
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
         // BEGIN and COMMIT as cached statements: rusqlite's `Transaction`
         // parses them again for every write.
-        let outcome: Result<(T, LedgerDelta, bool, (u64, u64))> = (|| {
+        let outcome: Result<(T, LedgerDelta, Trimmed, (u64, u64))> = (|| {
             conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             let mut write = Write {
                 tx: conn,
@@ -53,23 +53,27 @@ impl Store {
             };
             persist_reads(write.tx, &reads)?;
             let result = body(&mut write)?;
-            let pages_released = footprint::trim_free_pages(write.tx)? || write.pages_released;
+            // Inserts alone never free a page: they skip the two pragmas of the check.
+            let may_have_freed = *freeing_pages || !reads.is_empty() || write.delta.removed_or_rewrote();
+            let stepped = may_have_freed && footprint::trim_free_pages(write.tx)?;
+            let trimmed = Trimmed { stepped, released: stepped || write.pages_released };
             let removed = (write.evicted, write.expired_removed);
             let delta = write.delta;
             conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok((result, delta, pages_released, removed))
+            Ok((result, delta, trimmed, removed))
         })();
         if outcome.is_err() && !conn.is_autocommit() {
             add(&self.metrics.rollbacks, 1);
             let _ = conn.prepare_cached("ROLLBACK").and_then(|mut rollback| rollback.execute([]));
         }
         match outcome {
-            Ok((result, delta, pages_released, (evicted, expired_removed))) => {
+            Ok((result, delta, trimmed, (evicted, expired_removed))) => {
                 add(&self.metrics.commits, 1);
                 add(&self.metrics.evictions, evicted);
                 add(&self.metrics.expired, expired_removed);
                 self.ledgers.apply(&delta);
-                if pages_released {
+                self.freeing_pages = trimmed.stepped;
+                if trimmed.released {
                     self.shrink_file();
                 }
                 Ok(result)
@@ -108,6 +112,14 @@ impl Store {
         }
         self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).is_ok()
     }
+}
+
+/// What a write did about free pages.
+struct Trimmed {
+    /// It gave back a step of them (`footprint::trim_free_pages`).
+    stepped: bool,
+    /// It gave back any, in that step or on purpose (`release_free_pages`).
+    released: bool,
 }
 
 /// One write transaction in progress.
