@@ -71,6 +71,10 @@ pub fn utf16_length(text: &str) -> usize {
 /// `text` split after its first `units` UTF-16 units, or `None` if it is
 /// shorter or the split would fall inside a character.
 pub fn split_utf16(text: &str, units: usize) -> Option<(&str, &str)> {
+    // ASCII, the common case: a byte per unit, no walk through the characters.
+    if text.as_bytes().get(..units).is_some_and(<[u8]>::is_ascii) {
+        return Some(text.split_at(units));
+    }
     let mut seen = 0;
     for (index, character) in text.char_indices() {
         if seen >= units {
@@ -104,6 +108,9 @@ mod tests {
         assert_eq!(split_utf16("é", 0), Some(("", "é")));
         assert_eq!(split_utf16("a😀b", 2), None, "inside a surrogate pair");
         assert_eq!(split_utf16("ab", 3), None, "past the end");
+        assert_eq!(split_utf16("abc", 3), Some(("abc", "")), "all ASCII");
+        assert_eq!(split_utf16("ab😀", 2), Some(("ab", "😀")), "ASCII before the split");
+        assert_eq!(split_utf16("aé", 2), Some(("aé", "")), "not ASCII before the split");
     }
 
     #[wasm_bindgen_test]
