@@ -263,7 +263,7 @@ export class ReadCachingStore implements NativeApi {
     const settled = () => {
       this.#inFlight -= 1;
       // Nothing in flight: no result still to come can refer to an older write.
-      if (this.#inFlight === 0) this.#writtenAt.clear();
+      if (this.#inFlight === 0 && this.#writtenAt.size > 0) this.#writtenAt.clear();
     };
     return pending.then(
       (value) => {
