@@ -361,6 +361,25 @@ fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
 }
 
 #[test]
+fn free_pages_left_past_one_step_are_trimmed_by_the_next_write_even_an_insert() {
+    let mut store = open(None);
+    store.mset("", &kilobytes("k", 6000), None, 0).unwrap();
+    let keys: Vec<String> = (0..5000).map(|i| format!("k{i:04}")).collect();
+    store.mdelete("", &keys, 0).unwrap();
+    let (free, total) = pages(&store);
+    assert!(free > footprint::FREE_PAGES_KEPT.max(total / 8), "one step left more: {free} of {total} free");
+    store.set("", &entry("new", "1", 1), None, 0).unwrap();
+    let (after, _) = pages(&store);
+    assert!(after < free, "an insert after a step goes on trimming: {after} free, {free} before");
+    for i in 0..10 {
+        store.set("", &entry(&format!("more{i}"), "1", 1), None, 0).unwrap();
+    }
+    let (free, total) = pages(&store);
+    assert!(free <= footprint::FREE_PAGES_KEPT.max(total / 8), "{free} of {total} free at the end");
+    check_ledgers(&store);
+}
+
+#[test]
 fn expired_rows_go_before_live_ones_once_the_stored_total_is_over_the_budget() {
     let mut store = open(Some(100));
     let expiring: Vec<Entry> = (0..40).map(|i| entry(&format!("e{i:02}"), "1", 2)).collect();

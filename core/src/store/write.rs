@@ -1,6 +1,6 @@
 //! The unit of work: every write is one immediate transaction that first
 //! persists the recency of recent reads when enough have gathered, and last
-//! trims free pages; the
+//! trims free pages if it may have freed any; the
 //! ledgers move by what it changed only if it commits, and a commit that
 //! failed in I/O is discarded from the WAL. Each member of a group commit
 //! runs under its own savepoint.
@@ -17,7 +17,8 @@ use crate::metrics::add;
 impl Store {
     /// Runs `body` in one immediate transaction that first persists the
     /// recency of recent reads if enough have gathered (`Recency::is_due`)
-    /// and last trims the free pages (see `footprint`); moves the ledgers by
+    /// and last trims the free pages (see `footprint`) unless it only
+    /// inserted; moves the ledgers by
     /// what it changed only if it commits. On failure the reads' recency is
     /// kept for the next write.
     pub(super) fn write<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
