@@ -46,18 +46,22 @@ pub fn limit_wal(conn: &Connection, max_size_bytes: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-/// Free pages and all pages of the database, as the write in progress sees them.
-fn page_counts(conn: &Connection) -> Result<(i64, i64)> {
-    let free = conn.prepare_cached("PRAGMA freelist_count")?.query_row([], |row| row.get(0))?;
-    let total = conn.prepare_cached("PRAGMA page_count")?.query_row([], |row| row.get(0))?;
-    Ok((free, total))
+/// Free pages of the database, as the write in progress sees them.
+fn free_pages(conn: &Connection) -> Result<i64> {
+    Ok(conn.prepare_cached("PRAGMA freelist_count")?.query_row([], |row| row.get(0))?)
+}
+
+/// All pages of the database, as the write in progress sees them.
+fn all_pages(conn: &Connection) -> Result<i64> {
+    Ok(conn.prepare_cached("PRAGMA page_count")?.query_row([], |row| row.get(0))?)
 }
 
 /// Inside a write: once free pages exceed `FREE_PAGES_KEPT` and an eighth of
 /// the file, gives back a step of them. Returns whether any were.
 pub fn trim_free_pages(conn: &Connection) -> Result<bool> {
-    let (free, total) = page_counts(conn)?;
-    if free <= FREE_PAGES_KEPT.max(total / 8) {
+    // The file's size matters only past the few pages always kept.
+    let free = free_pages(conn)?;
+    if free <= FREE_PAGES_KEPT || free <= all_pages(conn)? / 8 {
         return Ok(false);
     }
     incremental_vacuum(conn, VACUUM_STEP_SQL)?;
@@ -67,8 +71,7 @@ pub fn trim_free_pages(conn: &Connection) -> Result<bool> {
 /// Inside a write: gives back every free page (after a removal meant to
 /// free space). Returns whether there were any.
 pub fn release_free_pages(conn: &Connection) -> Result<bool> {
-    let (free, _) = page_counts(conn)?;
-    if free == 0 {
+    if free_pages(conn)? == 0 {
         return Ok(false);
     }
     incremental_vacuum(conn, "PRAGMA incremental_vacuum")?;
