@@ -34,6 +34,9 @@ export interface NativeApi {
   /** The value in its stored form (js/stored.ts); the value itself, not a
    *  promise, when answered at once (from the read cache, js/read-cache.ts). */
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue;
+  /** The read cache's get: the value in its stored form and whether the
+   *  entry can expire, or undefined. */
+  getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined>;
   /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
    *  verdict on the loader), then gets. */
   getForLoad(

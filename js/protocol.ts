@@ -21,6 +21,7 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
   set: ["key", "key", "value", "option"],
   setJson: ["key", "key", "value", "option"],
   get: ["key", "key"],
+  getEntry: ["key", "key"],
   getForLoad: ["key", "key", "option", "option"],
   setIfAbsent: ["key", "key", "value", "option"],
   setIfAbsentJson: ["key", "key", "value", "option"],

@@ -1,5 +1,5 @@
 /**
- * The facade's read cache: the JSON text of recently written entries,
+ * The facade's read cache: the JSON text of entries recently written or read,
  * kept beside the native store so that a `get` of a hot key answers without
  * crossing into wasm (or, in browsers, posting to the worker).
  *
@@ -10,7 +10,7 @@
  * entries can only change through calls it sees: no `maxSizeBytes` (eviction
  * happens inside the core, and hits would have to feed its LRU order) and
  * no `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is
- * never cached. A hit also needs a CLOSED breaker that counts no failure
+ * not cached by its set, and one read is cached only if it cannot expire. A hit also needs a CLOSED breaker that counts no failure
  * (the last call to settle succeeded: a success in the core is what resets
  * the count) and, for a file, the lock still this store's; anything else
  * goes to the core as before.
@@ -107,13 +107,21 @@ export class ReadCachingStore implements NativeApi {
 
   // A hit answers the stored form, the JSON text, which the facade parses,
   // at once (js/session.ts gives it the same promise step as any answer).
-  // What the core answers is not cached: it does not say whether the entry
-  // can expire.
+  // What the core answers is cached if it is JSON text and cannot expire.
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue {
-    const text = this.#hit(slot(ns, key));
+    const at = slot(ns, key);
+    const text = this.#hit(at);
     if (text !== undefined) return text;
-    // The store behind answers with a promise (Promise.resolve returns it as it is).
-    return this.#track(Promise.resolve(this.#native.get(ns, key)));
+    return this.#track(this.#native.getEntry(ns, key), (found, epoch) => {
+      if (found === undefined) return undefined;
+      const [stored, expires] = found;
+      if (at !== undefined && !expires && typeof stored === "string") this.#fill(at, stored, epoch);
+      return stored;
+    });
+  }
+
+  getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
+    return this.#track(this.#native.getEntry(ns, key));
   }
 
   mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> | StoredBatch {
@@ -243,7 +251,7 @@ export class ReadCachingStore implements NativeApi {
 
   /** Submits a write: the entry at `at` (or, if undefined, every entry) is
    *  dropped now, before the write can change it. */
-  #write<T>(at: string | undefined, submit: () => Promise<T>, done?: (value: T, epoch: number) => void): Promise<T> {
+  #write<T>(at: string | undefined, submit: () => Promise<T>, done?: (value: T, epoch: number) => T): Promise<T> {
     this.#writes += 1;
     if (at === undefined) {
       this.#clearedAt = this.#writes;
@@ -252,12 +260,13 @@ export class ReadCachingStore implements NativeApi {
       this.#writtenAt.set(at, this.#writes);
       this.#drop(at);
     }
-    return this.#track(submit(), done);
+    return this.#track<T, T>(submit(), done);
   }
 
   /** Counts `pending` in flight until it settles; `done` sees its value,
-   *  and how many writes had been submitted when it was, before anyone else. */
-  #track<T>(pending: Promise<T>, done?: (value: T, epoch: number) => void): Promise<T> {
+   *  and how many writes had been submitted when it was, before anyone else,
+   *  and makes the answer (in the same step, so calls settle in call order). */
+  #track<T, R = T>(pending: Promise<T>, done = (value: T, _epoch: number) => value as unknown as R): Promise<R> {
     const epoch = this.#writes;
     this.#inFlight += 1;
     const settled = () => {
@@ -267,10 +276,10 @@ export class ReadCachingStore implements NativeApi {
     };
     return pending.then(
       (value) => {
-        done?.(value, epoch);
+        const answer = done(value, epoch);
         this.#failing = false;
         settled();
-        return value;
+        return answer;
       },
       (error: unknown) => {
         this.#failing = true;

@@ -173,7 +173,7 @@ impl Bench {
 
     fn get(&self, key: &str) -> Option<EncodedValue> {
         match self.call(Operation::Get { ns: String::new(), key: key.to_owned() }) {
-            Output::Value(value) => value,
+            Output::Entry(entry) => entry.map(|entry| entry.value),
             other => panic!("get answered {other:?}"),
         }
     }

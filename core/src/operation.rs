@@ -7,7 +7,7 @@ use strum::{EnumDiscriminants, IntoStaticStr};
 
 use crate::error::Result;
 use crate::options::Ttl;
-use crate::store::{Entry, KeyQuery, Scope, Store};
+use crate::store::{Entry, KeyQuery, ReadEntry, Scope, Store};
 use crate::value::EncodedValue;
 
 /// A validated call, ready to run. `ns` is the namespace ('' for the root);
@@ -88,6 +88,8 @@ pub enum Operation {
 pub enum Output {
     Done,
     Value(Option<EncodedValue>),
+    /// A get's entry, if live.
+    Entry(Option<ReadEntry>),
     Values(Vec<Option<EncodedValue>>),
     Flag(bool),
     Number(u64),
@@ -128,7 +130,7 @@ impl Operation {
             Operation::SetIfAbsent { ns, entry, ttl } => {
                 Output::Value(Some(store.insert_if_absent(ns, entry, expiry(*ttl), now_ms)?))
             }
-            Operation::Get { ns, key } => Output::Value(store.get(ns, key, now_ms)?),
+            Operation::Get { ns, key } => Output::Entry(store.get(ns, key, now_ms)?),
             Operation::Has { ns, key } => Output::Flag(store.has(ns, key, now_ms)?),
             Operation::Delete { ns, key } => Output::Flag(store.delete(ns, key, now_ms)?),
             Operation::MGet { ns, keys } => Output::Values(store.mget(ns, keys, now_ms)?),

@@ -328,7 +328,9 @@ impl StateMachineTest for TheStore {
                 let result = store.mset(ns, &batch, ttl.map(|ttl| now + ttl), now);
                 sut.written(result)
             }
-            Step::Get { ns, key } => Outcome::Value(text(store.get(ns, &key, now).unwrap())),
+            Step::Get { ns, key } => {
+                Outcome::Value(text(store.get(ns, &key, now).unwrap().map(|entry| entry.value)))
+            }
             Step::Mget { ns, keys } => {
                 Outcome::Values(store.mget(ns, &keys, now).unwrap().into_iter().map(text).collect())
             }
@@ -374,7 +376,7 @@ impl StateMachineTest for TheStore {
         for ns in NAMESPACES {
             for key in model.live_keys(ns) {
                 assert_eq!(
-                    text(sut.store.get(ns, &key, sut.now).unwrap()),
+                    text(sut.store.get(ns, &key, sut.now).unwrap().map(|entry| entry.value)),
                     model.read(ns, &key),
                     "{ns:?} {key:?}"
                 );

@@ -179,7 +179,18 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.lookup(|| self.ns_and_key(&ns, &key))
+        self.lookup(|| self.ns_and_key(&ns, &key), found_value)
+    }
+
+    /// The read cache's `get` (js/read-cache.ts): resolves with `undefined`
+    /// or `[stored, expires]`, so that it keeps only entries that cannot expire.
+    #[wasm_bindgen(js_name = getEntry, unchecked_return_type = "Promise<[StoredValue, boolean] | undefined>")]
+    pub fn get_entry(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
+        self.lookup(|| self.ns_and_key(&ns, &key), found_entry)
     }
 
     /// `getOrSet`'s read: `get`, checking first every argument of the
@@ -195,14 +206,17 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | undefined")] loader_refusal: Option<String>,
         #[wasm_bindgen(unchecked_param_type = "GetOrSetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.lookup(|| {
-            let ns_and_key = self.ns_and_key(&ns, &key)?;
-            if let Some(refusal) = loader_refusal {
-                return Err(StorageError::InvalidArgument(refusal));
-            }
-            convert::ttl_options(&options, "getOrSet option")?;
-            Ok(ns_and_key)
-        })
+        self.lookup(
+            || {
+                let ns_and_key = self.ns_and_key(&ns, &key)?;
+                if let Some(refusal) = loader_refusal {
+                    return Err(StorageError::InvalidArgument(refusal));
+                }
+                convert::ttl_options(&options, "getOrSet option")?;
+                Ok(ns_and_key)
+            },
+            found_value,
+        )
     }
 
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
@@ -425,16 +439,17 @@ impl NativeStore {
 
 impl NativeStore {
     /// A `get` of the namespace and key `check` returns, once it has checked the call.
-    fn lookup(&self, check: impl FnOnce() -> Result<(String, String)>) -> Promise {
+    fn lookup(
+        &self,
+        check: impl FnOnce() -> Result<(String, String)>,
+        finish: fn(Output) -> Result<JsValue>,
+    ) -> Promise {
         self.submit(
             || {
                 let (ns, key) = check()?;
                 Ok(Operation::Get { ns, key })
             },
-            |output| match output {
-                Output::Value(value) => optional_value(value),
-                other => unexpected(other),
-            },
+            finish,
         )
     }
 
@@ -554,6 +569,26 @@ fn settle_now(result: Result<JsValue>) -> Promise {
 
 fn optional_value(value: Option<EncodedValue>) -> Result<JsValue> {
     value.map_or(Ok(JsValue::UNDEFINED), |value| stored::stored_form(&value))
+}
+
+/// A get's value in its stored form, or `undefined`.
+fn found_value(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Entry(entry) => optional_value(entry.map(|entry| entry.value)),
+        other => unexpected(other),
+    }
+}
+
+/// A get's `[stored, expires]`, or `undefined`.
+fn found_entry(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Entry(None) => Ok(JsValue::UNDEFINED),
+        Output::Entry(Some(entry)) => {
+            Ok(js_sys::Array::of2(&stored::stored_form(&entry.value)?, &JsValue::from_bool(entry.expires))
+                .into())
+        }
+        other => unexpected(other),
+    }
 }
 
 fn done(output: Output) -> Result<JsValue> {

@@ -92,6 +92,60 @@ describe("what the read cache answers", () => {
   });
 });
 
+/** Operations the core has run (each waits in its queue once). */
+const coreOperations = async (store) => (await store.metrics()).queue.waitMs.count;
+
+/** Whether `get(key)` of `view` answered `expected` without entering the core. */
+async function readFromCache(store, view, key, expected) {
+  const before = await coreOperations(store);
+  assert.deepEqual(await view.get(key), expected);
+  return (await coreOperations(store)) === before;
+}
+
+describe("what a read puts in the read cache", () => {
+  test("an entry read from the core is answered from the cache next time", async (t) => {
+    const store = await open(t);
+    const view = store.namespace("ns");
+    await store.mset([["a", { v: 1 }]]);
+    await view.mset([["a", "in ns"]]);
+    assert.equal(await readFromCache(store, store, "a", { v: 1 }), false, "the first read enters the core");
+    assert.equal(await readFromCache(store, store, "a", { v: 1 }), true);
+    assert.equal(await readFromCache(store, view, "a", "in ns"), false, "another namespace, another slot");
+    assert.equal(await readFromCache(store, view, "a", "in ns"), true);
+    assert.equal(await readFromCache(store, store, "missing", undefined), false);
+    assert.equal(await readFromCache(store, store, "missing", undefined), false, "a miss is not cached");
+  });
+
+  test("not: an entry that can expire, or bytes", async (t) => {
+    const clock = manualClock();
+    const store = await open(t, { clock });
+    await store.mset([["ttl", 1]], { ttlMs: 1000 });
+    await store.mset([["bytes", new Uint8Array([1])]]);
+    for (let read = 0; read < 2; read += 1) {
+      assert.equal(await readFromCache(store, store, "ttl", 1), false);
+      assert.deepEqual(await store.get("bytes"), new Uint8Array([1]));
+    }
+    assert.equal(await readFromCache(store, store, "bytes", new Uint8Array([1])), false);
+    clock.advance(1000);
+    assert.equal(await store.get("ttl"), undefined, "it expires as ever");
+  });
+
+  test("not a read overtaken by a write issued before it settled", async (t) => {
+    const store = await open(t);
+    await store.mset([["a", 1]]);
+    const read = store.get("a");
+    const write = store.set("a", 2, { ttlMs: 60_000 });
+    assert.equal(await read, 1);
+    await write;
+    assert.equal(await readFromCache(store, store, "a", 2), false, "the read's 1 was not cached over the write");
+    const deleted = store.get("a");
+    const deletion = store.delete("a");
+    assert.equal(await deleted, 2);
+    assert.equal(await deletion, true);
+    assert.equal(await store.get("a"), undefined);
+  });
+});
+
 describe("what the read cache answers is what the store holds", () => {
   test("a write issued just before a get: the get sees it", async (t) => {
     const store = await open(t, { maxValueBytes: 64 });

@@ -55,7 +55,7 @@ fn operations_run_in_call_order_and_each_caller_is_answered_once() {
     let ids: Vec<usize> = log.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, vec![0, 1, 2, 3]);
     let value = |index: usize| match &log[index].1 {
-        Ok(Output::Value(Some(value))) => value.bytes.clone(),
+        Ok(Output::Entry(Some(entry))) => entry.value.bytes.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!((value(1), value(3)), (b"1".to_vec(), b"2".to_vec()));
@@ -83,7 +83,7 @@ fn sets_waiting_together_commit_as_one_group_in_call_order() {
     let ids: Vec<usize> = log.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, vec![0, 1, 2, 3, 4]);
     assert!(log.iter().all(|(_, result)| result.is_ok()));
-    assert!(matches!(&log[3].1, Ok(Output::Value(Some(value))) if value.bytes == b"2"));
+    assert!(matches!(&log[3].1, Ok(Output::Entry(Some(entry))) if entry.value.bytes == b"2"));
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn a_retry_waits_on_the_store_clock_and_holds_the_queue_behind_it() {
     clock.advance(1);
     let ids: Vec<usize> = log.borrow().iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, vec![0, 1]);
-    assert!(matches!(&log.borrow()[1].1, Ok(Output::Value(Some(value))) if value.bytes == b"1"));
+    assert!(matches!(&log.borrow()[1].1, Ok(Output::Entry(Some(entry))) if entry.value.bytes == b"1"));
     // The set ran twice; the get waited in the queue for its retry.
     let set_facts = OperationFacts { queued_ms: 0.0, group_size: Some(1), retries: 1 };
     assert_eq!(engine.take_trace_facts(1), Some(set_facts));

@@ -34,6 +34,13 @@ pub struct Entry {
     pub size: u64,
 }
 
+/// A live entry as a read finds it: its value, and whether it can expire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadEntry {
+    pub value: EncodedValue,
+    pub expires: bool,
+}
+
 /// One caller's set in a group commit.
 pub struct GroupedSet<'a> {
     pub ns: &'a str,
@@ -153,7 +160,7 @@ impl Store {
             write.purge_some_expired(now_ms)?;
             if let Some(existing) = read_live(write.tx, ns, &entry.key, now_ms)? {
                 write.recency.touch(ns, &entry.key);
-                return Ok(existing);
+                return Ok(existing.value);
             }
             write.put(ns, entry, expires_at, now_ms)?;
             Ok(entry.value.clone())
@@ -174,18 +181,20 @@ impl Store {
         })
     }
 
-    pub fn get(&mut self, ns: &str, key: &str, now_ms: i64) -> Result<Option<EncodedValue>> {
-        let value = read_live(self.conn(), ns, key, now_ms)?;
-        if value.is_some() {
+    pub fn get(&mut self, ns: &str, key: &str, now_ms: i64) -> Result<Option<ReadEntry>> {
+        let entry = read_live(self.conn(), ns, key, now_ms)?;
+        if entry.is_some() {
             self.recency.touch(ns, key);
         }
-        Ok(value)
+        Ok(entry)
     }
 
     /// Every value from one snapshot, in the order of `keys`.
     pub fn mget(&mut self, ns: &str, keys: &[String], now_ms: i64) -> Result<Vec<Option<EncodedValue>>> {
         let tx = self.db_mut().transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let values = keys.iter().map(|key| read_live(&tx, ns, key, now_ms)).collect::<Result<Vec<_>>>()?;
+        let values = (keys.iter())
+            .map(|key| Ok(read_live(&tx, ns, key, now_ms)?.map(|entry| entry.value)))
+            .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         for (key, value) in keys.iter().zip(&values) {
             if value.is_some() {

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::Entry;
+use super::{Entry, ReadEntry};
 use crate::accounting::{LedgerDelta, SizeLedger};
 use crate::error::Result;
 use crate::options::MAX_SAFE_INTEGER;
@@ -41,15 +41,16 @@ pub(super) fn is_live(expires_at: Option<i64>, now_ms: i64) -> bool {
     expires_at.is_none_or(|expires_at| now_ms < expires_at)
 }
 
-pub(super) fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> Result<Option<EncodedValue>> {
+pub(super) fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> Result<Option<ReadEntry>> {
     let row: Option<(i64, Vec<u8>, Option<i64>)> = conn
         .prepare_cached("SELECT kind, value, expires_at FROM entries WHERE ns = ?1 AND key = ?2")?
         .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
     match row {
-        Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => {
-            Ok(Some(EncodedValue { kind: ValueKind::from_stored(kind)?, bytes }))
-        }
+        Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => Ok(Some(ReadEntry {
+            value: EncodedValue { kind: ValueKind::from_stored(kind)?, bytes },
+            expires: expires_at.is_some(),
+        })),
         _ => Ok(None),
     }
 }

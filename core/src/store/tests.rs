@@ -66,7 +66,7 @@ fn a_failed_batch_changes_nothing() {
     let batch = [entry("b", "2", 20), entry("a", "9", 99), entry("c", "3", 30)];
     let error = store.mset("", &batch, None, 0).unwrap_err();
     assert_eq!(error.sqlite_code(), Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER));
-    assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"1");
+    assert_eq!(store.get("", "a", 0).unwrap().unwrap().value.bytes, b"1");
     assert_eq!(store.get("", "b", 0).unwrap(), None);
     assert_eq!((store.count(ALL, 0).unwrap(), store.total_size(ALL, 0).unwrap()), (1, 10));
     check_ledgers(&store);
@@ -78,6 +78,8 @@ fn expired_entries_are_invisible_accounted_until_removed_and_purged() {
     store.set("", &entry("short", "1", 5), Some(1000), 0).unwrap();
     store.set("", &entry("long", "1", 7), None, 0).unwrap();
     assert!(store.has("", "short", 999).unwrap());
+    assert!(store.get("", "short", 999).unwrap().unwrap().expires, "a get says it can expire");
+    assert!(!store.get("", "long", 999).unwrap().unwrap().expires);
     assert!(!store.has("", "short", 1000).unwrap());
     assert_eq!(store.get("", "short", 1000).unwrap(), None);
     assert_eq!((store.count(ALL, 1000).unwrap(), store.total_size(ALL, 1000).unwrap()), (1, 7));
@@ -175,7 +177,7 @@ fn a_group_commit_writes_in_order_and_a_failing_member_fails_alone() {
     assert_eq!(codes, vec![None, Some(ErrorCode::ValueTooLarge), None, None]);
     // As if set one by one: "old" was evicted to fit "b"; the later "a" won.
     assert_eq!(live_keys(&mut store), vec!["a", "b"]);
-    assert_eq!(store.get("", "a", 0).unwrap().unwrap().bytes, b"3");
+    assert_eq!(store.get("", "a", 0).unwrap().unwrap().value.bytes, b"3");
     assert_eq!(store.total_size(ALL, 0).unwrap(), 60);
     check_ledgers(&store);
 }
@@ -244,7 +246,7 @@ fn scopes_count_clear_and_purge_one_namespace_or_all() {
     store.set("ns", &entry("k", "2", 2), None, 0).unwrap();
     store.set("ns", &entry("t", "2", 4), Some(5), 0).unwrap();
     store.set("ns2", &entry("k", "3", 8), Some(5), 0).unwrap();
-    assert_eq!(store.get("ns", "k", 0).unwrap().unwrap().bytes, b"2");
+    assert_eq!(store.get("ns", "k", 0).unwrap().unwrap().value.bytes, b"2");
     assert_eq!(store.total_size(Scope::Namespace("ns"), 0).unwrap(), 6);
     assert_eq!(store.total_size(Scope::Namespace("ns"), 5).unwrap(), 2);
     assert_eq!(store.total_size(ALL, 5).unwrap(), 3);
@@ -252,7 +254,7 @@ fn scopes_count_clear_and_purge_one_namespace_or_all() {
     assert_eq!(store.recount().unwrap().namespace("ns2").rows, 1, "another namespace is not purged");
     store.clear(Scope::Namespace("ns")).unwrap();
     assert_eq!(store.count(Scope::Namespace("ns"), 5).unwrap(), 0);
-    assert_eq!(store.get("", "k", 5).unwrap().unwrap().bytes, b"1");
+    assert_eq!(store.get("", "k", 5).unwrap().unwrap().value.bytes, b"1");
     check_ledgers(&store);
 }
 
