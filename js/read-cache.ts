@@ -33,6 +33,8 @@ import type {
 
 /** The cache's bound, in UTF-16 code units of JSON text (about 8 MB). */
 export const READ_CACHE_CHARS = 8 * 1024 * 1024;
+/** What a full cache is cut back to. */
+const SHRUNK_CHARS = (READ_CACHE_CHARS / 4) * 3;
 /** Larger values are not worth holding twice. */
 const LARGEST_CACHED_CHARS = 256 * 1024;
 
@@ -297,8 +299,15 @@ export class ReadCachingStore implements NativeApi {
     this.#drop(at);
     this.#texts.set(at, text);
     this.#chars += text.length;
+    if (this.#chars > READ_CACHE_CHARS) this.#shrink();
+  }
+
+  /** Drops the least recently used texts down to three quarters of the
+   *  bound, in one pass: a Map's oldest entry is found by walking past every
+   *  one deleted before it, which, once per fill, cost more than the fill. */
+  #shrink(): void {
     for (const [oldest, old] of this.#texts) {
-      if (this.#chars <= READ_CACHE_CHARS) break;
+      if (this.#chars <= SHRUNK_CHARS) break;
       this.#texts.delete(oldest);
       this.#chars -= old.length;
     }

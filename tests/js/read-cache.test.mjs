@@ -116,6 +116,20 @@ describe("what a read puts in the read cache", () => {
     assert.equal(await readFromCache(store, store, "missing", undefined), false, "a miss is not cached");
   });
 
+  test("about 8 MB of text at most: the least recently used goes first", async (t) => {
+    const store = await open(t);
+    const text = "x".repeat(998); // 1,000 characters of JSON text
+    const keys = Array.from({ length: 9000 }, (_, i) => `k${i}`);
+    for (const [i, key] of keys.entries()) {
+      await store.set(key, text);
+      if (i % 1000 === 999) assert.equal(await readFromCache(store, store, "k0", text), true);
+    }
+    assert.equal(await readFromCache(store, store, "k0", text), true, "read all along: still cached");
+    assert.equal(await readFromCache(store, store, "k1", text), false, "the oldest went");
+    assert.equal(await readFromCache(store, store, "k8999", text), true, "the newest stays");
+    assert.equal(await readFromCache(store, store, "k1", text), true, "read again: cached");
+  });
+
   test("not: an entry that can expire, or bytes", async (t) => {
     const clock = manualClock();
     const store = await open(t, { clock });
