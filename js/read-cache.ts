@@ -33,8 +33,8 @@ import type {
 
 /** The cache's bound, in UTF-16 code units of JSON text (about 8 MB). */
 export const READ_CACHE_CHARS = 8 * 1024 * 1024;
-/** What a full cache is cut back to. */
-const SHRUNK_CHARS = (READ_CACHE_CHARS / 4) * 3;
+/** What a full cache is cut back to: room for about 1,000 values of 1 KB. */
+const SHRUNK_CHARS = (READ_CACHE_CHARS / 8) * 7;
 /** Larger values are not worth holding twice. */
 const LARGEST_CACHED_CHARS = 256 * 1024;
 
@@ -109,7 +109,8 @@ export class ReadCachingStore implements NativeApi {
 
   // A hit answers the stored form, the JSON text, which the facade parses,
   // at once (js/session.ts gives it the same promise step as any answer).
-  // What the core answers is cached if it is JSON text and cannot expire.
+  // What the core answers is cached if it is JSON text, cannot expire and
+  // fits in the room left.
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue {
     const at = slot(ns, key);
     const text = this.#hit(at);
@@ -117,7 +118,7 @@ export class ReadCachingStore implements NativeApi {
     return this.#track(this.#native.getEntry(ns, key), (found, epoch) => {
       if (found === undefined) return undefined;
       const [stored, expires] = found;
-      if (at !== undefined && !expires && typeof stored === "string") this.#fill(at, stored, epoch);
+      if (at !== undefined && !expires && typeof stored === "string") this.#admit(at, stored, epoch);
       return stored;
     });
   }
@@ -302,7 +303,14 @@ export class ReadCachingStore implements NativeApi {
     if (this.#chars > READ_CACHE_CHARS) this.#shrink();
   }
 
-  /** Drops the least recently used texts down to three quarters of the
+  /** Caches a text read from the core, into free room only: reads that
+   *  pushed out cached entries would turn a scan through more entries than
+   *  fit into a miss for each, where entries written stay cached. */
+  #admit(at: string, text: string, epoch: number): void {
+    if (this.#chars + text.length <= READ_CACHE_CHARS) this.#fill(at, text, epoch);
+  }
+
+  /** Drops the least recently used texts down to seven eighths of the
    *  bound, in one pass: a Map's oldest entry is found by walking past every
    *  one deleted before it, which, once per fill, cost more than the fill. */
   #shrink(): void {

@@ -130,6 +130,19 @@ describe("what a read puts in the read cache", () => {
     assert.equal(await readFromCache(store, store, "k1", text), true, "read again: cached");
   });
 
+  test("a read fills free room only: it never pushes out what is cached", async (t) => {
+    const store = await open(t);
+    const text = "x".repeat(249_998); // 250,000 characters: about 33 fit
+    const read = Array.from({ length: 10 }, (_, i) => [`r${i}`, text]);
+    await store.mset(read);
+    const written = Array.from({ length: 40 }, (_, i) => `w${i}`);
+    for (const key of written) await store.set(key, text);
+    for (const [key] of [...read, ...read]) await store.get(key);
+    for (const key of written.slice(-29)) {
+      assert.equal(await readFromCache(store, store, key, text), true, `${key} stays cached`);
+    }
+  });
+
   test("not: an entry that can expire, or bytes", async (t) => {
     const clock = manualClock();
     const store = await open(t, { clock });
