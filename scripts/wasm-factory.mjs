@@ -5,7 +5,8 @@
 // trapped on a Rust panic. Inside the factory, `queueMicrotask` and
 // `setTimeout` are shadowed so that a trap in a task the runtime scheduled
 // (its futures, its retry timers) reaches `trapped` instead of the event
-// loop, where Node would end the process.
+// loop, where Node would end the process. It also makes the glue copy long
+// strings into wasm memory natively (STRING_COPY).
 
 const EXPORTS = [
   [/^export class NativeStore /m, "class NativeStore "],
