@@ -3,6 +3,7 @@
 //! validated and copied at call time, then the operation joins the queue.
 
 mod convert;
+mod outputs;
 mod trace;
 
 use std::rc::Rc;
@@ -21,6 +22,7 @@ use crate::stored;
 use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
+use outputs::{done, flag, found_entry, found_value, number, unexpected};
 
 pub use convert::error_to_js;
 
@@ -565,53 +567,4 @@ fn settle_now(result: Result<JsValue>) -> Promise {
         Ok(value) => Promise::resolve(&value),
         Err(error) => Promise::reject(&error_to_js(&error)),
     }
-}
-
-fn optional_value(value: Option<EncodedValue>) -> Result<JsValue> {
-    value.map_or(Ok(JsValue::UNDEFINED), |value| stored::stored_form(&value))
-}
-
-/// A get's value in its stored form, or `undefined`.
-fn found_value(output: Output) -> Result<JsValue> {
-    match output {
-        Output::Entry(entry) => optional_value(entry.map(|entry| entry.value)),
-        other => unexpected(other),
-    }
-}
-
-/// A get's `[stored, expires]`, or `undefined`.
-fn found_entry(output: Output) -> Result<JsValue> {
-    match output {
-        Output::Entry(None) => Ok(JsValue::UNDEFINED),
-        Output::Entry(Some(entry)) => {
-            Ok(js_sys::Array::of2(&stored::stored_form(&entry.value)?, &JsValue::from_bool(entry.expires))
-                .into())
-        }
-        other => unexpected(other),
-    }
-}
-
-fn done(output: Output) -> Result<JsValue> {
-    match output {
-        Output::Done => Ok(JsValue::UNDEFINED),
-        other => unexpected(other),
-    }
-}
-
-fn flag(output: Output) -> Result<JsValue> {
-    match output {
-        Output::Flag(flag) => Ok(flag.into()),
-        other => unexpected(other),
-    }
-}
-
-fn number(output: Output) -> Result<JsValue> {
-    match output {
-        Output::Number(n) => Ok((n as f64).into()),
-        other => unexpected(other),
-    }
-}
-
-fn unexpected(output: Output) -> Result<JsValue> {
-    Err(StorageError::Internal(format!("an operation produced an unexpected result: {output:?}")))
 }

@@ -54,10 +54,7 @@ impl Store {
             };
             persist_reads(write.tx, &reads)?;
             let result = body(&mut write)?;
-            // Inserts alone never free a page: they skip the two pragmas of the check.
-            let may_have_freed = *freeing_pages || !reads.is_empty() || write.delta.removed_or_rewrote();
-            let stepped = may_have_freed && footprint::trim_free_pages(write.tx)?;
-            let trimmed = Trimmed { stepped, released: stepped || write.pages_released };
+            let trimmed = write.trim(*freeing_pages || !reads.is_empty())?;
             let removed = (write.evicted, write.expired_removed);
             let delta = write.delta;
             conn.prepare_cached("COMMIT")?.execute([])?;
@@ -140,6 +137,15 @@ pub(super) struct Write<'a> {
 }
 
 impl Write<'_> {
+    /// Last in a write: gives back a step of free pages if it may have freed
+    /// some, or if `look_anyway`. Inserts alone never free a page, so a write
+    /// of only those skips the check (two pragmas).
+    fn trim(&self, look_anyway: bool) -> Result<Trimmed> {
+        let stepped =
+            (look_anyway || self.delta.removed_or_rewrote()) && footprint::trim_free_pages(self.tx)?;
+        Ok(Trimmed { stepped, released: stepped || self.pages_released })
+    }
+
     /// Gives back every free page, after a removal meant to free space.
     pub(super) fn release_free_pages(&mut self) -> Result<()> {
         self.pages_released |= footprint::release_free_pages(self.tx)?;

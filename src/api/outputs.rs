@@ -1,0 +1,58 @@
+//! What each operation's output becomes in JS, for the calls of `NativeStore`
+//! to answer with: a finish function per kind of output.
+
+use wasm_bindgen::JsValue;
+
+use crate::error::{Result, StorageError};
+use crate::operation::Output;
+use crate::stored;
+use crate::value::EncodedValue;
+
+fn optional_value(value: Option<EncodedValue>) -> Result<JsValue> {
+    value.map_or(Ok(JsValue::UNDEFINED), |value| stored::stored_form(&value))
+}
+
+/// A get's value in its stored form, or `undefined`.
+pub(super) fn found_value(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Entry(entry) => optional_value(entry.map(|entry| entry.value)),
+        other => unexpected(other),
+    }
+}
+
+/// A get's `[stored, expires]`, or `undefined`.
+pub(super) fn found_entry(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Entry(None) => Ok(JsValue::UNDEFINED),
+        Output::Entry(Some(entry)) => {
+            Ok(js_sys::Array::of2(&stored::stored_form(&entry.value)?, &JsValue::from_bool(entry.expires))
+                .into())
+        }
+        other => unexpected(other),
+    }
+}
+
+pub(super) fn done(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Done => Ok(JsValue::UNDEFINED),
+        other => unexpected(other),
+    }
+}
+
+pub(super) fn flag(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Flag(flag) => Ok(flag.into()),
+        other => unexpected(other),
+    }
+}
+
+pub(super) fn number(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Number(n) => Ok((n as f64).into()),
+        other => unexpected(other),
+    }
+}
+
+pub(super) fn unexpected(output: Output) -> Result<JsValue> {
+    Err(StorageError::Internal(format!("an operation produced an unexpected result: {output:?}")))
+}
