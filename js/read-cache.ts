@@ -10,10 +10,11 @@
  * entries can only change through calls it sees: no `maxSizeBytes` (eviction
  * happens inside the core, and hits would have to feed its LRU order) and
  * no `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is
- * not cached by its set, and one read is cached only if it cannot expire. A hit also needs a CLOSED breaker that counts no failure
- * (the last call to settle succeeded: a success in the core is what resets
- * the count) and, for a file, the lock still this store's; anything else
- * goes to the core as before.
+ * not cached by its set, and one read is cached only if it cannot expire.
+ * A hit also needs a CLOSED breaker that counts no failure (the last call to
+ * settle succeeded: a success in the core is what resets the count) and, for
+ * a file, the lock still this store's; anything else goes to the core as
+ * before.
  */
 
 import type { NativeApi, Namespace } from "./native-api.js";

@@ -17,16 +17,24 @@ const EXPORTS = [
 
 // wasm-bindgen copies a string into wasm memory one UTF-16 unit at a time
 // while it is ASCII; for a JSON value of a kilobyte that loop took 2 µs where
-// TextEncoder.encodeInto, native, takes 0.2. Long strings take encodeInto at
-// once, into room for the worst case (3 bytes per unit), given back after.
+// TextEncoder.encodeInto, native, takes 0.2. Long strings go to encodeInto
+// at once, into one byte per unit; what does not fit (past the first
+// character that is not ASCII) gets room for three bytes per unit, as the
+// glue's own slow path does, and the room is given back after.
 const STRING_COPY = [
   /(function passStringToWasm0\(arg, malloc, realloc\) \{\n(?:.*\n)*?\s*let len = arg\.length;\n)/,
   `$1    if (len > 64) {
-        const room = len * 3;
-        const ptr = malloc(room, 1) >>> 0;
-        const { written } = cachedTextEncoder.encodeInto(arg, getUint8ArrayMemory0().subarray(ptr, ptr + room));
+        let ptr = malloc(len, 1) >>> 0;
+        let { read, written } = cachedTextEncoder.encodeInto(arg, getUint8ArrayMemory0().subarray(ptr, ptr + len));
+        if (read !== len) {
+            const rest = arg.slice(read);
+            const room = written + rest.length * 3;
+            ptr = realloc(ptr, len, room, 1) >>> 0;
+            written += cachedTextEncoder.encodeInto(rest, getUint8ArrayMemory0().subarray(ptr + written, ptr + room)).written;
+            ptr = realloc(ptr, room, written, 1) >>> 0;
+        }
         WASM_VECTOR_LEN = written;
-        return realloc(ptr, room, written, 1) >>> 0;
+        return ptr;
     }
 `,
 ];

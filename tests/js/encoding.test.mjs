@@ -47,3 +47,35 @@ test("set's fast path and the core's encoder store identical bytes and sizes", a
   assert.equal(differ, "", "keys whose stored value differs between the two encoders");
   assert.equal(sqlite3(file, "SELECT count(*) FROM entries WHERE ns = 'fast'"), String(Object.keys(VALUES).length));
 });
+
+// Strings over 64 UTF-16 units cross into wasm through TextEncoder.encodeInto
+// (scripts/wasm-factory.mjs), first into one byte per unit, then with room
+// for the rest if a character is not ASCII; shorter ones through the glue's
+// own loop. Keys and values on both sides of that length, with the first
+// non-ASCII character before, at and after it, are stored byte for byte.
+test("long strings cross into wasm intact, whatever their characters and where", async (t) => {
+  const file = path.join(tempDir(t, "encoding"), "strings.sqlite");
+  const texts = [
+    "a".repeat(64),
+    "a".repeat(100),
+    "é".repeat(64),
+    "é".repeat(100),
+    `${"a".repeat(70)}é€😀${"b".repeat(70)}`,
+    `${"x".repeat(65)}\u00ff`,
+    "😀".repeat(40),
+    "\u0000".repeat(80),
+  ];
+  const store = await openStorage({ path: file });
+  for (const [index, text] of texts.entries()) {
+    await store.set(`${text}:${index}`, text);
+    await store.mset([[`batch:${text}:${index}`, { text }]]);
+  }
+  await store.dispose();
+  const hex = (text) => Buffer.from(text, "utf8").toString("hex").toUpperCase();
+  for (const [index, text] of texts.entries()) {
+    for (const [key, json] of [[`${text}:${index}`, JSON.stringify(text)], [`batch:${text}:${index}`, JSON.stringify({ text })]]) {
+      const stored = sqlite3(file, `SELECT hex(value) || ' ' || size FROM entries WHERE hex(key) = '${hex(key)}'`);
+      assert.equal(stored, `${hex(json)} ${Buffer.byteLength(key) + Buffer.byteLength(json)}`, `entry ${index}: ${key.slice(0, 20)}`);
+    }
+  }
+});

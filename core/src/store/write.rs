@@ -139,7 +139,7 @@ pub(super) struct Write<'a> {
 impl Write<'_> {
     /// Last in a write: gives back a step of free pages if it may have freed
     /// some, or if `look_anyway`. Inserts alone never free a page, so a write
-    /// of only those skips the check (two pragmas).
+    /// of only those skips the check and its pragmas.
     fn trim(&self, look_anyway: bool) -> Result<Trimmed> {
         let stepped =
             (look_anyway || self.delta.removed_or_rewrote()) && footprint::trim_free_pages(self.tx)?;
