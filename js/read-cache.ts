@@ -39,6 +39,10 @@ const SHRUNK_CHARS = (READ_CACHE_CHARS / 8) * 7;
 /** Larger values are not worth holding twice. */
 const LARGEST_CACHED_CHARS = 256 * 1024;
 
+/** `#track`'s answer when nothing is made of the value: one function, not
+ *  a new closure per call. */
+const asIs = <T>(value: T): T => value;
+
 /** Whether a store opened with `options` can use the read cache. */
 export function readCacheApplies(options: StorageOptions | undefined): boolean {
   try {
@@ -270,7 +274,7 @@ export class ReadCachingStore implements NativeApi {
   /** Counts `pending` in flight until it settles; `done` sees its value,
    *  and how many writes had been submitted when it was, before anyone else,
    *  and makes the answer (in the same step, so calls settle in call order). */
-  #track<T, R = T>(pending: Promise<T>, done = (value: T, _epoch: number) => value as unknown as R): Promise<R> {
+  #track<T, R = T>(pending: Promise<T>, done: (value: T, epoch: number) => R = asIs as (value: T) => R): Promise<R> {
     const epoch = this.#writes;
     this.#inFlight += 1;
     const settled = () => {

@@ -6,16 +6,12 @@ use wasm_bindgen::JsValue;
 use crate::error::{Result, StorageError};
 use crate::operation::Output;
 use crate::stored;
-use crate::value::EncodedValue;
-
-fn optional_value(value: Option<EncodedValue>) -> Result<JsValue> {
-    value.map_or(Ok(JsValue::UNDEFINED), |value| stored::stored_form(&value))
-}
 
 /// A get's value in its stored form, or `undefined`.
 pub(super) fn found_value(output: Output) -> Result<JsValue> {
     match output {
-        Output::Entry(entry) => optional_value(entry.map(|entry| entry.value)),
+        Output::Entry(None) => Ok(JsValue::UNDEFINED),
+        Output::Entry(Some(entry)) => stored::stored_form(&entry.value),
         other => unexpected(other),
     }
 }
