@@ -41,6 +41,9 @@ const NOT_THERE =
   "serve larderdb's files and pass their addresses as the wasmUrl and workerUrl options.";
 
 /** Browsers (a page or a worker): the module fetched, instantiated asynchronously. */
-export const startFetchedRuntime = runtimeStarter(fetchWasm, (runtime, module) =>
-  runtime.init({ module_or_path: module }),
+export const startFetchedRuntime = runtimeStarter(
+  fetchWasm,
+  // Browsers refuse to compile a module this size synchronously on a page's thread.
+  (bytes) => WebAssembly.compile(bytes),
+  (runtime, module) => runtime.init({ module_or_path: module }),
 );

@@ -26,13 +26,18 @@ export type { ErrorCode, ErrorCategory, RecoveryAction } from "./errors.js";
 export { Storage, StorageNamespace } from "./storage.js";
 export type * from "./types.js";
 
-// Synchronous instantiation is fine in Node, and the async path would load
-// Node's fetch machinery just to test for a Request.
+// Compiled synchronously: V8's asynchronous compile of this module (lazy,
+// function by function) later stalls the thread for 100–170 ms waiting on its
+// background tasks, soon after the first store opens; the synchronous one
+// takes about 10 ms and leaves nothing behind. Synchronous instantiation is
+// fine in Node, and the async path would load Node's fetch machinery just to
+// test for a Request.
 const startRuntime = runtimeStarter(
   (url) =>
     readFile(url).catch((error: unknown) => {
       throw loadFailed(`larder's wasm module ${fileURLToPath(url)} could not be read (${describe(error)})`, error);
     }),
+  (bytes) => new WebAssembly.Module(bytes),
   (runtime, module) => runtime.initSync({ module }),
 );
 

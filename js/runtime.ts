@@ -19,20 +19,23 @@ export type RuntimeStarter = (trapped: (error: unknown) => void, wasmUrl?: URL) 
 export const packagedWasmUrl = (): URL => new URL("./wasm/larder_bg.wasm", import.meta.url);
 
 /** A starter of runtimes of the module `read` gives (its bytes, or a
- *  LOAD_FAILED), instantiated by `instantiate`. */
+ *  LOAD_FAILED), compiled by `compile`, instantiated by `instantiate`. */
 export function runtimeStarter(
   read: (url: URL) => Promise<BufferSource>,
+  compile: (bytes: BufferSource) => WebAssembly.Module | Promise<WebAssembly.Module>,
   instantiate: (runtime: Runtime, module: WebAssembly.Module) => unknown,
 ): RuntimeStarter {
   const compiled = new Map<string, Promise<WebAssembly.Module>>();
-  const compile = (url: URL) => {
+  const compileOnce = (url: URL) => {
     let module = compiled.get(url.href);
     if (!module) {
-      module = read(url).then((bytes) =>
-        WebAssembly.compile(bytes).catch((error: unknown) => {
+      module = read(url).then(async (bytes) => {
+        try {
+          return await compile(bytes);
+        } catch (error) {
           throw loadFailed(`larder's wasm module ${where(url)} could not be compiled (${describe(error)})`, error);
-        }),
-      );
+        }
+      });
       // A failure is not kept: the next store fetches and compiles again.
       module.catch(() => compiled.delete(url.href));
       compiled.set(url.href, module);
@@ -40,7 +43,7 @@ export function runtimeStarter(
     return module;
   };
   return async (trapped, wasmUrl = packagedWasmUrl()) => {
-    const module = await compile(wasmUrl);
+    const module = await compileOnce(wasmUrl);
     const runtime = createRuntime(trapped);
     await instantiate(runtime, module);
     return runtime;

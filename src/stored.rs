@@ -65,6 +65,10 @@ enum BatchKind {
 /// How many UTF-16 units `text` takes in JS: one per character, two for a
 /// character beyond the BMP (the ones UTF-8 writes in four bytes).
 pub fn utf16_length(text: &str) -> usize {
+    // ASCII, the common case: one unit per byte, checked a word at a time.
+    if text.is_ascii() {
+        return text.len();
+    }
     text.bytes().map(|byte| usize::from(byte & 0xC0 != 0x80) + usize::from(byte >= 0xF0)).sum()
 }
 

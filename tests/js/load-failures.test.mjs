@@ -65,6 +65,22 @@ test("a wasm module that does not compile is LOAD_FAILED naming its path, and no
   assert.deepEqual(await roundTrip(larder.openStorage), [1, 2]);
 });
 
+test("Node compiles the module synchronously, never with WebAssembly.compile (whose background work later stalls the thread)", async (t) => {
+  const { larder } = await packageCopy(t);
+  const { compile } = WebAssembly;
+  let asyncCompiles = 0;
+  WebAssembly.compile = (...args) => {
+    asyncCompiles += 1;
+    return compile(...args);
+  };
+  try {
+    assert.deepEqual(await roundTrip(larder.openStorage), [1, 2]);
+  } finally {
+    WebAssembly.compile = compile;
+  }
+  assert.equal(asyncCompiles, 0);
+});
+
 test("wasmUrl: a path (absolute or relative to the working directory) or a file: URL", async (t) => {
   const { wasm, larder } = await packageCopy(t);
   unlinkSync(wasm);

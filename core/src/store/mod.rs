@@ -24,7 +24,7 @@ use crate::schema;
 use crate::value::EncodedValue;
 use eviction::{earliest_expiry, expired, PURGE_ALL_SQL};
 use key_range::{prefix_successor, TextBytes};
-use rows::{count_by_namespace, is_live, read_live, total_bytes};
+use rows::{count_by_namespace, is_live, live_reader, read_live, read_live_with, total_bytes};
 
 /// One entry of a write: its key, encoded value and size (see `accounting::entry_size`).
 #[derive(Debug, Clone, PartialEq)]
@@ -192,9 +192,12 @@ impl Store {
     /// Every value from one snapshot, in the order of `keys`.
     pub fn mget(&mut self, ns: &str, keys: &[String], now_ms: i64) -> Result<Vec<Option<EncodedValue>>> {
         let tx = self.db_mut().transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let values = (keys.iter())
-            .map(|key| Ok(read_live(&tx, ns, key, now_ms)?.map(|entry| entry.value)))
-            .collect::<Result<Vec<_>>>()?;
+        let values = {
+            let mut reader = live_reader(&tx)?;
+            (keys.iter())
+                .map(|key| Ok(read_live_with(&mut reader, ns, key, now_ms)?.map(|entry| entry.value)))
+                .collect::<Result<Vec<_>>>()?
+        };
         tx.commit()?;
         for (key, value) in keys.iter().zip(&values) {
             if value.is_some() {

@@ -1,7 +1,7 @@
 //! Rows of the entries table: reading a live value, writing an entry with
 //! its ledger change, and recounting what is stored.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 use super::{Entry, ReadEntry};
 use crate::accounting::{LedgerDelta, SizeLedger};
@@ -41,11 +41,23 @@ pub(super) fn is_live(expires_at: Option<i64>, now_ms: i64) -> bool {
     expires_at.is_none_or(|expires_at| now_ms < expires_at)
 }
 
+/// The statement `read_live_with` runs: a batch prepares it once.
+pub(super) fn live_reader(conn: &Connection) -> Result<CachedStatement<'_>> {
+    Ok(conn.prepare_cached("SELECT kind, value, expires_at FROM entries WHERE ns = ?1 AND key = ?2")?)
+}
+
 pub(super) fn read_live(conn: &Connection, ns: &str, key: &str, now_ms: i64) -> Result<Option<ReadEntry>> {
-    let row: Option<(i64, Vec<u8>, Option<i64>)> = conn
-        .prepare_cached("SELECT kind, value, expires_at FROM entries WHERE ns = ?1 AND key = ?2")?
-        .query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .optional()?;
+    read_live_with(&mut live_reader(conn)?, ns, key, now_ms)
+}
+
+pub(super) fn read_live_with(
+    reader: &mut CachedStatement<'_>,
+    ns: &str,
+    key: &str,
+    now_ms: i64,
+) -> Result<Option<ReadEntry>> {
+    let row: Option<(i64, Vec<u8>, Option<i64>)> =
+        reader.query_row(params![ns, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).optional()?;
     match row {
         Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => Ok(Some(ReadEntry {
             value: EncodedValue { kind: ValueKind::from_stored(kind)?, bytes },
