@@ -14,7 +14,7 @@ import { constructorName, isPlainObject, nestsTooDeep } from "./values.js";
  * `option` bag → INVALID_ARGUMENT; a list of `keys` or mset's `entries` →
  * INVALID_ARGUMENT for the argument itself, else the code of the key or value
  * inside at fault; `flat` data the facade made itself (mset's JSON text and
- * lengths), which clones as it is.
+ * lengths, mget's keys and lengths), which clones as it is.
  */
 export type ArgKind = "key" | "keys" | "value" | "entries" | "flat" | "option";
 /** An argument and its kind. */

@@ -55,6 +55,8 @@ export interface NativeApi {
   /** The values in their stored form, as one flat batch (js/stored.ts); the
    *  batch itself when answered at once, as `get`. */
   mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> | StoredBatch;
+  /** An mget of keys the facade has made flat (js/flat-keys.ts). */
+  mgetFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<StoredBatch> | StoredBatch;
   mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void>;
   /** An mset of entries the facade has made flat JSON text of (js/plain-json.ts
    *  `plainJsonEntries`): each key then its value's text, and their lengths. */

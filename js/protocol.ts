@@ -28,6 +28,7 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
   has: ["key", "key"],
   delete: ["key", "key"],
   mget: ["key", "keys"],
+  mgetFlat: ["key", "flat", "flat"],
   mset: ["key", "entries", "option"],
   msetJson: ["key", "flat", "flat", "option"],
   mdelete: ["key", "keys"],

@@ -17,6 +17,7 @@
  * before.
  */
 
+import { keysOf } from "./flat-keys.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
 import type {
@@ -136,6 +137,12 @@ export class ReadCachingStore implements NativeApi {
     const texts = this.#hits(ns, keys);
     if (texts) return jsonBatch(texts);
     return this.#track(Promise.resolve(this.#native.mget(ns, keys)));
+  }
+
+  mgetFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<StoredBatch> | StoredBatch {
+    const texts = this.#mayAnswer() ? this.#hits(ns, keysOf(text, lengths)) : undefined;
+    if (texts) return jsonBatch(texts);
+    return this.#track(Promise.resolve(this.#native.mgetFlat(ns, text, lengths)));
   }
 
   getForLoad(

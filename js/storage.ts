@@ -11,6 +11,7 @@ import type { StoreMetrics } from "./metrics.js";
 import { metricsText } from "./metrics-text.js";
 import type { NativeApi, Namespace } from "./native-api.js";
 import { observabilityOptions } from "./observability-options.js";
+import { flatKeys } from "./flat-keys.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
 import { OpenStores, type Lease } from "./open-stores.js";
 import type { Answer, NativeOpener, Settlement } from "./session.js";
@@ -116,7 +117,14 @@ export class StorageNamespace {
   }
 
   mget<T extends Storable<T> = StorageValue>(keys: readonly string[]): Promise<Array<T | undefined>> {
-    return this.#run("mget", undefined, keys, (native, ns) => native.mget(ns, keys), fromStoredBatch) as Promise<Array<T | undefined>>;
+    const flat = flatKeys(keys);
+    return this.#run(
+      "mget",
+      undefined,
+      keys,
+      (native, ns) => (flat === undefined ? native.mget(ns, keys) : native.mgetFlat(ns, flat.text, flat.lengths)),
+      fromStoredBatch,
+    ) as Promise<Array<T | undefined>>;
   }
 
   // Entries of mixed values (`[["a", 1], ["b", "x"]]`) take the first

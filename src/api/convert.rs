@@ -16,7 +16,6 @@ use crate::options::{
 };
 use crate::reflect;
 use crate::store::{Entry, KeyQuery};
-use crate::stored;
 
 /// A JS `Error` carrying every field of the README's `StorageError`; the facade
 /// re-wraps it as its `StorageError` class.
@@ -295,7 +294,7 @@ pub fn key_query(value: &JsValue) -> Result<KeyQuery> {
     })
 }
 
-fn check_batch_size(length: usize, options: &StoreOptions) -> Result<()> {
+pub(super) fn check_batch_size(length: usize, options: &StoreOptions) -> Result<()> {
     if length > options.max_batch_size {
         return Err(StorageError::BatchTooLarge(format!(
             "{length} entries in one batch, more than maxBatchSize ({})",
@@ -365,53 +364,6 @@ pub fn entry_list(value: &JsValue, engine: &Engine) -> Result<Vec<Entry>> {
         .collect()
 }
 
-/// The entries of `mset` when the facade found every key a well-formed string
-/// and every value plain JSON (js/plain-json.ts `plainJsonEntries`): `text`
-/// holds each key then its value's JSON text, `lengths` their UTF-16 lengths
-/// in that order. Checked as `entry_list` checks them, in the same order; a
-/// length over its limit is refused before the text is copied.
-pub fn json_entry_list(text: &JsString, lengths: &[u32], engine: &Engine) -> Result<Vec<Entry>> {
-    let options = engine.options();
-    let malformed =
-        || StorageError::InvalidArgument("the lengths of an mset's JSON texts do not add up".into());
-    if !lengths.len().is_multiple_of(2) {
-        return Err(malformed());
-    }
-    check_batch_size(lengths.len() / 2, options)?;
-    let limit =
-        |slot: usize| if slot.is_multiple_of(2) { options.max_key_bytes } else { options.max_value_bytes };
-    let oversized = (lengths.iter().enumerate())
-        .position(|(slot, &units)| units as usize > limit(slot))
-        .unwrap_or(lengths.len());
-    let copied_units: usize = lengths[..oversized].iter().map(|&units| units as usize).sum();
-    if copied_units > text.length() as usize
-        || (oversized == lengths.len() && copied_units != text.length() as usize)
-    {
-        return Err(malformed());
-    }
-    let copied = String::from(text.slice(0, copied_units as u32));
-    let mut rest = copied.as_str();
-    let mut take = |units: u32| -> Result<&str> {
-        let (taken, after) = stored::split_utf16(rest, units as usize).ok_or_else(malformed)?;
-        rest = after;
-        Ok(taken)
-    };
-    let mut entries = Vec::with_capacity(lengths.len() / 2);
-    for (index, pair) in lengths.chunks(2).enumerate() {
-        let label = || format!("entries[{index}] key");
-        codec::check_key_units(pair[0] as usize, options.max_key_bytes, &label)?;
-        let key = take(pair[0])?;
-        codec::check_key_bytes(key, options.max_key_bytes, &label)?;
-        let key = key.to_owned();
-        let value = codec::check_json_units(pair[1] as usize, options.max_value_bytes)
-            .and_then(|()| take(pair[1]))
-            .and_then(|json| codec::json_value(json.to_owned(), options.max_value_bytes))
-            .map_err(|error| at_entry(error, index, &key))?;
-        entries.push(engine.entry(key, value, None)?);
-    }
-    Ok(entries)
-}
-
 /// The `[key, value]` pairs of `mset`'s argument, each value or what reading
 /// it threw. Their number is checked against `maxBatchSize` before they are
 /// read.
@@ -468,7 +420,7 @@ fn describe_kind(value: &JsValue) -> String {
 }
 
 /// Prefixes an error's message with the batch entry it is about.
-fn at_entry(error: StorageError, index: usize, key: &str) -> StorageError {
+pub(super) fn at_entry(error: StorageError, index: usize, key: &str) -> StorageError {
     let message = format!("entries[{index}] (key {key:?}): {error}");
     match error {
         StorageError::InvalidValue(_) => StorageError::InvalidValue(message),

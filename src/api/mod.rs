@@ -3,6 +3,7 @@
 //! validated and copied at call time, then the operation joins the queue.
 
 mod convert;
+mod flat;
 mod outputs;
 mod trace;
 
@@ -22,7 +23,7 @@ use crate::stored;
 use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
-use outputs::{done, flag, found_entry, found_value, number, unexpected};
+use outputs::{done, flag, found_entry, found_value, found_values, number, unexpected};
 
 pub use convert::error_to_js;
 
@@ -263,10 +264,24 @@ impl NativeStore {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 Ok(Operation::MGet { ns, keys: convert::key_list(&keys, self.engine.options())? })
             },
-            |output| match output {
-                Output::Values(values) => stored::stored_batch(&values),
-                other => unexpected(other),
+            found_values,
+        )
+    }
+
+    /// `mget` of keys the facade has made flat (see `flat::key_list`).
+    #[wasm_bindgen(js_name = mgetFlat, unchecked_return_type = "Promise<StoredBatch>")]
+    pub fn mget_flat(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        text: js_sys::JsString,
+        lengths: Vec<u32>,
+    ) -> Promise {
+        self.submit(
+            || {
+                let ns = convert::namespace(&ns, self.engine.options())?;
+                Ok(Operation::MGet { ns, keys: flat::key_list(&text, &lengths, self.engine.options())? })
             },
+            found_values,
         )
     }
 
@@ -288,7 +303,7 @@ impl NativeStore {
     }
 
     /// `mset` of entries the facade has made flat JSON text of (see
-    /// `convert::json_entry_list`).
+    /// `flat::json_entry_list`).
     #[wasm_bindgen(js_name = msetJson, unchecked_return_type = "Promise<void>")]
     pub fn mset_json(
         &self,
@@ -303,7 +318,7 @@ impl NativeStore {
                 let ttl = convert::ttl_options(&options, "mset option")?;
                 Ok(Operation::MSet {
                     ns,
-                    entries: convert::json_entry_list(&text, &lengths, &self.engine)?,
+                    entries: flat::json_entry_list(&text, &lengths, &self.engine)?,
                     ttl,
                 })
             },

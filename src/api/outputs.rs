@@ -28,6 +28,14 @@ pub(super) fn found_entry(output: Output) -> Result<JsValue> {
     }
 }
 
+/// An mget's values as one flat batch (`stored::stored_batch`).
+pub(super) fn found_values(output: Output) -> Result<JsValue> {
+    match output {
+        Output::Values(values) => stored::stored_batch(&values),
+        other => unexpected(other),
+    }
+}
+
 pub(super) fn done(output: Output) -> Result<JsValue> {
     match output {
         Output::Done => Ok(JsValue::UNDEFINED),

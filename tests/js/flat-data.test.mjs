@@ -132,3 +132,27 @@ test("a stored JSON text that does not parse reads as CORRUPT, from get and from
   await rejectsWith(() => store.mget(["b", "a"]), "CORRUPT", /not valid JSON/);
   assert.deepEqual(await store.mget(["b"]), ["kept"]);
 });
+
+test("mget's keys cross flat when all are well-formed strings, refused exactly as key by key, each element read once", async (t) => {
+  const store = await open(t, { maxKeyBytes: 8, maxBatchSize: 4 });
+  await store.mset([["a", 1], ["é😀", 2]]);
+  const refusal = (keys) =>
+    store.mget(keys).then(
+      () => assert.fail(`mget(${JSON.stringify(keys)}) resolved`),
+      (error) => `${error.code}: ${error.message}`,
+    );
+  // The same fault flat (strings only) and key by key (a number, after the
+  // fault, sends the array to the core as it is).
+  for (const keys of [["a", ""], ["a", "ééééé"], ["a", "b", "c", "d", "e"]]) {
+    const flat = await refusal(keys);
+    assert.equal(await refusal([...keys.slice(0, 4), 7]), flat, JSON.stringify(keys));
+  }
+  assert.match(await refusal(["a", ""]), /^INVALID_KEY: keys\[1\] must not be empty/);
+  assert.match(await refusal(["a", "ééééé"]), /^INVALID_KEY: keys\[1\] is 10 UTF-8 bytes/);
+  assert.match(await refusal(["a", "b", "c", "d", "e"]), /^BATCH_TOO_LARGE/);
+  let reads = 0;
+  const keys = ["a", "missing"];
+  Object.defineProperty(keys, 2, { enumerable: true, get: () => (reads += 1, "é😀") });
+  assert.deepEqual(await store.mget(keys), [1, undefined, 2]);
+  assert.equal(reads, 1, "a getter element is read once");
+});
