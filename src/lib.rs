@@ -9,6 +9,9 @@
 // The core's modules, under the names the boundary uses.
 use larder_core::{clock, engine, error, operation, options, retry, store, value};
 
+/// The allocator: dlmalloc over a memory grown in large steps.
+#[cfg(target_arch = "wasm32")]
+mod allocator;
 /// The `#[wasm_bindgen]` exports: `openStore`, `NativeStore` and `limits`.
 mod api;
 /// JS values to stored values, and key checks.
