@@ -132,10 +132,27 @@ impl Store {
     }
 
     /// Sets from several callers, committed in one transaction (group
-    /// commit), in order. Each runs under its own savepoint: a set that fails
-    /// on its own is rolled back alone and its error returned in its place; a
-    /// failure of storage itself fails the whole group.
+    /// commit), in order. A set that fails on its own is rolled back alone
+    /// and its error returned in its place; a failure of storage itself
+    /// fails the whole group. Tried first as one plain transaction: a
+    /// savepoint per member copies every page it changes into a sub-journal
+    /// (about a tenth of a group's time in memory), and most groups have no
+    /// member that fails. If one does, that attempt is rolled back and the
+    /// group is written again with a savepoint per member.
     pub fn set_group(&mut self, sets: &[GroupedSet<'_>], now_ms: i64) -> Result<Vec<Result<()>>> {
+        let together = self.write_speculatively(|write| {
+            write.purge_some_expired(now_ms)?;
+            for set in sets {
+                deadline::check()?;
+                write.put(set.ns, set.entry, set.expires_at, now_ms)?;
+            }
+            Ok(())
+        });
+        match together {
+            Ok(()) => return Ok(sets.iter().map(|_| Ok(())).collect()),
+            Err(error) if error.is_storage_failure() => return Err(error),
+            Err(_) => {}
+        }
         self.write(|write| {
             write.purge_some_expired(now_ms)?;
             sets.iter()

@@ -180,6 +180,24 @@ fn a_group_commit_writes_in_order_and_a_failing_member_fails_alone() {
     assert_eq!(store.get("", "a", 0).unwrap().unwrap().value.bytes, b"3");
     assert_eq!(store.total_size(ALL, 0).unwrap(), 60);
     check_ledgers(&store);
+    // One commit; the first attempt, as one transaction, is not a rollback
+    // the metrics count: no write of a caller was undone.
+    let metrics = store.metrics();
+    assert_eq!((metrics.commits.get(), metrics.rollbacks.get()), (2, 0));
+}
+
+#[test]
+fn a_group_commit_whose_members_all_fit_is_one_transaction() {
+    let mut store = open(Some(100));
+    let (a, b) = (entry("a", "1", 40), entry("b", "2", 40));
+    let group: Vec<GroupedSet> =
+        [&a, &b].into_iter().map(|entry| GroupedSet { ns: "", entry, expires_at: None }).collect();
+    let outcomes = store.set_group(&group, 0).unwrap();
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert_eq!(live_keys(&mut store), vec!["a", "b"]);
+    let metrics = store.metrics();
+    assert_eq!((metrics.commits.get(), metrics.rollbacks.get()), (1, 0));
+    check_ledgers(&store);
 }
 
 fn row_id(store: &Store, key: &str) -> i64 {

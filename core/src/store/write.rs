@@ -2,8 +2,8 @@
 //! persists the recency of recent reads when enough have gathered, and last
 //! trims free pages if it may have freed any; the
 //! ledgers move by what it changed only if it commits, and a commit that
-//! failed in I/O is discarded from the WAL. Each member of a group commit
-//! runs under its own savepoint.
+//! failed in I/O is discarded from the WAL. A group commit that fails as one
+//! transaction runs again with each member under its own savepoint.
 
 use rusqlite::{params, Connection};
 
@@ -30,6 +30,22 @@ impl Store {
     pub(super) fn write_persisting<T>(
         &mut self,
         persisting_reads: bool,
+        body: impl FnOnce(&mut Write) -> Result<T>,
+    ) -> Result<T> {
+        self.attempt_write(persisting_reads, Attempt::Final, body)
+    }
+
+    /// `write`, as an attempt that a failure sends to be made again another
+    /// way (`set_group`): its rollback is not one the metrics count.
+    pub(super) fn write_speculatively<T>(&mut self, body: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
+        let persist_reads = self.recency.is_due();
+        self.attempt_write(persist_reads, Attempt::Speculative, body)
+    }
+
+    fn attempt_write<T>(
+        &mut self,
+        persisting_reads: bool,
+        attempt: Attempt,
         body: impl FnOnce(&mut Write) -> Result<T>,
     ) -> Result<T> {
         self.commit_unsettled = false;
@@ -61,19 +77,14 @@ impl Store {
             Ok((result, delta, trimmed, removed))
         })();
         if outcome.is_err() && !conn.is_autocommit() {
-            add(&self.metrics.rollbacks, 1);
+            if attempt == Attempt::Final {
+                add(&self.metrics.rollbacks, 1);
+            }
             let _ = conn.prepare_cached("ROLLBACK").and_then(|mut rollback| rollback.execute([]));
         }
         match outcome {
-            Ok((result, delta, trimmed, (evicted, expired_removed))) => {
-                add(&self.metrics.commits, 1);
-                add(&self.metrics.evictions, evicted);
-                add(&self.metrics.expired, expired_removed);
-                self.ledgers.apply(&delta);
-                self.freeing_pages = trimmed.stepped;
-                if trimmed.released {
-                    self.shrink_file();
-                }
+            Ok((result, delta, trimmed, removed)) => {
+                self.committed(&delta, &trimmed, removed);
                 Ok(result)
             }
             Err(error) => {
@@ -85,6 +96,19 @@ impl Store {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// What a commit moves: the counters, the ledgers by `delta`, and the
+    /// file, shrunk now if free pages were given back.
+    fn committed(&mut self, delta: &LedgerDelta, trimmed: &Trimmed, (evicted, expired_removed): (u64, u64)) {
+        add(&self.metrics.commits, 1);
+        add(&self.metrics.evictions, evicted);
+        add(&self.metrics.expired, expired_removed);
+        self.ledgers.apply(delta);
+        self.freeing_pages = trimmed.stepped;
+        if trimmed.released {
+            self.shrink_file();
         }
     }
 
@@ -110,6 +134,13 @@ impl Store {
         }
         self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).is_ok()
     }
+}
+
+/// Whether a write failing is the end of it, or sends it to be made again.
+#[derive(PartialEq, Eq)]
+enum Attempt {
+    Final,
+    Speculative,
 }
 
 /// What a write did about free pages.
