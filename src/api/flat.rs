@@ -34,10 +34,10 @@ impl FlatText {
         let oversized = (lengths.iter().enumerate())
             .position(|(slot, &units)| units as usize > limit(slot))
             .unwrap_or(lengths.len());
-        let copied_units: usize = lengths[..oversized].iter().map(|&units| units as usize).sum();
-        if copied_units > text.length() as usize
-            || (oversized == lengths.len() && copied_units != text.length() as usize)
-        {
+        // Summed wide: 10,000 lengths within their limits can pass 2^32.
+        let copied_units: u64 = lengths[..oversized].iter().map(|&units| u64::from(units)).sum();
+        let text_units = u64::from(text.length());
+        if copied_units > text_units || (oversized == lengths.len() && copied_units != text_units) {
             return Err(malformed(what));
         }
         Ok(FlatText { copied: String::from(text.slice(0, copied_units as u32)), taken: 0, what })
@@ -128,6 +128,10 @@ mod tests {
             assert_eq!(error.code(), ErrorCode::InvalidArgument, "{text:?} {lengths:?}");
             assert!(error.to_string().contains("do not add up"), "{error}");
         }
+        // Lengths whose sum wraps past 2^32 to the text's length.
+        let unbounded = StoreOptions { max_key_bytes: usize::MAX, ..StoreOptions::default() };
+        let error = keys("ab", &[u32::MAX, 3], &unbounded).unwrap_err();
+        assert!(error.to_string().contains("do not add up"), "{error}");
     }
 
     #[wasm_bindgen_test]
