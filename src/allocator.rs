@@ -16,29 +16,32 @@ const PAGE_BYTES: usize = 64 * 1024;
 /// The least one step grows: what the module starts with is smaller.
 const LEAST_STEP_BYTES: usize = 4 << 20;
 
-/// Where dlmalloc gets its memory: `memory.grow`, by half the memory at a
-/// time (at least `LEAST_STEP_BYTES`, at least what was asked); if that much
-/// cannot be had, by what was asked.
+/// Where dlmalloc gets its memory: `memory.grow`, in the steps of `region`.
 struct GrowsInSteps;
 
-impl GrowsInSteps {
-    fn grow(bytes: usize) -> Option<(*mut u8, usize)> {
+/// The region (its address and length) to hand dlmalloc when it asks for
+/// `size` bytes of a memory of `memory_bytes`: a step of half the memory, at
+/// least `LEAST_STEP_BYTES` and at least `size`; if `grow` (pages, giving
+/// the first new page) cannot give that much, `size` alone; else none.
+fn region(size: usize, memory_bytes: usize, grow: impl Fn(usize) -> Option<usize>) -> Option<(usize, usize)> {
+    let grown = |bytes: usize| {
         let pages = bytes.div_ceil(PAGE_BYTES);
-        let previous = wasm32::memory_grow(0, pages);
-        (previous != usize::MAX).then(|| ((previous * PAGE_BYTES) as *mut u8, pages * PAGE_BYTES))
-    }
+        grow(pages).map(|first_page| (first_page * PAGE_BYTES, pages * PAGE_BYTES))
+    };
+    grown(size.max(memory_bytes / 2).max(LEAST_STEP_BYTES)).or_else(|| grown(size))
 }
 
 // SAFETY: each region handed out is fresh memory past the end of the
 // memory, given to no one else; nothing is ever given back.
 unsafe impl dlmalloc::Allocator for GrowsInSteps {
     fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
-        let step = size.max(wasm32::memory_size(0) * PAGE_BYTES / 2).max(LEAST_STEP_BYTES);
-        match Self::grow(step).or_else(|| Self::grow(size)) {
+        let memory_bytes = wasm32::memory_size(0) * PAGE_BYTES;
+        let grow = |pages| Some(wasm32::memory_grow(0, pages)).filter(|&previous| previous != usize::MAX);
+        match region(size, memory_bytes, grow) {
             // A region of the 4 GiB address space's last bytes would end
             // at 0, which no pointer may wrap to: dlmalloc is told of less.
-            Some((base, bytes)) if (base as usize).wrapping_add(bytes) == 0 => (base, bytes - 16, 0),
-            Some((base, bytes)) => (base, bytes, 0),
+            Some((base, bytes)) if base.wrapping_add(bytes) == 0 => (base as *mut u8, bytes - 16, 0),
+            Some((base, bytes)) => (base as *mut u8, bytes, 0),
             None => (std::ptr::null_mut(), 0, 0),
         }
     }
@@ -101,6 +104,24 @@ static ALLOCATOR: Allocator =
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
+
+    const MIB: usize = 1 << 20;
+
+    #[wasm_bindgen_test]
+    fn a_step_is_half_the_memory_at_least_4_mib_and_at_least_the_request() {
+        let grow = |_pages| Some(1000);
+        let at = 1000 * PAGE_BYTES;
+        assert_eq!(region(100, 64 * MIB, grow), Some((at, 32 * MIB)));
+        assert_eq!(region(100, 2 * MIB, grow), Some((at, 4 * MIB)));
+        assert_eq!(region(100 * MIB + 1, 64 * MIB, grow), Some((at, 100 * MIB + PAGE_BYTES)));
+    }
+
+    #[wasm_bindgen_test]
+    fn without_room_for_a_step_the_memory_grows_by_the_request_or_not_at_all() {
+        let one_page_left = |pages| (pages == 1).then_some(7);
+        assert_eq!(region(100, 64 * MIB, one_page_left), Some((7 * PAGE_BYTES, PAGE_BYTES)));
+        assert_eq!(region(100, 64 * MIB, |_pages| None), None);
+    }
 
     #[wasm_bindgen_test]
     fn the_memory_grows_a_few_times_for_many_small_allocations() {
