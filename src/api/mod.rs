@@ -18,6 +18,7 @@ use crate::engine::{Engine, Reply};
 use crate::error::{Result, StorageError};
 use crate::js_time::{MathRandom, SystemClock};
 use crate::operation::{Operation, Output};
+use crate::options::StoreOptions;
 use crate::retry::{self, Random};
 use crate::stored;
 use crate::value::EncodedValue;
@@ -259,13 +260,7 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "readonly string[]")] keys: JsValue,
     ) -> Promise {
-        self.submit(
-            || {
-                let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MGet { ns, keys: convert::key_list(&keys, self.engine.options())? })
-            },
-            found_values,
-        )
+        self.mget_of(&ns, |options| convert::key_list(&keys, options))
     }
 
     /// `mget` of keys the facade has made flat (see `flat::key_list`).
@@ -276,13 +271,7 @@ impl NativeStore {
         text: js_sys::JsString,
         lengths: Vec<u32>,
     ) -> Promise {
-        self.submit(
-            || {
-                let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MGet { ns, keys: flat::key_list(&text, &lengths, self.engine.options())? })
-            },
-            found_values,
-        )
+        self.mget_of(&ns, |options| flat::key_list(&text, &lengths, options))
     }
 
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
@@ -455,6 +444,17 @@ impl NativeStore {
 }
 
 impl NativeStore {
+    /// An `mget` of the keys `keys` reads, once the namespace is checked.
+    fn mget_of(&self, ns: &JsValue, keys: impl FnOnce(&StoreOptions) -> Result<Vec<String>>) -> Promise {
+        self.submit(
+            || {
+                let options = self.engine.options();
+                Ok(Operation::MGet { ns: convert::namespace(ns, options)?, keys: keys(options)? })
+            },
+            found_values,
+        )
+    }
+
     /// A `get` of the namespace and key `check` returns, once it has checked the call.
     fn lookup(
         &self,

@@ -25,6 +25,7 @@ use crate::value::EncodedValue;
 use eviction::{earliest_expiry, expired, PURGE_ALL_SQL};
 use key_range::{prefix_successor, TextBytes};
 use rows::{count_by_namespace, is_live, live_reader, read_live, read_live_with, total_bytes};
+use write::Write;
 
 /// One entry of a write: its key, encoded value and size (see `accounting::entry_size`).
 #[derive(Debug, Clone, PartialEq)]
@@ -140,28 +141,24 @@ impl Store {
     /// member that fails. If one does, that attempt is rolled back and the
     /// group is written again with a savepoint per member.
     pub fn set_group(&mut self, sets: &[GroupedSet<'_>], now_ms: i64) -> Result<Vec<Result<()>>> {
-        let together = self.write_speculatively(|write| {
+        let put_all = |write: &mut Write, isolated: bool| -> Result<Vec<Result<()>>> {
             write.purge_some_expired(now_ms)?;
-            for set in sets {
-                deadline::check()?;
-                write.put(set.ns, set.entry, set.expires_at, now_ms)?;
-            }
-            Ok(())
-        });
-        match together {
-            Ok(()) => return Ok(sets.iter().map(|_| Ok(())).collect()),
-            Err(error) if error.is_storage_failure() => return Err(error),
-            Err(_) => {}
-        }
-        self.write(|write| {
-            write.purge_some_expired(now_ms)?;
-            sets.iter()
+            (sets.iter())
                 .map(|set| {
                     deadline::check()?;
-                    write.isolated(|write| write.put(set.ns, set.entry, set.expires_at, now_ms))
+                    let put = |write: &mut Write| write.put(set.ns, set.entry, set.expires_at, now_ms);
+                    if isolated {
+                        write.isolated(put)
+                    } else {
+                        put(write).map(Ok)
+                    }
                 })
                 .collect()
-        })
+        };
+        match self.write_speculatively(|write| put_all(write, false)) {
+            Err(error) if !error.is_storage_failure() => self.write(|write| put_all(write, true)),
+            outcome => outcome,
+        }
     }
 
     /// Writes `entry` unless a live entry already has its key (written
