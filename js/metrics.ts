@@ -26,6 +26,8 @@ export const LOADER_ERROR = "LOADER";
 const SLOW_KEPT = 50;
 
 class OperationCounts {
+  constructor(readonly op: string) {}
+
   calls = 0;
   errors: Record<string, number> | undefined;
   readonly latency = new DurationCounts();
@@ -46,6 +48,8 @@ export class StoreMetrics {
   readonly since: number;
   readonly #source: MetricsSource;
   readonly #operations = new Map<string, OperationCounts>();
+  /** The counts `#counts` found last: a store's calls mostly repeat a kind. */
+  #lastCounts: OperationCounts | undefined;
   readonly #recent = new RecentCounts();
   readonly #slow: SlowOperation[] = [];
   #hits = 0;
@@ -76,7 +80,7 @@ export class StoreMetrics {
     const txId = ++this.#lastTxId;
     const facts = this.#source.tracer.listening ? new CoreFacts(txId) : undefined;
     const counts = this.#counts(op);
-    return new CountedCall(this, counts, op, ns, key, batch, txId, this.#source.clock(), facts, read, passes);
+    return new CountedCall(this, counts, ns, key, batch, txId, this.#source.clock(), facts, read, passes);
   }
 
   /** Runs one top-level call made of several (getOrSet), counted as one. */
@@ -169,15 +173,17 @@ export class StoreMetrics {
    *  A call answered at once (a read-cache hit) waited on nothing but its
    *  promise step: it took 0 ms, and the clock is not read again. */
   settled(call: CountedCall<never, unknown>, answer: unknown, failure: unknown, atOnce: boolean): void {
-    const { counts, op, txId } = call;
+    const { counts } = call;
+    const { op } = counts;
     const settledAt = atOnce ? call.startedAt : this.#source.clock();
-    const durationMs = Math.max(0, settledAt - call.startedAt);
+    const durationMs = atOnce ? 0 : Math.max(0, settledAt - call.startedAt);
     counts.calls += 1;
     const bucket = counts.latency.record(durationMs);
-    const code = failure === undefined ? null : failure instanceof StorageError ? failure.code : LOADER_ERROR;
+    let code: string | null = null;
+    let failed = false;
     let hits = 0;
     let misses = 0;
-    if (code === null) {
+    if (failure === undefined) {
       if (op === "get" || op === "has") {
         hits = answer === undefined || answer === false ? 0 : 1;
         misses = 1 - hits;
@@ -188,27 +194,36 @@ export class StoreMetrics {
       this.#hits += hits;
       this.#misses += misses;
     } else {
+      const storageError = failure instanceof StorageError;
+      code = storageError ? failure.code : LOADER_ERROR;
       counts.errors ??= {};
       counts.errors[code] = (counts.errors[code] ?? 0) + 1;
+      failed = !(storageError && failure.category === "VALIDATION");
     }
-    const validation = failure instanceof StorageError && failure.category === "VALIDATION";
-    this.#recent.call(settledAt, bucket, durationMs, code !== null && !validation, hits, misses);
-    const singleKey = typeof call.key === "string" ? call.key : null;
-    if (durationMs > this.#source.slowOperationMs) {
-      counts.slow += 1;
-      this.#slow.push({ op, ns: nsName(call.ns), key: singleKey, durationMs, at: settledAt, txId });
-      if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
-    }
+    this.#recent.call(settledAt, bucket, durationMs, failed, hits, misses);
+    if (durationMs > this.#source.slowOperationMs) this.#slowCall(call, durationMs, settledAt);
     const { tracer } = this.#source;
-    if (tracer.listening) tracer.emit(traceEvent(txId, op, call.ns, singleKey, call.batch, durationMs, code, call.facts));
+    if (tracer.listening) {
+      tracer.emit(traceEvent(call.txId, op, call.ns, singleKey(call), call.batch, durationMs, code, call.facts));
+    }
+  }
+
+  #slowCall(call: CountedCall<never, unknown>, durationMs: number, at: number): void {
+    const { counts, txId } = call;
+    const { op } = counts;
+    counts.slow += 1;
+    this.#slow.push({ op, ns: nsName(call.ns), key: singleKey(call), durationMs, at, txId });
+    if (this.#slow.length > SLOW_KEPT) this.#slow.shift();
   }
 
   #counts(op: string): OperationCounts {
+    if (this.#lastCounts?.op === op) return this.#lastCounts;
     let counts = this.#operations.get(op);
     if (counts === undefined) {
-      counts = new OperationCounts();
+      counts = new OperationCounts(op);
       this.#operations.set(op, counts);
     }
+    this.#lastCounts = counts;
     return counts;
   }
 }
@@ -249,7 +264,6 @@ class CountedCall<R, T> implements Settlement<R, T> {
   constructor(
     readonly metrics: StoreMetrics,
     readonly counts: OperationCounts,
-    readonly op: string,
     readonly ns: Namespace,
     readonly key: unknown,
     readonly batch: unknown,
@@ -299,6 +313,11 @@ class UncountedCall<R, T> implements Settlement<R, T> {
   rejected(error: unknown): unknown {
     return this.passes(error) ? error : toStorageError(error);
   }
+}
+
+/** The key of a call of one key; null for the others. */
+function singleKey(call: CountedCall<never, unknown>): string | null {
+  return typeof call.key === "string" ? call.key : null;
 }
 
 function nsName(ns: Namespace): string | null {

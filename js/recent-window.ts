@@ -20,67 +20,79 @@ export interface RecentWindow {
 
 export const WINDOW_SECONDS = 60;
 
+// A slot's numbers, at these offsets: its second, then what it counted.
+const SECOND = 0;
+const CALLS = 1;
+const ERRORS = 2;
+const HITS = 3;
+const MISSES = 4;
+const MAX_MS = 5;
+const DURATIONS = 6;
+const STRIDE = DURATIONS + BUCKET_COUNT;
+
 export class RecentCounts {
-  readonly #second = new Float64Array(WINDOW_SECONDS).fill(NaN);
-  readonly #calls = new Float64Array(WINDOW_SECONDS);
-  readonly #errors = new Float64Array(WINDOW_SECONDS);
-  readonly #hits = new Float64Array(WINDOW_SECONDS);
-  readonly #misses = new Float64Array(WINDOW_SECONDS);
-  readonly #durations = new Float64Array(WINDOW_SECONDS * BUCKET_COUNT);
-  readonly #maxMs = new Float64Array(WINDOW_SECONDS);
+  /** The slots, STRIDE numbers each, in one array: a call is counted with
+   *  one array's writes. */
+  readonly #slots = new Float64Array(WINDOW_SECONDS * STRIDE);
+  /** The first millisecond of the second counted in last, and its slot's
+   *  offset: most calls fall in the second of the call before. */
+  #currentFromMs = Infinity;
+  #current = 0;
+
+  constructor() {
+    for (let at = 0; at < this.#slots.length; at += STRIDE) this.#slots[at + SECOND] = NaN;
+  }
 
   /** One settled call, and the hits and misses of its lookups. */
   call(nowMs: number, bucket: number, durationMs: number, failed: boolean, hits: number, misses: number): void {
-    const slot = this.#slot(nowMs);
-    this.#calls[slot] += 1;
-    if (failed) this.#errors[slot] += 1;
-    this.#hits[slot] += hits;
-    this.#misses[slot] += misses;
-    this.#durations[slot * BUCKET_COUNT + bucket] += 1;
-    if (durationMs > this.#maxMs[slot]!) this.#maxMs[slot] = durationMs;
+    const at = this.#offset(nowMs);
+    const slots = this.#slots;
+    slots[at + CALLS] += 1;
+    if (failed) slots[at + ERRORS] += 1;
+    slots[at + HITS] += hits;
+    slots[at + MISSES] += misses;
+    slots[at + DURATIONS + bucket] += 1;
+    if (durationMs > slots[at + MAX_MS]!) slots[at + MAX_MS] = durationMs;
   }
 
   lookups(nowMs: number, hits: number, misses: number): void {
-    const slot = this.#slot(nowMs);
-    this.#hits[slot] += hits;
-    this.#misses[slot] += misses;
+    const at = this.#offset(nowMs);
+    this.#slots[at + HITS] += hits;
+    this.#slots[at + MISSES] += misses;
   }
 
   /** The totals of the slots within the last 60 s before `nowMs`. */
   window(nowMs: number): RecentWindow {
     const now = Math.floor(nowMs / 1000);
+    const slots = this.#slots;
     const totals = { calls: 0, errors: 0, latencyP95Ms: null as number | null, hits: 0, misses: 0 };
     const durations = new Float64Array(BUCKET_COUNT);
     let maxMs = 0;
-    for (let slot = 0; slot < WINDOW_SECONDS; slot += 1) {
-      const age = now - this.#second[slot]!;
+    for (let at = 0; at < slots.length; at += STRIDE) {
+      const age = now - slots[at + SECOND]!;
       if (!(age >= 0 && age < WINDOW_SECONDS)) continue;
-      totals.calls += this.#calls[slot]!;
-      totals.errors += this.#errors[slot]!;
-      totals.hits += this.#hits[slot]!;
-      totals.misses += this.#misses[slot]!;
-      maxMs = Math.max(maxMs, this.#maxMs[slot]!);
-      for (let bucket = 0; bucket < BUCKET_COUNT; bucket += 1) {
-        durations[bucket] += this.#durations[slot * BUCKET_COUNT + bucket]!;
-      }
+      totals.calls += slots[at + CALLS]!;
+      totals.errors += slots[at + ERRORS]!;
+      totals.hits += slots[at + HITS]!;
+      totals.misses += slots[at + MISSES]!;
+      maxMs = Math.max(maxMs, slots[at + MAX_MS]!);
+      for (let bucket = 0; bucket < BUCKET_COUNT; bucket += 1) durations[bucket] += slots[at + DURATIONS + bucket]!;
     }
     if (totals.calls > 0) totals.latencyP95Ms = percentile(durations, totals.calls, 0.95, maxMs);
     return totals;
   }
 
-  /** The slot of `nowMs`'s second, emptied first if it held an older second. */
-  #slot(nowMs: number): number {
+  /** The offset of the slot of `nowMs`'s second, emptied first if it held an older second. */
+  #offset(nowMs: number): number {
+    if (nowMs >= this.#currentFromMs && nowMs < this.#currentFromMs + 1000) return this.#current;
     const second = Math.floor(nowMs / 1000);
-    const slot = ((second % WINDOW_SECONDS) + WINDOW_SECONDS) % WINDOW_SECONDS;
-    if (this.#second[slot] !== second) {
-      this.#second[slot] = second;
-      this.#calls[slot] = 0;
-      this.#errors[slot] = 0;
-      this.#hits[slot] = 0;
-      this.#misses[slot] = 0;
-      this.#maxMs[slot] = 0;
-      this.#durations.fill(0, slot * BUCKET_COUNT, (slot + 1) * BUCKET_COUNT);
+    const at = (((second % WINDOW_SECONDS) + WINDOW_SECONDS) % WINDOW_SECONDS) * STRIDE;
+    if (this.#slots[at + SECOND] !== second) {
+      this.#slots.fill(0, at, at + STRIDE);
+      this.#slots[at + SECOND] = second;
     }
-    return slot;
+    this.#currentFromMs = second * 1000;
+    this.#current = at;
+    return at;
   }
 }
