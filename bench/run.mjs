@@ -1,6 +1,7 @@
 // The Node benchmark: every engine in a fresh process per repetition, engines
 // interleaved (repetition 1 runs them all, then repetition 2…), and W7 (a
-// cache at capacity) in a process of its own for the rows that run it.
+// cache at capacity) in a process of its own for the rows that run it; then,
+// for each metered row, what its metrics cost (metering.mjs, one process).
 // Medians are printed as Markdown tables (lib/node-report.mjs). Progress
 // goes to stderr, tables to stdout. Settings: see lib/config.mjs.
 import { spawn } from "node:child_process";
@@ -8,28 +9,32 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ENGINES } from "./engines/index.mjs";
-import { repetitions, selectEngines, sizeDivisor } from "./lib/config.mjs";
+import { meteringRounds, repetitions, selectEngines, sizeDivisor } from "./lib/config.mjs";
 import { larderPackage } from "./lib/larder-package.mjs";
 import { makeUncountedPackage } from "./lib/uncounted-package.mjs";
 import { printNodeReport } from "./lib/node-report.mjs";
 import { median, medianRecord } from "./lib/stats.mjs";
 
-const CHILD_TIMEOUT_MS = 10 * 60_000;
+const CHILD_TIMEOUT_MS = 30 * 60_000;
 const WORKER = new URL("./worker.mjs", import.meta.url).pathname;
+const METERING = new URL("./metering.mjs", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url);
 
 const larder = larderPackage(ROOT);
 const engines = selectEngines(ENGINES);
 const reps = repetitions();
+const rounds = meteringRounds();
 const divisor = sizeDivisor(1);
-if (engines.some((engine) => engine.uncountedOf)) console.error(`uncounted copy of the package: ${makeUncountedPackage(ROOT)}`);
+const metered = engines.filter((engine) => engine.metered);
+if (metered.length > 0) console.error(`uncounted copy of the package: ${makeUncountedPackage(ROOT)}`);
 
-/** Runs one engine (W1–W6, or W7 alone) in a fresh process on a fresh directory; resolves with its JSON result. */
-async function runOnce(engine, mode) {
+/** Runs `script` with an engine's `args` in a fresh process (with `nodeFlags`),
+ *  given a fresh directory after its first argument; resolves with its JSON result. */
+async function runChild(script, [engineId, ...rest], nodeFlags = []) {
   const dir = await mkdtemp(join(tmpdir(), "larder-bench-"));
   try {
     return await new Promise((resolve, reject) => {
-      const args = [WORKER, engine.id, dir, String(divisor), ...(mode ? [mode] : [])];
+      const args = [...nodeFlags, script, engineId, dir, ...rest];
       const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
@@ -47,6 +52,9 @@ async function runOnce(engine, mode) {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Runs one engine (W1–W6, or W7 alone) in a fresh worker process. */
+const runOnce = (engine, mode) => runChild(WORKER, [engine.id, String(divisor), ...(mode ? [mode] : [])]);
 
 /** Runs `engine` in `mode` unless that already failed; records the result or the failure under `name`. */
 async function record(results, failures, name, engine, mode, progress) {
@@ -68,21 +76,27 @@ const results = new Map([
   ...engines.filter((engine) => engine.atCapacity).map((engine) => [capacityName(engine), []]),
 ]);
 const failures = new Map();
-// An uncounted twin goes with its row: the two run back to back every
-// repetition, the twin first in every other one.
-const groups = engines
-  .filter((engine) => !engines.some((row) => row.id === engine.uncountedOf))
-  .map((engine) => [engine, ...engines.filter((twin) => twin.uncountedOf === engine.id)]);
 for (let rep = 0; rep < reps; rep += 1) {
   // Rotate the order each repetition, so no engine always runs first or after the same neighbour.
-  const order = groups.flatMap((_, i) => {
-    const group = groups[(i + rep) % groups.length];
-    return rep % 2 === 0 ? group : [...group].reverse();
-  });
+  const order = engines.map((_, i) => engines[(i + rep) % engines.length]);
   for (const engine of order) {
     const progress = `rep ${rep + 1}/${reps}`;
     await record(results, failures, engine.id, engine, undefined, progress);
     if (engine.atCapacity) await record(results, failures, capacityName(engine), engine, "W7", progress);
+  }
+}
+
+/** What metrics cost, by metered engine id: each side's rates per round. */
+const metering = new Map();
+for (const engine of metered) {
+  const name = `${engine.id} metering`;
+  const t0 = performance.now();
+  try {
+    metering.set(engine.id, await runChild(METERING, [engine.id, String(divisor), String(rounds)], ["--expose-gc"]));
+    console.error(`metering ${engine.id}: ${rounds} rounds, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    failures.set(name, error.message);
+    console.error(`metering ${engine.id}: FAILED ${error.message}`);
   }
 }
 
@@ -101,12 +115,21 @@ const summary = new Map(
           timeToFirstOpMs: median(runs.map((run) => run.timeToFirstOpMs)),
           peakRssBytes: median(runs.map((run) => run.peakRssBytes)),
           w7: capacityRuns.length > 0 ? median(capacityRuns.map((run) => run.opsPerSecond.W7)) : undefined,
-          // Each repetition's rates, W7's with them, for ratios taken run by run.
-          byRepetition: runs.map((run, rep) => ({ ...run.opsPerSecond, W7: capacityRuns[rep]?.opsPerSecond.W7 })),
         },
       ];
     }),
 );
 
-printNodeReport({ engines, summary, failures, reps, divisor, larder, elapsedMinutes: (performance.now() - started) / 60_000, root: ROOT });
+printNodeReport({
+  engines,
+  summary,
+  metering,
+  failures,
+  reps,
+  rounds,
+  divisor,
+  larder,
+  elapsedMinutes: (performance.now() - started) / 60_000,
+  root: ROOT,
+});
 if (failures.size > 0) process.exitCode = 1;

@@ -2,8 +2,8 @@
 // are named, not imported, so the worker can time their import. `baseline`
 // is the row its ratios are taken against (the same kind of storage and
 // durability); `atCapacity` rows also run W7 (a cache at its size budget).
-// An `uncountedOf` row runs the row it names from the package's uncounted
-// copy (lib/uncounted-package.mjs); the runner runs the two back to back.
+// A `metered` row is also run against the package's copy that counts
+// nothing, in one process (metering.mjs): what its metrics cost.
 
 const FILE = "better-sqlite3-file";
 const FILE_FULL = "better-sqlite3-file-full";
@@ -17,17 +17,8 @@ export const ENGINES = [
     options: { durability: "normal" },
     baseline: FILE,
     atCapacity: true,
+    metered: true,
     settings: 'larder, file, `durability: "normal"` (WAL, synchronous=NORMAL, exclusive lock)',
-  },
-  {
-    id: "larder-file-normal-uncounted",
-    storage: "file",
-    module: "./larder-uncounted.mjs",
-    options: { durability: "normal" },
-    baseline: FILE,
-    atCapacity: true,
-    uncountedOf: "larder-file-normal",
-    settings: "`larder-file-normal` from the package's copy that counts nothing (no metrics)",
   },
   {
     id: "larder-file-full",
@@ -67,16 +58,8 @@ export const ENGINES = [
     module: "./larder.mjs",
     baseline: MEMORY,
     atCapacity: true,
+    metered: true,
     settings: 'larder, `":memory:"`',
-  },
-  {
-    id: "larder-memory-uncounted",
-    storage: "memory",
-    module: "./larder-uncounted.mjs",
-    baseline: MEMORY,
-    atCapacity: true,
-    uncountedOf: "larder-memory",
-    settings: "`larder-memory` from the package's copy that counts nothing (no metrics)",
   },
   { id: MEMORY, storage: "memory", module: "./better-sqlite3.mjs", baseline: MEMORY, settings: "better-sqlite3 12, `:memory:`" },
   {

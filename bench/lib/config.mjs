@@ -1,6 +1,7 @@
 // Run settings from the environment, shared by the Node and browser runners.
 //   LARDER_BENCH_QUICK=1     one repetition at a tenth of the sizes (development)
 //   LARDER_BENCH_REPS=n      repetitions (default 5; the median is reported)
+//   LARDER_BENCH_ROUNDS=n    rounds of the metering (what metrics cost; default 9)
 //   LARDER_BENCH_ENGINES=a,b only these engines
 
 export const quick = process.env.LARDER_BENCH_QUICK === "1";
@@ -9,6 +10,13 @@ export function repetitions() {
   const reps = Number(process.env.LARDER_BENCH_REPS ?? (quick ? 1 : 5));
   if (!Number.isInteger(reps) || reps < 1) throw new Error("LARDER_BENCH_REPS must be a positive integer");
   return reps;
+}
+
+/** How many rounds metering.mjs runs for each metered row. */
+export function meteringRounds() {
+  const rounds = Number(process.env.LARDER_BENCH_ROUNDS ?? (quick ? 1 : 9));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error("LARDER_BENCH_ROUNDS must be a positive integer");
+  return rounds;
 }
 
 /** How much smaller than the issue's sizes this run is: `base` times 10 when quick. */

@@ -61,28 +61,30 @@ const grouped = (n) => Math.round(n).toLocaleString("en-US");
 
 const METERED = [...SIX, "W7"];
 
-/** `workload`'s rate of the row `uncounted` names over its own, repetition
- *  by repetition (each repetition runs the two back to back). */
-function meteringRatios(summary, uncounted, workload) {
-  const counted = summary.get(uncounted.uncountedOf)?.byRepetition ?? [];
-  const bare = summary.get(uncounted.id)?.byRepetition;
-  return counted.map((rates, rep) => rates[workload] / bare?.[rep]?.[workload]).filter((ratio) => Number.isFinite(ratio));
+/** `workload`'s counted / uncounted rate ratio in each round of a metered row. */
+function meteringRatios(rounds, workload) {
+  const counted = rounds?.counted[workload] ?? [];
+  return counted.map((rate, round) => rate / rounds.uncounted[workload]?.[round]).filter((ratio) => Number.isFinite(ratio));
 }
 
-/** Each counted row against its uncounted twin: the median ratio per workload and the range. */
-function meteringTable(engines, summary) {
-  const rows = engines
-    .filter((engine) => engine.uncountedOf)
-    .map((uncounted) => [
-      uncounted.uncountedOf,
+/** Each metered row with metrics and without (median rates of the rounds),
+ *  and the median of the rounds' ratios with their range. */
+function meteringTable(metering) {
+  const rates = (list) => (list?.length ? formatRate(median(list)) : "–");
+  const rows = [...metering].flatMap(([id, rounds]) => [
+    [`${id} with metrics`, ...METERED.map((workload) => rates(rounds.counted[workload]))],
+    [`${id} without`, ...METERED.map((workload) => rates(rounds.uncounted[workload]))],
+    [
+      `${id} with / without`,
       ...METERED.map((workload) => {
-        const ratios = meteringRatios(summary, uncounted, workload);
+        const ratios = meteringRatios(rounds, workload);
         if (ratios.length === 0) return "–";
         const range = ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})` : "";
         return `${median(ratios).toFixed(3)}×${range}`;
       }),
-    ]);
-  return markdownTable([{ title: "counted / uncounted" }, ...METERED.map(right)], rows);
+    ],
+  ]);
+  return markdownTable([{ title: "metering" }, ...METERED.map(right)], rows);
 }
 
 function sizeTable(root) {
@@ -105,14 +107,14 @@ function sizeTable(root) {
 }
 
 /** The issue's Node targets, each with its measured value and verdict. */
-function targets(engines, summary) {
+function targets(engines, summary, metering) {
   const rates = new Map([...summary].map(([id, result]) => [id, result.opsPerSecond]));
   const field = (id, name) => summary.get(id)?.[name];
   const bytes = (id, workload) => field(id, "bytesPerOp")?.[workload];
   const ms = (value) => `${value.toFixed(0)} ms`;
   const times = (value) => formatRatio(value);
-  const metered = (engine, workload) => {
-    const ratios = meteringRatios(summary, engine, workload);
+  const metered = (id, workload) => {
+    const ratios = meteringRatios(metering.get(id), workload);
     return ratios.length === 0 ? NaN : median(ratios);
   };
   return [
@@ -137,10 +139,10 @@ function targets(engines, summary) {
       ([id, base]) => atMost(`peak RSS: \`${id}\` / \`${base}\``, field(id, "peakRssBytes") / field(base, "peakRssBytes"), 1.0, times),
     ),
     ...engines
-      .filter((engine) => engine.uncountedOf)
-      .flatMap((engine) =>
+      .filter((engine) => engine.metered)
+      .flatMap(({ id }) =>
         METERED.map((workload) =>
-          atLeast(`${workload} with metrics / without: \`${engine.uncountedOf}\``, metered(engine, workload), 0.97, (value) => `${value.toFixed(3)}×`),
+          atLeast(`${workload} with metrics / without: \`${id}\``, metered(id, workload), 0.97, (value) => `${value.toFixed(3)}×`),
         ),
       ),
   ];
@@ -174,7 +176,7 @@ ${engines.map((engine) => `- \`${engine.id}\`: ${engine.settings}${engine.id ===
 }
 
 /** Prints every table of a Node run to stdout. */
-export function printNodeReport({ engines, summary, failures, reps, divisor, larder, elapsedMinutes, root }) {
+export function printNodeReport({ engines, summary, metering, failures, reps, rounds, divisor, larder, elapsedMinutes, root }) {
   const sizes = scaledSizes(divisor);
   console.log(`larder benchmark (Node): median of ${reps} repetition${reps === 1 ? "" : "s"}${quick ? ", QUICK mode (a tenth of the sizes)" : ""}`);
   console.log(`${describeMachine()}; the whole run took ${elapsedMinutes.toFixed(1)} min`);
@@ -185,15 +187,16 @@ export function printNodeReport({ engines, summary, failures, reps, divisor, lar
   console.log(capacityTable(engines, summary));
   console.log("\nBytes written per operation (file rows), in parentheses the ratio to the row's baseline; lower is better:\n");
   console.log(bytesTable(engines, summary));
-  if (engines.some((engine) => engine.uncountedOf)) {
-    console.log("\nWhat metrics cost: each larder row's rate over its uncounted twin's (1.000× = free), the median of the");
-    console.log("repetitions' ratios, the range in parentheses:\n");
-    console.log(meteringTable(engines, summary));
+  if (metering.size > 0) {
+    console.log(`\nWhat metrics cost (metering.mjs): each metered row in one process, ${rounds} round${rounds === 1 ? "" : "s"} of each workload run`);
+    console.log("on a store of the package and, at once, on one of its copy that counts nothing; median rates, and the");
+    console.log("median of the rounds' with / without ratios (1.000× = free) with their range in parentheses:\n");
+    console.log(meteringTable(metering));
   }
   console.log("");
   console.log(sizeTable(root));
   console.log("\nTargets:\n");
-  console.log(markdownTable(TARGET_COLUMNS, targets(engines, summary).map(targetRow)));
+  console.log(markdownTable(TARGET_COLUMNS, targets(engines, summary, metering).map(targetRow)));
   if (failures.size > 0) {
     console.log("\nFailed:");
     for (const [id, message] of failures) console.log(`- ${id}: ${message}`);
