@@ -1,55 +1,77 @@
 // What metrics cost, for one larder row, in one process:
-// `node --expose-gc bench/metering.mjs ENGINE DIR SIZE_DIVISOR ROUNDS`.
+// `node --expose-gc bench/metering.mjs ENGINE DIR SIZE_DIVISOR ROUNDS FIRST`.
 // Each round opens two fresh stores with the row's options, one from the
 // package and one from its copy that counts nothing (lib/uncounted-package.mjs,
-// made by the runner), and runs W1–W6 on them workload by workload: each
-// workload on one store, then at once on the other, the counted store first
-// in even rounds and second in odd ones. Then W7 the same way, on two fresh
-// stores with the budget. The two runs of a workload are seconds apart in one
-// process; rows run in separate processes minutes apart meet a machine whose
-// speed has drifted by more than the few percent being measured. Each timed
-// run starts after a full garbage collection (with node's --expose-gc, as
-// run.mjs starts it), so neither side is charged for what the other left.
+// made by the runner), and runs W1–W6 on both, one workload at a time, in
+// alternation: each step of the workload (about a twentieth of it;
+// lib/workloads.mjs) on one store, then the same step on the other, which of
+// the two goes first alternating from step to step and round to round. Then
+// W7 the same way on two fresh stores with the budget. Both sides thus meet
+// the same moments of the machine: run whole, minutes apart in separate
+// processes, or even seconds apart, they met a machine whose speed drifts
+// by more than the few percent being measured. A workload starts after a
+// full garbage collection (node's --expose-gc, as run.mjs starts it), so
+// neither side is charged for what a workload before left. A side's rate
+// is the workload's operations over the sum of its steps' times. FIRST
+// (counted or uncounted) is the side whose package is imported first: each
+// package's code is compiled and optimised on its own, once per process, so
+// run.mjs runs several processes and alternates it.
 // Prints one JSON line: each side's rates by workload, one per round:
 // { counted: { W1: [...], ... }, uncounted: { W1: [...], ... } }.
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { openStorage } from "larderdb";
-import { openStorage as openUncounted } from "../target/pkg-uncounted/node.js";
 import { ENGINES, isPersistent } from "./engines/index.mjs";
 import { larderOpener } from "./lib/larder-api.mjs";
-import { makeCapacityWorkload, makeWorkloads, runWorkloads, scaledSizes } from "./lib/workloads.mjs";
+import { makeCapacityWorkload, makeWorkloads, scaledSizes } from "./lib/workloads.mjs";
 
-const [engineId, dir, divisor, rounds] = process.argv.slice(2);
+const SIDES = ["counted", "uncounted"];
+const PACKAGES = { counted: "larderdb", uncounted: "../target/pkg-uncounted/node.js" };
+
+const [engineId, dir, divisor, rounds, first] = process.argv.slice(2);
 const engine = ENGINES.find((candidate) => candidate.id === engineId && candidate.metered);
-if (!engine || !dir || !(Number(divisor) > 0) || !(Number(rounds) >= 1)) {
-  console.error("usage: node bench/metering.mjs ENGINE DIR SIZE_DIVISOR ROUNDS (ENGINE: a row marked metered)");
+if (!engine || !dir || !(Number(divisor) > 0) || !(Number(rounds) >= 1) || !SIDES.includes(first)) {
+  console.error("usage: node bench/metering.mjs ENGINE DIR SIZE_DIVISOR ROUNDS counted|uncounted (ENGINE: a row marked metered)");
   process.exit(2);
 }
 const sizes = scaledSizes(Number(divisor));
-const openers = { counted: larderOpener(openStorage), uncounted: larderOpener(openUncounted) };
+const openers = {};
+for (const side of first === SIDES[0] ? SIDES : [...SIDES].reverse()) {
+  openers[side] = larderOpener((await import(PACKAGES[side])).openStorage);
+}
 
-/** Runs `workloads` on a fresh counted store and a fresh uncounted one
- *  (opened with the row's options and `options`), alternating workload by
- *  workload, and adds their rates to `rates`; the side that goes first
- *  changes with `round`. */
+/** Runs `workload` on both `stores` step by step in alternation (the side
+ *  that goes first changes every step, and with `round`); adds each side's
+ *  rate to `rates`. */
+async function runAlternating(workload, stores, round, rates) {
+  for (const side of SIDES) await workload.setUp?.(stores.get(side));
+  globalThis.gc?.();
+  const elapsedMs = { counted: 0, uncounted: 0 };
+  for (const [index, step] of workload.steps.entries()) {
+    const first = (index + round) % 2;
+    for (const side of [SIDES[first], SIDES[1 - first]]) {
+      const start = performance.now();
+      await step(stores.get(side));
+      elapsedMs[side] += performance.now() - start;
+    }
+  }
+  for (const side of SIDES) {
+    await workload.check?.(stores.get(side));
+    (rates[side][workload.id] ??= []).push(workload.ops / (elapsedMs[side] / 1000));
+  }
+}
+
+/** Opens a fresh counted store and a fresh uncounted one (the row's options
+ *  and `options`), runs `workloads` on them (`runAlternating`), closes them. */
 async function runPair(round, workloads, options, rates) {
-  const sides = round % 2 === 0 ? ["counted", "uncounted"] : ["uncounted", "counted"];
   const roundDir = join(dir, String(round));
   await mkdir(roundDir, { recursive: true });
   const stores = new Map();
   try {
-    for (const side of sides) {
+    for (const side of SIDES) {
       const file = isPersistent(engine) ? join(roundDir, `${side}.sqlite`) : undefined;
       stores.set(side, await openers[side]({ file, ...engine.options, ...options }));
     }
-    for (const workload of workloads) {
-      for (const side of sides) {
-        globalThis.gc?.();
-        const { opsPerSecond } = await runWorkloads(stores.get(side), [workload]);
-        (rates[side][workload.id] ??= []).push(opsPerSecond[workload.id]);
-      }
-    }
+    for (const workload of workloads) await runAlternating(workload, stores, round, rates);
   } finally {
     for (const store of stores.values()) await store.close();
     await rm(roundDir, { recursive: true, force: true });
@@ -66,8 +88,8 @@ async function runRounds(roundSizes, count, rates) {
   }
 }
 
-// First a round at a tenth of the sizes, not recorded: the first store to
-// run a workload would otherwise also pay for compiling the code both share.
+// First a round at a tenth of the sizes, not recorded: the first side to
+// run a step would otherwise also pay for compiling the code both share.
 await runRounds(scaledSizes(Number(divisor) * 10), 1, { counted: {}, uncounted: {} });
 const rates = { counted: {}, uncounted: {} };
 await runRounds(sizes, Number(rounds), rates);

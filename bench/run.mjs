@@ -1,7 +1,7 @@
 // The Node benchmark: every engine in a fresh process per repetition, engines
 // interleaved (repetition 1 runs them all, then repetition 2…), and W7 (a
-// cache at capacity) in a process of its own for the rows that run it; then,
-// for each metered row, what its metrics cost (metering.mjs, one process).
+// cache at capacity) in a process of its own for the rows that run it, and
+// for each metered row what its metrics cost (metering.mjs, a process each).
 // Medians are printed as Markdown tables (lib/node-report.mjs). Progress
 // goes to stderr, tables to stdout. Settings: see lib/config.mjs.
 import { spawn } from "node:child_process";
@@ -69,13 +69,38 @@ async function record(results, failures, name, engine, mode, progress) {
   }
 }
 
+const failures = new Map();
+/** What metrics cost, by metered engine id: each side's rates, one per round. */
+const metering = new Map();
+
+/** Runs `engine`'s metering (metering.mjs) for repetition `rep`, unless it
+ *  failed before; adds its rounds to `metering`. Which side's package loads
+ *  first alternates by repetition. */
+async function meter(engine, rep) {
+  const name = `${engine.id} metering`;
+  if (failures.has(name)) return;
+  const first = rep % 2 === 0 ? "counted" : "uncounted";
+  const t0 = performance.now();
+  try {
+    const rates = await runChild(METERING, [engine.id, String(divisor), String(rounds), first], ["--expose-gc"]);
+    const all = metering.get(engine.id) ?? { counted: {}, uncounted: {} };
+    for (const side of ["counted", "uncounted"]) {
+      for (const [workload, list] of Object.entries(rates[side])) (all[side][workload] ??= []).push(...list);
+    }
+    metering.set(engine.id, all);
+    console.error(`rep ${rep + 1}/${reps} ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    failures.set(name, error.message);
+    console.error(`rep ${rep + 1}/${reps} ${name}: FAILED ${error.message}`);
+  }
+}
+
 const capacityName = (engine) => `${engine.id} W7`;
 const started = performance.now();
 const results = new Map([
   ...engines.map((engine) => [engine.id, []]),
   ...engines.filter((engine) => engine.atCapacity).map((engine) => [capacityName(engine), []]),
 ]);
-const failures = new Map();
 for (let rep = 0; rep < reps; rep += 1) {
   // Rotate the order each repetition, so no engine always runs first or after the same neighbour.
   const order = engines.map((_, i) => engines[(i + rep) % engines.length]);
@@ -84,20 +109,7 @@ for (let rep = 0; rep < reps; rep += 1) {
     await record(results, failures, engine.id, engine, undefined, progress);
     if (engine.atCapacity) await record(results, failures, capacityName(engine), engine, "W7", progress);
   }
-}
-
-/** What metrics cost, by metered engine id: each side's rates per round. */
-const metering = new Map();
-for (const engine of metered) {
-  const name = `${engine.id} metering`;
-  const t0 = performance.now();
-  try {
-    metering.set(engine.id, await runChild(METERING, [engine.id, String(divisor), String(rounds)], ["--expose-gc"]));
-    console.error(`metering ${engine.id}: ${rounds} rounds, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  } catch (error) {
-    failures.set(name, error.message);
-    console.error(`metering ${engine.id}: FAILED ${error.message}`);
-  }
+  for (const engine of metered) await meter(engine, rep);
 }
 
 /** Medians by engine id; W7 apart, since it may fail while W1–W6 did not. */

@@ -188,9 +188,11 @@ export function printNodeReport({ engines, summary, metering, failures, reps, ro
   console.log("\nBytes written per operation (file rows), in parentheses the ratio to the row's baseline; lower is better:\n");
   console.log(bytesTable(engines, summary));
   if (metering.size > 0) {
-    console.log(`\nWhat metrics cost (metering.mjs): each metered row in one process, ${rounds} round${rounds === 1 ? "" : "s"} of each workload run`);
-    console.log("on a store of the package and, at once, on one of its copy that counts nothing; median rates, and the");
-    console.log("median of the rounds' with / without ratios (1.000× = free) with their range in parentheses:\n");
+    const processes = `${reps} process${reps === 1 ? "" : "es"}`;
+    console.log(`\nWhat metrics cost (metering.mjs): ${processes} per metered row, each of ${rounds} round${rounds === 1 ? "" : "s"}: every workload run`);
+    console.log("step by step in alternation on a store of the package and on one of its copy that counts nothing; the");
+    console.log("median rates of all rounds, and the median of the rounds' with / without ratios (1.000× = free) with");
+    console.log("their range in parentheses:\n");
     console.log(meteringTable(metering));
   }
   console.log("");

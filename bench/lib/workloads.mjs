@@ -48,10 +48,40 @@ function expectFound(found, key) {
   if (!found) throw new Error(`${key}: not read back`);
 }
 
+/** How many parts a workload is cut into (see `inSteps`). */
+const STEPS = 20;
+
+/**
+ * `items` cut into about STEPS contiguous parts, each a step that runs
+ * `each(store, item)` on its items in order, awaiting one before the next.
+ * A workload is its steps run in order; metering.mjs runs two stores' steps
+ * in alternation, so that both meet the same moments of a noisy machine.
+ */
+function inSteps(items, each) {
+  const size = Math.max(1, Math.ceil(items.length / STEPS));
+  return chunk(items, size).map((part) => async (store) => {
+    for (const item of part) await each(store, item);
+  });
+}
+
+/** A workload of `steps`, with `run(store)`: the steps in order. */
+function fromSteps(fields, steps) {
+  return {
+    ...fields,
+    steps,
+    async run(store) {
+      for (const step of steps) await step(store);
+    },
+  };
+}
+
+const indices = (n) => Array.from({ length: n }, (_, i) => i);
+
 /**
  * The workloads, in the order they must run (W2, W4 and W5 read what W1 and
- * W3 wrote). Each has `ops` (operations, or entries for W3 and W4) and
- * `run(store)`; all keys, values and batches are built here, before any timing.
+ * W3 wrote). Each has `ops` (operations, or entries for W3 and W4), `steps`
+ * and `run(store)`; all keys, values and batches are built here, before any
+ * timing.
  */
 export function makeWorkloads(sizes) {
   const pool = makeValuePool();
@@ -69,63 +99,41 @@ export function makeWorkloads(sizes) {
   const concurrentKeys = makeKeys("w6", sizes.concurrent);
 
   return [
-    {
-      id: "W1",
-      name: "set",
-      ops: sizes.set,
-      async run(store) {
-        for (let i = 0; i < setKeys.length; i += 1) await store.set(setKeys[i], valueOf(i));
-      },
-    },
-    {
-      id: "W2",
-      name: "get",
-      ops: sizes.get,
-      async run(store) {
-        for (const i of getOrder) {
-          const value = await store.get(setKeys[i]);
-          expectFound(value?.id === valueOf(i).id, setKeys[i]);
-        }
-      },
-    },
-    {
-      id: "W3",
-      name: "mset",
-      ops: sizes.msetEntries,
-      async run(store) {
-        for (const batch of msetBatches) await store.mset(batch);
-      },
-    },
-    {
-      id: "W4",
-      name: "mget",
-      ops: sizes.mgetKeys,
-      async run(store) {
-        for (const batch of mgetBatches) {
-          const values = await store.mget(batch);
-          values.forEach((value, i) => expectFound(value !== undefined, batch[i]));
-        }
-      },
-    },
-    {
-      id: "W5",
-      name: "mixed",
-      ops: sizes.mixed,
-      async run(store) {
-        for (const { isSet, key } of mixed) {
-          if (isSet) await store.set(setKeys[key], valueOf(key + 1));
-          else expectFound((await store.get(setKeys[key])) !== undefined, setKeys[key]);
-        }
-      },
-    },
-    {
-      id: "W6",
-      name: "concurrent set",
-      ops: sizes.concurrent,
-      async run(store) {
+    fromSteps(
+      { id: "W1", name: "set", ops: sizes.set },
+      inSteps(indices(setKeys.length), (store, i) => store.set(setKeys[i], valueOf(i))),
+    ),
+    fromSteps(
+      { id: "W2", name: "get", ops: sizes.get },
+      inSteps(getOrder, async (store, i) => {
+        const value = await store.get(setKeys[i]);
+        expectFound(value?.id === valueOf(i).id, setKeys[i]);
+      }),
+    ),
+    fromSteps(
+      { id: "W3", name: "mset", ops: sizes.msetEntries },
+      inSteps(msetBatches, (store, batch) => store.mset(batch)),
+    ),
+    fromSteps(
+      { id: "W4", name: "mget", ops: sizes.mgetKeys },
+      inSteps(mgetBatches, async (store, batch) => {
+        const values = await store.mget(batch);
+        values.forEach((value, i) => expectFound(value !== undefined, batch[i]));
+      }),
+    ),
+    fromSteps(
+      { id: "W5", name: "mixed", ops: sizes.mixed },
+      inSteps(mixed, async (store, { isSet, key }) => {
+        if (isSet) await store.set(setKeys[key], valueOf(key + 1));
+        else expectFound((await store.get(setKeys[key])) !== undefined, setKeys[key]);
+      }),
+    ),
+    // One step: its sets are issued together.
+    fromSteps({ id: "W6", name: "concurrent set", ops: sizes.concurrent }, [
+      async (store) => {
         await Promise.all(concurrentKeys.map((key, i) => store.set(key, valueOf(i))));
       },
-    },
+    ]),
   ];
 }
 
@@ -148,18 +156,14 @@ export function makeCapacityWorkload(sizes) {
   const expect = (condition, message) => {
     if (!condition) throw new Error(`W7: ${message}`);
   };
+  const sets = inSteps(indices(keys.length), (store, i) => store.set(keys[i], valueOf(i)));
   return {
-    id: "W7",
-    name: "set at capacity",
-    ops: sizes.capacitySets,
+    ...fromSteps({ id: "W7", name: "set at capacity", ops: sizes.capacitySets }, sets),
     async setUp(store) {
       for (const batch of fillBatches) await store.mset(batch);
       const size = await store.size();
       // Full: no room left for another entry of this size without evicting.
       expect(size > sizes.capacityBytes - 2 * 1100, `filled to ${size} bytes of ${sizes.capacityBytes}`);
-    },
-    async run(store) {
-      for (let i = 0; i < keys.length; i += 1) await store.set(keys[i], valueOf(i));
     },
     async check(store) {
       const size = await store.size();
