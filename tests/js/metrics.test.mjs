@@ -251,6 +251,24 @@ describe("the recent window (for health)", () => {
     assert.deepEqual(metricsOf(store).recent(), { calls: 0, errors: 0, latencyP95Ms: null, hits: 0, misses: 0 });
   });
 
+  test("each call lands in its own second; a slot is emptied before a second 60 s later reuses it", async (t) => {
+    const clock = manualClock(1_000_000); // second 1000
+    const store = await open(t, { clock });
+    await store.get("a");
+    clock.advance(999); // still second 1000
+    await store.get("a");
+    clock.advance(1); // second 1001
+    await store.get("a");
+    assert.equal(metricsOf(store).recent().calls, 3);
+    clock.advance(59_000); // second 1060, which takes second 1000's slot
+    assert.equal(metricsOf(store).recent().calls, 1, "second 1000 has left the window");
+    await store.get("a");
+    assert.deepEqual(metricsOf(store).recent(), { calls: 2, errors: 0, latencyP95Ms: 0, hits: 0, misses: 2 });
+    clock.advance(-59_000); // back to second 1001, whose slot still holds it
+    await store.get("a");
+    assert.equal(metricsOf(store).recent().calls, 2, "second 1001, now with two calls; 1060 is ahead of the clock");
+  });
+
   test("metricsText shows the last health status once one is set", async (t) => {
     const store = await open(t);
     assert.doesNotMatch(await store.metricsText(), /larder_health_status/);
