@@ -47,8 +47,8 @@ async function runAlternating(workload, stores, round, rates) {
   globalThis.gc?.();
   const elapsedMs = { counted: 0, uncounted: 0 };
   for (const [index, step] of workload.steps.entries()) {
-    const first = (index + round) % 2;
-    for (const side of [SIDES[first], SIDES[1 - first]]) {
+    const leader = (index + round) % 2;
+    for (const side of [SIDES[leader], SIDES[1 - leader]]) {
       const start = performance.now();
       await step(stores.get(side));
       elapsedMs[side] += performance.now() - start;

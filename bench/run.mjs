@@ -84,8 +84,8 @@ async function meter(engine, rep) {
   try {
     const rates = await runChild(METERING, [engine.id, String(divisor), String(rounds), first], ["--expose-gc"]);
     const all = metering.get(engine.id) ?? { counted: {}, uncounted: {} };
-    for (const side of ["counted", "uncounted"]) {
-      for (const [workload, list] of Object.entries(rates[side])) (all[side][workload] ??= []).push(...list);
+    for (const [side, byWorkload] of Object.entries(rates)) {
+      for (const [workload, list] of Object.entries(byWorkload)) (all[side][workload] ??= []).push(...list);
     }
     metering.set(engine.id, all);
     console.error(`rep ${rep + 1}/${reps} ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
