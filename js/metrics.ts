@@ -25,6 +25,12 @@ export const LOADER_ERROR = "LOADER";
 /** How many slow operations are kept, the latest. */
 const SLOW_KEPT = 50;
 
+/** Calls answered at once wait for a clock reading to be placed in the
+ *  recent window (`#answeredAtOnce`): at most this many, and at most this
+ *  long when the event loop is free. */
+const UNPLACED_AT_MOST = 100;
+const PLACED_WITHIN_MS = 1000;
+
 class OperationCounts {
   constructor(readonly op: string) {}
 
@@ -56,6 +62,8 @@ export class StoreMetrics {
   #misses = 0;
   #lastTxId = 0;
   #lastHealthStatus: HealthStatus | undefined;
+  /** The timer that places calls answered at once, while one is set. */
+  #placing: ReturnType<typeof setTimeout> | undefined;
 
   constructor(source: MetricsSource) {
     this.#source = source;
@@ -80,7 +88,10 @@ export class StoreMetrics {
     const txId = ++this.#lastTxId;
     const facts = this.#source.tracer.listening ? new CoreFacts(txId) : undefined;
     const counts = this.#counts(op);
-    return new CountedCall(this, counts, ns, key, batch, txId, this.#source.clock(), facts, read, passes);
+    // A get's clock starts only once the read cache could not answer it
+    // (CountedCall.start): a hit is counted without reading the clock.
+    const startedAt = op === "get" ? undefined : this.#source.clock();
+    return new CountedCall(this, counts, ns, key, batch, txId, startedAt, facts, read, passes);
   }
 
   /** Runs one top-level call made of several (getOrSet), counted as one. */
@@ -104,6 +115,11 @@ export class StoreMetrics {
         throw call.rejected(error);
       },
     );
+  }
+
+  /** The store's clock, in milliseconds. */
+  now(): number {
+    return this.#source.clock();
   }
 
   /** Lookups that found a live entry (`hits`) or none (`misses`). */
@@ -169,42 +185,74 @@ export class StoreMetrics {
     };
   }
 
-  /** Counts `call` as it settles: with `answer`, or failed with `failure`.
-   *  A call answered at once (a read-cache hit) waited on nothing but its
-   *  promise step: it took 0 ms, and the clock is not read again. */
-  settled(call: CountedCall<never, unknown>, answer: unknown, failure: unknown, atOnce: boolean): void {
+  /** Stops timing: the store is closing. Calls answered at once still
+   *  waiting are placed by the next read of the window. */
+  close(): void {
+    clearTimeout(this.#placing);
+    this.#placing = undefined;
+  }
+
+  /** Counts `call` as it succeeds with `answer`. One answered at once (a
+   *  read-cache hit) waited on nothing but its promise step: it took 0 ms,
+   *  and it is counted without reading the clock (`#answeredAtOnce`). */
+  fulfilled(call: CountedCall<never, unknown>, answer: unknown, atOnce: boolean): void {
+    const { op } = call.counts;
+    const hits = hitsIn(op, answer);
+    const misses = lookupsIn(op, answer) - hits;
+    this.#hits += hits;
+    this.#misses += misses;
+    if (atOnce) this.#answeredAtOnce(call, hits, misses);
+    else this.#settled(call, null, false, hits, misses);
+  }
+
+  /** Counts `call` as it fails with `failure`. */
+  rejected(call: CountedCall<never, unknown>, failure: unknown): void {
     const { counts } = call;
-    const { op } = counts;
-    const settledAt = atOnce ? call.startedAt : this.#source.clock();
-    const durationMs = atOnce ? 0 : Math.max(0, settledAt - call.startedAt);
+    const storageError = failure instanceof StorageError;
+    const code = storageError ? failure.code : LOADER_ERROR;
+    counts.errors ??= {};
+    counts.errors[code] = (counts.errors[code] ?? 0) + 1;
+    this.#settled(call, code, !(storageError && failure.category === "VALIDATION"), 0, 0);
+  }
+
+  #settled(call: CountedCall<never, unknown>, code: string | null, failed: boolean, hits: number, misses: number): void {
+    const { counts } = call;
+    const settledAt = this.#source.clock();
+    // A call that failed before its clock started took no time that counts.
+    const durationMs = Math.max(0, settledAt - (call.startedAt ?? settledAt));
     counts.calls += 1;
     const bucket = counts.latency.record(durationMs);
-    let code: string | null = null;
-    let failed = false;
-    let hits = 0;
-    let misses = 0;
-    if (failure === undefined) {
-      if (op === "get" || op === "has") {
-        hits = answer === undefined || answer === false ? 0 : 1;
-        misses = 1 - hits;
-      } else if (op === "mget" && Array.isArray(answer)) {
-        for (const found of answer) if (found !== undefined) hits += 1;
-        misses = answer.length - hits;
-      }
-      this.#hits += hits;
-      this.#misses += misses;
-    } else {
-      const storageError = failure instanceof StorageError;
-      code = storageError ? failure.code : LOADER_ERROR;
-      counts.errors ??= {};
-      counts.errors[code] = (counts.errors[code] ?? 0) + 1;
-      failed = !(storageError && failure.category === "VALIDATION");
-    }
     this.#recent.call(settledAt, bucket, durationMs, failed, hits, misses);
     if (durationMs > this.#source.slowOperationMs) this.#slowCall(call, durationMs, settledAt);
+    this.#trace(call, durationMs, code);
+  }
+
+  /** Counts a call answered at once. It goes in the recent window at the
+   *  next clock reading: another call's, the UNPLACED_AT_MOST-th such
+   *  call's, or a timer's, set to fire within PLACED_WITHIN_MS. Its second
+   *  may come out later than its own by that much, and the window's counts
+   *  never miss it: reading the window places it first. */
+  #answeredAtOnce(call: CountedCall<never, unknown>, hits: number, misses: number): void {
+    const { counts } = call;
+    counts.calls += 1;
+    counts.latency.record(0);
+    if (this.#recent.answeredAtOnce(hits, misses) >= UNPLACED_AT_MOST) {
+      this.#recent.place(this.#source.clock());
+    } else if (this.#placing === undefined) {
+      this.#placing = setTimeout(() => {
+        this.#placing = undefined;
+        this.#recent.place(this.#source.clock());
+      }, PLACED_WITHIN_MS);
+      // In Node, the timer alone never keeps the process alive.
+      (this.#placing as { unref?: () => void }).unref?.();
+    }
+    this.#trace(call, 0, null);
+  }
+
+  #trace(call: CountedCall<never, unknown>, durationMs: number, code: string | null): void {
     const { tracer } = this.#source;
     if (tracer.listening) {
-      tracer.emit(traceEvent(call.txId, op, call.ns, singleKey(call), call.batch, durationMs, code, call.facts));
+      tracer.emit(traceEvent(call.txId, call.counts.op, call.ns, singleKey(call), call.batch, durationMs, code, call.facts));
     }
   }
 
@@ -258,6 +306,22 @@ function traceEvent(
 
 const never = () => false;
 
+/** How many lookups a call with `answer` made: one for a get or a has, one
+ *  per key for an mget; none for the others. */
+function lookupsIn(op: string, answer: unknown): number {
+  if (op === "get" || op === "has") return 1;
+  return op === "mget" && Array.isArray(answer) ? answer.length : 0;
+}
+
+/** How many of those found a live entry. */
+function hitsIn(op: string, answer: unknown): number {
+  if (op === "get" || op === "has") return answer === undefined || answer === false ? 0 : 1;
+  if (op !== "mget" || !Array.isArray(answer)) return 0;
+  let hits = 0;
+  for (const found of answer) if (found !== undefined) hits += 1;
+  return hits;
+}
+
 /** A counted call's settlement (StoreMetrics.begin): what it needs to be
  *  counted, all in one object, so counting adds no closure or promise step. */
 class CountedCall<R, T> implements Settlement<R, T> {
@@ -268,11 +332,16 @@ class CountedCall<R, T> implements Settlement<R, T> {
     readonly key: unknown,
     readonly batch: unknown,
     readonly txId: number,
-    readonly startedAt: number,
+    /** Undefined until the clock starts (`start`). */
+    public startedAt: number | undefined,
     readonly facts: CoreFacts | undefined,
     readonly read: (raw: R) => T,
     readonly passes: (error: unknown) => boolean,
   ) {}
+
+  start(): void {
+    this.startedAt ??= this.metrics.now();
+  }
 
   fulfilled(raw: R, atOnce: boolean): T {
     let answer: T;
@@ -281,13 +350,13 @@ class CountedCall<R, T> implements Settlement<R, T> {
     } catch (error) {
       throw this.rejected(error);
     }
-    this.metrics.settled(this, answer, undefined, atOnce);
+    this.metrics.fulfilled(this, answer, atOnce);
     return answer;
   }
 
   rejected(error: unknown): unknown {
     const failure = this.passes(error) ? error : withTxId(toStorageError(error), this.txId);
-    this.metrics.settled(this, undefined, failure, false);
+    this.metrics.rejected(this, failure);
     return failure;
   }
 }

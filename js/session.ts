@@ -64,6 +64,10 @@ interface Disposed {
 export interface Settlement<R, T> {
   /** The core facts to fill, for a traced call. */
   readonly facts: CoreFacts | undefined;
+  /** Starts the call's clock, if it has not started: the call is going to
+   *  wait (for the core, or for the store to reopen). A get's starts only
+   *  then, so that a read-cache hit does not read the clock. */
+  start?(): void;
   fulfilled(raw: R, atOnce: boolean): T;
   rejected(error: unknown): unknown;
 }
@@ -130,6 +134,7 @@ export class Session {
 
   /** `call` while the store is not open: after a reopening, or refused. */
   async #callWhenOpen<R, T>(invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
+    settlement.start?.();
     // A reopening that failed (storage still failing) is tried again.
     if (this.#state.kind === "failed") this.#reopen();
     let state = this.#state;
@@ -195,6 +200,7 @@ export class Session {
       // An answer given at once takes the same promise step as any other, so
       // that calls made together settle in call order.
       const atOnce = !(answer instanceof Promise);
+      if (!atOnce) settlement.start?.();
       const pending = atOnce ? Promise.resolve(answer) : (answer as Promise<R>);
       // Each outcome is heard only while the call is in flight: a trap may have failed it first.
       pending.then(

@@ -82,6 +82,7 @@ export class SharedStore {
    *  a loader, reject with DISPOSED. */
   close(): Promise<void> {
     this.getOrSet.close();
+    this.metrics.close();
     return this.session.dispose();
   }
 }

@@ -269,6 +269,26 @@ describe("the recent window (for health)", () => {
     assert.equal(metricsOf(store).recent().calls, 2, "second 1001, now with two calls; 1060 is ahead of the clock");
   });
 
+  test("a read-cache hit, which reads no clock, is placed in the window within a second by a timer", async (t) => {
+    const clock = manualClock(1_000_000); // second 1000
+    const store = await open(t, { clock });
+    await store.set("a", 1);
+    assert.equal(await store.get("a"), 1); // a hit: counted, its second not yet known
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the timer places it, in second 1000
+    clock.advance(60_000);
+    assert.deepEqual(metricsOf(store).recent(), { calls: 0, errors: 0, latencyP95Ms: null, hits: 0, misses: 0 });
+    assert.equal((await store.metrics()).cache.hits, 1);
+  });
+
+  test("at most 100 hits wait for a clock reading: the 100th places them", async (t) => {
+    const clock = manualClock(1_000_000);
+    const store = await open(t, { clock });
+    await store.set("a", 1);
+    for (let hit = 0; hit < 150; hit += 1) await store.get("a");
+    clock.advance(60_000); // the set and the first 100 hits, in second 1000, leave the window
+    assert.deepEqual(metricsOf(store).recent(), { calls: 50, errors: 0, latencyP95Ms: 0, hits: 50, misses: 0 });
+  });
+
   test("metricsText shows the last health status once one is set", async (t) => {
     const store = await open(t);
     assert.doesNotMatch(await store.metricsText(), /larder_health_status/);
@@ -317,8 +337,11 @@ describe("the options", () => {
     const clock = manualClock(0, 1); // each reading moves the clock 1 ms
     const store = await open(t, { clock, slowOperationMs: 0 });
     await store.set("a", 1);
+    await store.get("a"); // a read-cache hit takes 0 ms
+    await store.get("b"); // a miss: timed from when it went to the core
     const { operations } = await store.metrics();
     assert.equal(operations.set.slow, 1);
+    assert.deepEqual([operations.get.calls, operations.get.slow], [2, 1]);
   });
 
   for (const [bad, mentions] of [
