@@ -74,20 +74,21 @@ const failures = new Map();
 const metering = new Map();
 
 /** Runs `engine`'s metering (metering.mjs) for repetition `rep`, unless it
- *  failed before; adds its rounds to `metering`. Which side's package loads
- *  first alternates by repetition. */
+ *  failed before: two processes, one with each side's package loaded
+ *  first; adds their rounds to `metering`. */
 async function meter(engine, rep) {
   const name = `${engine.id} metering`;
   if (failures.has(name)) return;
-  const first = rep % 2 === 0 ? "counted" : "uncounted";
   const t0 = performance.now();
   try {
-    const rates = await runChild(METERING, [engine.id, String(divisor), String(rounds), first], ["--expose-gc"]);
-    const all = metering.get(engine.id) ?? { counted: {}, uncounted: {} };
-    for (const [side, byWorkload] of Object.entries(rates)) {
-      for (const [workload, list] of Object.entries(byWorkload)) (all[side][workload] ??= []).push(...list);
+    for (const first of ["counted", "uncounted"]) {
+      const rates = await runChild(METERING, [engine.id, String(divisor), String(rounds), first], ["--expose-gc"]);
+      const all = metering.get(engine.id) ?? { counted: {}, uncounted: {} };
+      for (const [side, byWorkload] of Object.entries(rates)) {
+        for (const [workload, list] of Object.entries(byWorkload)) (all[side][workload] ??= []).push(...list);
+      }
+      metering.set(engine.id, all);
     }
-    metering.set(engine.id, all);
     console.error(`rep ${rep + 1}/${reps} ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } catch (error) {
     failures.set(name, error.message);

@@ -1,7 +1,7 @@
 // Run settings from the environment, shared by the Node and browser runners.
 //   LARDER_BENCH_QUICK=1     one repetition at a tenth of the sizes (development)
 //   LARDER_BENCH_REPS=n      repetitions (default 5; the median is reported)
-//   LARDER_BENCH_ROUNDS=n    rounds of the metering per repetition (what metrics cost; default 3)
+//   LARDER_BENCH_ROUNDS=n    rounds of each metering process, two per repetition (what metrics cost; default 2)
 //   LARDER_BENCH_ENGINES=a,b only these engines
 
 export const quick = process.env.LARDER_BENCH_QUICK === "1";
@@ -14,7 +14,7 @@ export function repetitions() {
 
 /** How many rounds metering.mjs runs for each metered row, per repetition. */
 export function meteringRounds() {
-  const rounds = Number(process.env.LARDER_BENCH_ROUNDS ?? (quick ? 1 : 3));
+  const rounds = Number(process.env.LARDER_BENCH_ROUNDS ?? (quick ? 1 : 2));
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error("LARDER_BENCH_ROUNDS must be a positive integer");
   return rounds;
 }
