@@ -53,8 +53,7 @@ impl<T> OperationQueue<T> {
         self.waiting.len()
     }
 
-    #[cfg(test)]
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
 

@@ -149,8 +149,12 @@ impl Engine {
     /// it wait too, so call order holds.
     pub fn drain(self: &Rc<Self>) {
         loop {
-            let now = self.now_ms();
             let retry = self.retry_waiting.borrow_mut().take();
+            // The clock is read only for work to do: each reading crosses to JS.
+            if retry.is_none() && self.queue.borrow().is_empty() {
+                break;
+            }
+            let now = self.now_ms();
             let job = match retry {
                 Some(job) => job,
                 None => match self.take_job(&now) {
