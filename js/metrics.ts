@@ -193,8 +193,8 @@ export class StoreMetrics {
   }
 
   /** Counts `call` as it succeeds with `answer`. One answered at once (a
-   *  read-cache hit) waited on nothing but its promise step: it took 0 ms,
-   *  and it is counted without reading the clock (`#answeredAtOnce`). */
+   *  read-cache hit) waited on nothing: it took 0 ms, and it is counted
+   *  without reading the clock (`#answeredAtOnce`). */
   fulfilled(call: CountedCall<never, unknown>, answer: unknown, atOnce: boolean): void {
     const { op } = call.counts;
     const hits = hitsIn(op, answer);

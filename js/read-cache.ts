@@ -121,7 +121,7 @@ export class ReadCachingStore implements NativeApi {
   }
 
   // A hit answers the stored form, the JSON text, which the facade parses,
-  // at once (js/session.ts gives it the same promise step as any answer).
+  // at once (js/session.ts settles the call there and then).
   // What the core answers is cached if it is JSON text, cannot expire and
   // fits in the room left.
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue {

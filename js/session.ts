@@ -183,32 +183,39 @@ export class Session {
   #invoke<R, T>(opened: OpenedStore, invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
     const { native } = opened;
     const { facts } = settlement;
-    return new Promise<T>((resolve, reject) => {
-      let answer: Answer<R>;
+    let answer: Answer<R>;
+    try {
+      // Only the operations this call submits, synchronously, carry its tag.
+      if (facts) native.traceNext(facts.txId);
+      answer = invoke(native);
+      if (facts) native.traceNext(0);
+    } catch (error) {
+      if (isTrap(error)) this.#trapped(opened, error);
+      else if (facts) native.traceNext(0);
+      // In an executor, so that a failure to make the failure rejects too.
+      return new Promise<T>((_, reject) => reject(settlement.rejected(error)));
+    }
+    if (!(answer instanceof Promise)) {
+      // Answered at once (a read-cache hit): settled now. The cache answers
+      // only while no call is in flight, so every call made before this one
+      // has settled already, and call order holds.
       try {
-        // Only the operations this call submits, synchronously, carry its tag.
-        if (facts) native.traceNext(facts.txId);
-        answer = invoke(native);
-        if (facts) native.traceNext(0);
-      } catch (error) {
-        if (isTrap(error)) this.#trapped(opened, error);
-        else if (facts) native.traceNext(0);
-        reject(settlement.rejected(error));
-        return;
+        return Promise.resolve(settlement.fulfilled(answer, true));
+      } catch (failure) {
+        return Promise.reject(failure);
       }
+    }
+    settlement.start?.();
+    const pending = answer;
+    return new Promise<T>((resolve, reject) => {
       this.#inFlight.set(reject, settlement);
-      // An answer given at once takes the same promise step as any other, so
-      // that calls made together settle in call order.
-      const atOnce = !(answer instanceof Promise);
-      if (!atOnce) settlement.start?.();
-      const pending = atOnce ? Promise.resolve(answer) : (answer as Promise<R>);
       // Each outcome is heard only while the call is in flight: a trap may have failed it first.
       pending.then(
         (raw) => {
           if (!this.#inFlight.delete(reject)) return;
           if (facts) addFacts(native, facts);
           try {
-            resolve(settlement.fulfilled(raw, atOnce));
+            resolve(settlement.fulfilled(raw, false));
           } catch (failure) {
             reject(failure);
           }
