@@ -188,7 +188,8 @@ export function printNodeReport({ engines, summary, metering, failures, reps, ro
   console.log("\nBytes written per operation (file rows), in parentheses the ratio to the row's baseline; lower is better:\n");
   console.log(bytesTable(engines, summary));
   if (metering.size > 0) {
-    const processes = `${reps} process${reps === 1 ? "" : "es"}`;
+    // run.mjs runs two per repetition, one with each package imported first.
+    const processes = `${2 * reps} processes`;
     console.log(`\nWhat metrics cost (metering.mjs): ${processes} per metered row, each of ${rounds} round${rounds === 1 ? "" : "s"}: every workload run`);
     console.log("step by step in alternation on a store of the package and on one of its copy that counts nothing; the");
     console.log("median rates of all rounds, and the median of the rounds' with / without ratios (1.000× = free) with");
