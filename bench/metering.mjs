@@ -35,8 +35,12 @@ if (!engine || !dir || !(Number(divisor) > 0) || !(Number(rounds) >= 1) || !SIDE
   process.exit(2);
 }
 const sizes = scaledSizes(Number(divisor));
+
+/** SIDES in the order that puts `side` first. */
+const startingWith = (side) => (side === SIDES[0] ? SIDES : [...SIDES].reverse());
+
 const openers = {};
-for (const side of first === SIDES[0] ? SIDES : [...SIDES].reverse()) {
+for (const side of startingWith(first)) {
   openers[side] = larderOpener((await import(PACKAGES[side])).openStorage);
 }
 
@@ -48,8 +52,7 @@ async function runAlternating(workload, stores, round, rates) {
   globalThis.gc?.();
   const elapsedMs = { counted: 0, uncounted: 0 };
   for (const [index, step] of workload.steps.entries()) {
-    const leader = (index + round) % 2;
-    for (const side of [SIDES[leader], SIDES[1 - leader]]) {
+    for (const side of startingWith(SIDES[(index + round) % 2])) {
       const start = performance.now();
       await step(stores.get(side));
       elapsedMs[side] += performance.now() - start;
@@ -70,7 +73,7 @@ async function runPair(round, workloads, options, rates) {
   try {
     // Which store opens first alternates by round too: the first opened ran
     // W2 a few percent slower than the other in a test of both orders.
-    for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+    for (const side of startingWith(SIDES[round % 2])) {
       const file = isPersistent(engine) ? join(roundDir, `${side}.sqlite`) : undefined;
       stores.set(side, await openers[side]({ file, ...engine.options, ...options }));
     }

@@ -123,11 +123,11 @@ export class StoreMetrics {
   }
 
   /** Lookups that found a live entry (`hits`) or none (`misses`). */
-  lookups(hits: number, misses: number, at = this.#source.clock()): void {
+  lookups(hits: number, misses: number): void {
     if (!COUNTING) return;
     this.#hits += hits;
     this.#misses += misses;
-    this.#recent.lookups(at, hits, misses);
+    this.#recent.lookups(this.#source.clock(), hits, misses);
   }
 
   /** The last 60 s of the store's clock (for health checks). */
@@ -237,16 +237,21 @@ export class StoreMetrics {
     counts.calls += 1;
     counts.latency.record(0);
     if (this.#recent.answeredAtOnce(hits, misses) >= UNPLACED_AT_MOST) {
-      this.#recent.place(this.#source.clock());
+      this.#placeAnswered();
     } else if (this.#placing === undefined) {
       this.#placing = setTimeout(() => {
         this.#placing = undefined;
-        this.#recent.place(this.#source.clock());
+        this.#placeAnswered();
       }, PLACED_WITHIN_MS);
       // In Node, the timer alone never keeps the process alive.
       (this.#placing as { unref?: () => void }).unref?.();
     }
     this.#trace(call, 0, null);
+  }
+
+  /** Places the calls answered at once so far, at the clock's time. */
+  #placeAnswered(): void {
+    this.#recent.place(this.#source.clock());
   }
 
   #trace(call: CountedCall<never, unknown>, durationMs: number, code: string | null): void {
