@@ -8,7 +8,7 @@
 // panic trigger of tests/js/panic.test.mjs). It needs pkg/ built first.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { transformSync } from "esbuild";
 import { fileSize, packageEntries, unreachedFiles } from "./runtime-files.mjs";
 import { glueFactory, glueFactoryTypes } from "./wasm-factory.mjs";
@@ -48,6 +48,12 @@ mkdirSync(`${root}pkg/wasm`, { recursive: true });
 // (what an app loads; the comments are in the sources and the .d.ts).
 run(bin("tsc"), ["-p", "js", "--emitDeclarationOnly"]);
 run(bin("tsc"), ["-p", "js", "--declaration", "false", "--removeComments"]);
+// tsc indents by four spaces; esbuild prints the same code with two.
+for (const name of readdirSync(`${root}pkg`)) {
+  if (!name.endsWith(".js")) continue;
+  const file = `${root}pkg/${name}`;
+  writeFileSync(file, transformSync(readFileSync(file, "utf8"), { format: "esm" }).code);
+}
 copyFileSync(`${root}${glueDir}/larder.d.ts`, `${root}pkg/wasm/larder.d.ts`);
 // The glue is generated code nobody reads in the package: without its
 // whitespace it is 40% smaller, and every name and statement stays as it was.

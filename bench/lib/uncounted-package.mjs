@@ -5,8 +5,8 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const COUNTED = "export const COUNTING = true;\n";
-const UNCOUNTED = "export const COUNTING = false;\n";
+const COUNTED = "const COUNTING = true;\nexport {\n  COUNTING\n};\n";
+const UNCOUNTED = COUNTED.replace("true", "false");
 
 /** Makes target/pkg-uncounted from `root`'s pkg/ and returns its Node entry; throws if pkg/counting.js is not the switch it expects. */
 export function makeUncountedPackage(root) {
