@@ -40,12 +40,12 @@ export class DurationCounts {
   sum = 0;
   max = 0;
 
-  /** Counts one duration; returns its bucket. */
-  record(durationMs: number): number {
+  /** Counts a duration, of one call or of `calls` calls; returns its bucket. */
+  record(durationMs: number, calls = 1): number {
     const bucket = bucketOf(durationMs);
-    this.counts[bucket] += 1;
-    this.count += 1;
-    this.sum += durationMs;
+    this.counts[bucket] += calls;
+    this.count += calls;
+    this.sum += durationMs * calls;
     if (durationMs > this.max) this.max = durationMs;
     return bucket;
   }

@@ -126,8 +126,12 @@ export class ReadCachingStore implements NativeApi {
   // fits in the room left.
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue {
     const at = slot(ns, key);
-    const text = this.#hit(at);
-    if (text !== undefined) return text;
+    return this.#hit(at) ?? this.#getFromCore(ns, key, at);
+  }
+
+  // Apart from `get`: a function with a closure sets up a context for it on
+  // every call, a hit's too.
+  #getFromCore(ns: Namespace, key: string, at: string | undefined): Promise<StoredValue | undefined> {
     return this.#track(this.#native.getEntry(ns, key), (found, epoch) => {
       if (found === undefined) return undefined;
       const [stored, expires] = found;

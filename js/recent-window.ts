@@ -2,9 +2,7 @@
  * The last 60 seconds of a store's clock, in one-second slots: calls, failed
  * calls (validation errors excluded), lookups' hits and misses, and the
  * calls' durations by bucket for a p95. A slot is reused once its second has
- * left the window, so recording never allocates. A call answered at once (a
- * read-cache hit) is counted without a clock reading of its own: it waits,
- * a count among others, for the next reading the window is given.
+ * left the window, so recording never allocates.
  */
 
 import { BUCKET_COUNT, bucketOf, percentile } from "./histogram.js";
@@ -40,19 +38,12 @@ export class RecentCounts {
    *  offset: most calls fall in the second of the call before. */
   #currentFromMs = Infinity;
   #current = 0;
-  /** The calls answered at once since the window was last given the time,
-   *  and their lookups' hits and misses (see `answeredAtOnce`). */
-  #unplacedCalls = 0;
-  #unplacedHits = 0;
-  #unplacedMisses = 0;
-
   constructor() {
     for (let at = 0; at < this.#slots.length; at += STRIDE) this.#slots[at + SECOND] = NaN;
   }
 
   /** One settled call, and the hits and misses of its lookups. */
   call(nowMs: number, bucket: number, durationMs: number, failed: boolean, hits: number, misses: number): void {
-    this.place(nowMs);
     const at = this.#offset(nowMs);
     const slots = this.#slots;
     slots[at + CALLS] += 1;
@@ -63,30 +54,17 @@ export class RecentCounts {
     if (durationMs > slots[at + MAX_MS]!) slots[at + MAX_MS] = durationMs;
   }
 
-  /** One call answered at once: it took 0 ms, and it is counted in the
-   *  second of the next time the window is given (`place`, or any other
-   *  record or read), which its caller makes sure comes soon
-   *  (js/metrics.ts). Returns how many such calls wait to be placed. */
-  answeredAtOnce(hits: number, misses: number): number {
-    this.#unplacedHits += hits;
-    this.#unplacedMisses += misses;
-    return (this.#unplacedCalls += 1);
-  }
-
-  /** Counts the calls answered at once since the last time given in `nowMs`'s second. */
-  place(nowMs: number): void {
-    if (this.#unplacedCalls === 0) return;
+  /** `calls` calls answered at once (0 ms each), and their lookups' hits and misses. */
+  answeredAtOnce(nowMs: number, calls: number, hits: number, misses: number): void {
     const at = this.#offset(nowMs);
     const slots = this.#slots;
-    slots[at + CALLS] += this.#unplacedCalls;
-    slots[at + HITS] += this.#unplacedHits;
-    slots[at + MISSES] += this.#unplacedMisses;
-    slots[at + DURATIONS + bucketOf(0)] += this.#unplacedCalls;
-    this.#unplacedCalls = this.#unplacedHits = this.#unplacedMisses = 0;
+    slots[at + CALLS] += calls;
+    slots[at + HITS] += hits;
+    slots[at + MISSES] += misses;
+    slots[at + DURATIONS + bucketOf(0)] += calls;
   }
 
   lookups(nowMs: number, hits: number, misses: number): void {
-    this.place(nowMs);
     const at = this.#offset(nowMs);
     this.#slots[at + HITS] += hits;
     this.#slots[at + MISSES] += misses;
@@ -94,7 +72,6 @@ export class RecentCounts {
 
   /** The totals of the slots within the last 60 s before `nowMs`. */
   window(nowMs: number): RecentWindow {
-    this.place(nowMs);
     const now = Math.floor(nowMs / 1000);
     const slots = this.#slots;
     const totals = { calls: 0, errors: 0, latencyP95Ms: null as number | null, hits: 0, misses: 0 };

@@ -83,6 +83,12 @@ const isTrap = (error: unknown): boolean => error instanceof WebAssembly.Runtime
 
 const disposed = () => ownError("DISPOSED", "the store has been disposed");
 
+/** The call's failure with `error`, as a rejected promise; made in an
+ *  executor, so that a failure to make the failure rejects too. */
+function rejectedWith<T>(settlement: Settlement<unknown, T>, error: unknown): Promise<T> {
+  return new Promise<T>((_, reject) => reject(settlement.rejected(error)));
+}
+
 /** A traced call's facts from its instance, unless the instance trapped meanwhile and can tell nothing. */
 function addFacts(native: NativeApi, facts: CoreFacts): void {
   try {
@@ -192,8 +198,7 @@ export class Session {
     } catch (error) {
       if (isTrap(error)) this.#trapped(opened, error);
       else if (facts) native.traceNext(0);
-      // In an executor, so that a failure to make the failure rejects too.
-      return new Promise<T>((_, reject) => reject(settlement.rejected(error)));
+      return rejectedWith(settlement, error);
     }
     if (!(answer instanceof Promise)) {
       // Answered at once (a read-cache hit): settled now. The cache answers
@@ -206,7 +211,14 @@ export class Session {
       }
     }
     settlement.start?.();
-    const pending = answer;
+    return this.#settleLater(native, answer, settlement);
+  }
+
+  /** Settles the call once `pending` does, unless a trap fails it first.
+   *  (Apart from #invoke: a function with a closure sets up a context for it
+   *  on every call, an answer given at once's too.) */
+  #settleLater<R, T>(native: NativeApi, pending: Promise<R>, settlement: Settlement<R, T>): Promise<T> {
+    const { facts } = settlement;
     return new Promise<T>((resolve, reject) => {
       this.#inFlight.set(reject, settlement);
       // Each outcome is heard only while the call is in flight: a trap may have failed it first.
