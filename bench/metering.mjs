@@ -34,7 +34,12 @@ if (!engine || !dir || !(Number(divisor) > 0) || !(Number(rounds) >= 1) || !SIDE
   console.error("usage: node bench/metering.mjs ENGINE DIR SIZE_DIVISOR ROUNDS counted|uncounted (ENGINE: a row marked metered)");
   process.exit(2);
 }
-const sizes = scaledSizes(Number(divisor));
+/** W6 (1,000 concurrent sets) is one step of a few tens of milliseconds,
+ *  whose time swung by ±15% from round to round: metered, it is this many
+ *  such steps, each on keys of its own. */
+const W6_STEPS = 10;
+const meteredSizes = (sizeDivisor) => ({ ...scaledSizes(sizeDivisor), concurrentSteps: W6_STEPS });
+const sizes = meteredSizes(Number(divisor));
 
 /** SIDES in the order that puts `side` first. */
 const startingWith = (side) => (side === SIDES[0] ? SIDES : [...SIDES].reverse());
@@ -96,7 +101,7 @@ async function runRounds(roundSizes, count, rates) {
 
 // First a round at a tenth of the sizes, not recorded: the first side to
 // run a step would otherwise also pay for compiling the code both share.
-await runRounds(scaledSizes(Number(divisor) * 10), 1, { counted: {}, uncounted: {} });
+await runRounds(meteredSizes(Number(divisor) * 10), 1, { counted: {}, uncounted: {} });
 const rates = { counted: {}, uncounted: {} };
 await runRounds(sizes, Number(rounds), rates);
 process.stdout.write(`${JSON.stringify(rates)}\n`);

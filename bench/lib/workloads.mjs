@@ -96,7 +96,8 @@ export function makeWorkloads(sizes) {
     sizes.mgetBatch,
   );
   const mixed = mixedOperations(sizes.mixed, sizes.set, 0.1, 5);
-  const concurrentKeys = makeKeys("w6", sizes.concurrent);
+  // Each of W6's steps sets its own keys (metering.mjs asks for several).
+  const concurrentSteps = chunk(makeKeys("w6", sizes.concurrent * (sizes.concurrentSteps ?? 1)), sizes.concurrent);
 
   return [
     fromSteps(
@@ -128,12 +129,13 @@ export function makeWorkloads(sizes) {
         else expectFound((await store.get(setKeys[key])) !== undefined, setKeys[key]);
       }),
     ),
-    // One step: its sets are issued together.
-    fromSteps({ id: "W6", name: "concurrent set", ops: sizes.concurrent }, [
-      async (store) => {
-        await Promise.all(concurrentKeys.map((key, i) => store.set(key, valueOf(i))));
-      },
-    ]),
+    // One step unless `sizes.concurrentSteps` asks for more: a step's sets are issued together.
+    fromSteps(
+      { id: "W6", name: "concurrent set", ops: sizes.concurrent * concurrentSteps.length },
+      concurrentSteps.map((keys) => async (store) => {
+        await Promise.all(keys.map((key, i) => store.set(key, valueOf(i))));
+      }),
+    ),
   ];
 }
 
