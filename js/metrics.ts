@@ -241,8 +241,8 @@ export class StoreMetrics {
     this.#trace(call, durationMs, code);
   }
 
-  /** Counts a call answered at once (a read-cache hit, little more work
-   *  than counting it) in a few additions. It joins its kind's calls (at
+  /** Counts a call answered at once (a read-cache hit) in a few additions,
+   *  as cheap as the hit itself must stay. It joins its kind's calls (at
    *  0 ms), the store's hits and misses and the recent window at the next
    *  clock reading (`#clock`): another call's, the UNPLACED_AT_MOST-th such
    *  call's, or a timer's within PLACED_WITHIN_MS. Its second in the window
