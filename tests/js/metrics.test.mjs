@@ -280,6 +280,19 @@ describe("the recent window (for health)", () => {
     assert.equal((await store.metrics()).cache.hits, 1);
   });
 
+  test("hits still waiting for a clock reading are in every read of the counts, at 0 ms", async (t) => {
+    const clock = manualClock(1_000_000);
+    const store = await open(t, { clock });
+    await store.set("a", 1);
+    for (let hit = 0; hit < 3; hit += 1) assert.equal(await store.get("a"), 1);
+    // No timer has fired and fewer than 100 hits came: the read places them.
+    const { operations, cache } = await store.metrics();
+    assert.deepEqual([operations.get.calls, operations.get.latencyMs.count, operations.get.latencyMs.max], [3, 3, 0]);
+    assert.equal(operations.get.latencyMs.buckets[0].count, 3, "all three in the first bucket");
+    assert.deepEqual([cache.hits, cache.misses], [3, 0]);
+    assert.deepEqual(metricsOf(store).recent(), { calls: 4, errors: 0, latencyP95Ms: 0, hits: 3, misses: 0 });
+  });
+
   test("at most 100 hits wait for a clock reading: the 100th places them", async (t) => {
     const clock = manualClock(1_000_000);
     const store = await open(t, { clock });
