@@ -258,8 +258,7 @@ export class StoreMetrics {
     this.#trace(call, 0, null);
   }
 
-  // Apart from #answeredAtOnce: a function with a closure sets up a context
-  // for it on every call, whether it makes the closure or not.
+  // Apart from #answeredAtOnce, for its closure (ARCHITECTURE.md, Rules written once).
   #placeSoon(): void {
     this.#placing = setTimeout(() => {
       this.#placing = undefined;

@@ -129,8 +129,7 @@ export class ReadCachingStore implements NativeApi {
     return this.#hit(at) ?? this.#getFromCore(ns, key, at);
   }
 
-  // Apart from `get`: a function with a closure sets up a context for it on
-  // every call, a hit's too.
+  // Apart from `get`, for its closure (ARCHITECTURE.md, Rules written once).
   #getFromCore(ns: Namespace, key: string, at: string | undefined): Promise<StoredValue | undefined> {
     return this.#track(this.#native.getEntry(ns, key), (found, epoch) => {
       if (found === undefined) return undefined;

@@ -38,6 +38,7 @@ export class RecentCounts {
    *  offset: most calls fall in the second of the call before. */
   #currentFromMs = Infinity;
   #current = 0;
+
   constructor() {
     for (let at = 0; at < this.#slots.length; at += STRIDE) this.#slots[at + SECOND] = NaN;
   }

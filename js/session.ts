@@ -215,8 +215,7 @@ export class Session {
   }
 
   /** Settles the call once `pending` does, unless a trap fails it first.
-   *  (Apart from #invoke: a function with a closure sets up a context for it
-   *  on every call, an answer given at once's too.) */
+   *  (Apart from #invoke, for its closure: ARCHITECTURE.md, Rules written once.) */
   #settleLater<R, T>(native: NativeApi, pending: Promise<R>, settlement: Settlement<R, T>): Promise<T> {
     const { facts } = settlement;
     return new Promise<T>((resolve, reject) => {
