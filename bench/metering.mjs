@@ -3,7 +3,7 @@
 // Each round opens two fresh stores with the row's options, one from the
 // package and one from its copy that counts nothing (lib/uncounted-package.mjs,
 // made by the runner), and runs W1–W6 on both, one workload at a time, in
-// alternation: each step of the workload (about a twentieth of it;
+// alternation: each step of the workload (a 200th of it, `meteredSizes`;
 // lib/workloads.mjs) on one store, then the same step on the other, which of
 // the two goes first alternating from step to step and round to round. Then
 // W7 the same way on two fresh stores with the budget. Both sides thus meet
@@ -11,7 +11,8 @@
 // processes, or even seconds apart, they met a machine whose speed drifts
 // by more than the few percent being measured. A workload starts after a
 // full garbage collection (node's --expose-gc, as run.mjs starts it), so
-// neither side is charged for what a workload before left. A side's rate
+// neither side is charged for what a workload before left, and each step
+// after a young-generation one. A side's rate
 // is the workload's operations over the sum of its steps' times. FIRST
 // (counted or uncounted) is the side whose package is imported first: each
 // package's code is compiled and optimised on its own, once per process, so
@@ -34,11 +35,27 @@ if (!engine || !dir || !(Number(divisor) > 0) || !(Number(rounds) >= 1) || !SIDE
   console.error("usage: node bench/metering.mjs ENGINE DIR SIZE_DIVISOR ROUNDS counted|uncounted (ENGINE: a row marked metered)");
   process.exit(2);
 }
-/** W6 (1,000 concurrent sets) is one step of a few tens of milliseconds,
- *  whose time swung by ±15% from round to round: metered, it is this many
- *  such steps, each on keys of its own. */
+/** The workloads as make bench runs them, sampled more finely:
+ *  - cut into METERED_STEPS steps instead of 20: a W1 step of 500 sets
+ *    (15–35 ms) swung from 0.67× to 1.6× of the other side's same step, as
+ *    the machine's speed and the garbage collector came and went; steps a
+ *    tenth as long meet such moments on both sides (against a copy of
+ *    itself, W1's rounds moved from 0.90–1.05 to 0.99–1.03);
+ *  - W2, reads only, run W2_PASSES times over on the same store: its
+ *    10,000 gets take about 80 ms, and its rounds swung by ±10%; after the
+ *    first pass the others read the same entries in the same state;
+ *  - W6 (1,000 concurrent sets) is one step of a few tens of milliseconds,
+ *    whose time swung by ±15% from round to round: W6_STEPS such steps,
+ *    each on keys of its own. */
+const METERED_STEPS = 200;
+const W2_PASSES = 5;
 const W6_STEPS = 10;
-const meteredSizes = (sizeDivisor) => ({ ...scaledSizes(sizeDivisor), concurrentSteps: W6_STEPS });
+const meteredSizes = (sizeDivisor) => ({
+  ...scaledSizes(sizeDivisor),
+  steps: METERED_STEPS,
+  getPasses: W2_PASSES,
+  concurrentSteps: W6_STEPS,
+});
 const sizes = meteredSizes(Number(divisor));
 
 /** SIDES in the order that puts `side` first. */
@@ -58,6 +75,9 @@ async function runAlternating(workload, stores, round, rates) {
   const elapsedMs = { counted: 0, uncounted: 0 };
   for (const [index, step] of workload.steps.entries()) {
     for (const side of startingWith(SIDES[(index + round) % 2])) {
+      // An empty young generation: no step pays for collecting what the
+      // step before it (the other side's) left.
+      globalThis.gc?.({ type: "minor" });
       const start = performance.now();
       await step(stores.get(side));
       elapsedMs[side] += performance.now() - start;

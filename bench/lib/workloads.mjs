@@ -48,17 +48,17 @@ function expectFound(found, key) {
   if (!found) throw new Error(`${key}: not read back`);
 }
 
-/** How many parts a workload is cut into (see `inSteps`). */
+/** How many parts a workload is cut into (see `inSteps`), unless its sizes say (`sizes.steps`). */
 const STEPS = 20;
 
 /**
- * `items` cut into about STEPS contiguous parts, each a step that runs
+ * `items` cut into about `steps` contiguous parts, each a step that runs
  * `each(store, item)` on its items in order, awaiting one before the next.
  * A workload is its steps run in order; metering.mjs runs two stores' steps
  * in alternation, so that both meet the same moments of a noisy machine.
  */
-function inSteps(items, each) {
-  const size = Math.max(1, Math.ceil(items.length / STEPS));
+function inSteps(items, each, steps) {
+  const size = Math.max(1, Math.ceil(items.length / steps));
   return chunk(items, size).map((part) => async (store) => {
     for (const item of part) await each(store, item);
   });
@@ -84,6 +84,7 @@ const indices = (n) => Array.from({ length: n }, (_, i) => i);
  * timing.
  */
 export function makeWorkloads(sizes) {
+  const steps = sizes.steps ?? STEPS;
   const pool = makeValuePool();
   const valueOf = (i) => pool[i % pool.length];
 
@@ -96,38 +97,42 @@ export function makeWorkloads(sizes) {
     sizes.mgetBatch,
   );
   const mixed = mixedOperations(sizes.mixed, sizes.set, 0.1, 5);
+  // W2 only reads: its steps can run again on the same store, as many
+  // passes as `sizes.getPasses` asks (metering.mjs, for a longer sample).
+  const getSteps = inSteps(getOrder, async (store, i) => {
+    const value = await store.get(setKeys[i]);
+    expectFound(value?.id === valueOf(i).id, setKeys[i]);
+  }, steps);
+  const getPasses = sizes.getPasses ?? 1;
   // Each of W6's steps sets its own keys (metering.mjs asks for several).
   const concurrentSteps = chunk(makeKeys("w6", sizes.concurrent * (sizes.concurrentSteps ?? 1)), sizes.concurrent);
 
   return [
     fromSteps(
       { id: "W1", name: "set", ops: sizes.set },
-      inSteps(indices(setKeys.length), (store, i) => store.set(setKeys[i], valueOf(i))),
+      inSteps(indices(setKeys.length), (store, i) => store.set(setKeys[i], valueOf(i)), steps),
     ),
     fromSteps(
-      { id: "W2", name: "get", ops: sizes.get },
-      inSteps(getOrder, async (store, i) => {
-        const value = await store.get(setKeys[i]);
-        expectFound(value?.id === valueOf(i).id, setKeys[i]);
-      }),
+      { id: "W2", name: "get", ops: sizes.get * getPasses },
+      Array.from({ length: getPasses }, () => getSteps).flat(),
     ),
     fromSteps(
       { id: "W3", name: "mset", ops: sizes.msetEntries },
-      inSteps(msetBatches, (store, batch) => store.mset(batch)),
+      inSteps(msetBatches, (store, batch) => store.mset(batch), steps),
     ),
     fromSteps(
       { id: "W4", name: "mget", ops: sizes.mgetKeys },
       inSteps(mgetBatches, async (store, batch) => {
         const values = await store.mget(batch);
         values.forEach((value, i) => expectFound(value !== undefined, batch[i]));
-      }),
+      }, steps),
     ),
     fromSteps(
       { id: "W5", name: "mixed", ops: sizes.mixed },
       inSteps(mixed, async (store, { isSet, key }) => {
         if (isSet) await store.set(setKeys[key], valueOf(key + 1));
         else expectFound((await store.get(setKeys[key])) !== undefined, setKeys[key]);
-      }),
+      }, steps),
     ),
     // One step unless `sizes.concurrentSteps` asks for more: a step's sets are issued together.
     fromSteps(
@@ -158,7 +163,7 @@ export function makeCapacityWorkload(sizes) {
   const expect = (condition, message) => {
     if (!condition) throw new Error(`W7: ${message}`);
   };
-  const sets = inSteps(indices(keys.length), (store, i) => store.set(keys[i], valueOf(i)));
+  const sets = inSteps(indices(keys.length), (store, i) => store.set(keys[i], valueOf(i)), sizes.steps ?? STEPS);
   return {
     ...fromSteps({ id: "W7", name: "set at capacity", ops: sizes.capacitySets }, sets),
     async setUp(store) {
