@@ -71,12 +71,20 @@ function isEmpty(options: SetOptions | undefined): boolean {
   }
 }
 
-/** One cache slot per namespace and key; `undefined` (the root) never
- *  collides with a named namespace, not even an invalid "" one. */
+/** A named namespace's slots begin with this lone surrogate, which no valid
+ *  key has, so a root key can be its own slot. */
+const NAMED = "\uD800";
+
+/** One cache slot per namespace and key, never shared between namespaces:
+ *  a root key is its own slot (a lookup makes no new string, whose hash the
+ *  Map would compute again), unless it begins like a named namespace's slot
+ *  (invalid keys do: the core refuses them; a valid key beginning with
+ *  U+D800 is not cached); a named namespace's is NAMED, the name's length,
+ *  the name and the key. */
 function slot(ns: Namespace, key: unknown): string | undefined {
   if (typeof key !== "string") return undefined;
-  if (ns === undefined) return `r${key}`;
-  return typeof ns === "string" ? `n${ns.length}:${ns}${key}` : undefined;
+  if (ns === undefined) return key.startsWith(NAMED) ? undefined : key;
+  return typeof ns === "string" ? `${NAMED}${ns.length}:${ns}${key}` : undefined;
 }
 
 /** The native store with the read cache in front of it. */

@@ -212,6 +212,15 @@ describe("what the read cache answers is what the store holds", () => {
     assert.equal(await store.namespace("n1:x").get("k"), undefined);
     await rejectsWith(store.namespace("").get("k"), "INVALID_KEY");
     await rejectsWith(store.get("x".repeat(5000)), "INVALID_KEY");
+    // A named entry's slot is a lone surrogate, the name's length, the name
+    // and the key: the root key spelled so is invalid, and refused while
+    // that entry is cached.
+    await store.namespace("ns").set(PANIC_IN_OPERATION, "named");
+    assert.equal(await answeredFromCache(store.namespace("ns"), "named"), true);
+    await rejectsWith(store.get(`\uD8002:ns${PANIC_IN_OPERATION}`), "INVALID_KEY");
+    // A valid key beginning with U+D800 (U+10000) is stored and read as ever.
+    await store.set("\u{10000}k", "astral");
+    assert.equal(await store.get("\u{10000}k"), "astral");
   });
 
   test("entries set with a TTL expire as ever", async (t) => {
