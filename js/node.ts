@@ -92,7 +92,8 @@ type FsFunction = (...args: unknown[]) => unknown;
  * `memory` at `ptr`. The view is made here, inside the call and from the
  * memory's current buffer, because one made in Rust before the call would be
  * detached if anything in between grew the memory (see `at_view` in
- * src/vfs/node_host.rs).
+ * src/vfs/node_host.rs). Returns the count the `fs` function reports, or 0
+ * if that is not a number: the core takes a number back (`AtView`).
  */
 function atView(
   this: unknown,
@@ -102,8 +103,9 @@ function atView(
   ptr: number,
   len: number,
   position: number,
-): unknown {
-  return fsFunction.call(this, fd, new Uint8Array(memory.buffer, ptr, len), 0, len, position);
+): number {
+  const count = fsFunction.call(this, fd, new Uint8Array(memory.buffer, ptr, len), 0, len, position);
+  return typeof count === "number" ? count : 0;
 }
 
 /**

@@ -55,6 +55,29 @@ impl std::fmt::Display for FsError {
 
 pub type FsResult<T> = std::result::Result<T, FsError>;
 
+#[wasm_bindgen]
+extern "C" {
+    /// The facade's `atView(fsFunction, fd, memory, ptr, len, position)`
+    /// (js/node.ts), which returns the count its `fs` function reports, or 0
+    /// if that is not a number. Typed, so that its numbers cross as numbers:
+    /// one call into JS per read or write, where `Function::apply` took one
+    /// to build the array and one more per argument.
+    #[wasm_bindgen(js_name = Function)]
+    type AtView;
+
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn call(
+        this: &AtView,
+        fs: &JsValue,
+        fs_function: &Function,
+        fd: f64,
+        memory: &JsValue,
+        ptr: u32,
+        len: u32,
+        position: f64,
+    ) -> std::result::Result<f64, JsValue>;
+}
+
 /// A file descriptor as Node numbers them.
 pub type Fd = f64;
 
@@ -71,8 +94,7 @@ pub struct NodeHost {
     fs: JsValue,
     /// This instance's `WebAssembly.Memory`, for `at_view`.
     memory: JsValue,
-    /// The facade's `atView(fsFunction, fd, memory, ptr, len, position)`.
-    at_view: Function,
+    at_view: AtView,
     open: Function,
     close: Function,
     read: Function,
@@ -150,7 +172,7 @@ impl NodeHost {
         let flags = Reflect::get(host, &"flags".into()).unwrap_or(JsValue::UNDEFINED);
         Ok(NodeHost {
             memory: wasm_bindgen::memory(),
-            at_view: host_function("atView")?,
+            at_view: host_function("atView")?.unchecked_into(),
             open: fs_function("openSync")?,
             close: fs_function("closeSync")?,
             read: fs_function("readSync")?,
@@ -215,20 +237,13 @@ impl NodeHost {
         len: usize,
         position: u64,
     ) -> FsResult<usize> {
-        let args: Array = [
-            JsValue::from(fs_function),
-            fd.into(),
-            self.memory.clone(),
-            (ptr as usize as u32).into(),
-            (len as u32).into(),
-            (position as f64).into(),
-        ]
-        .into_iter()
-        .collect();
-        let count = self.at_view.apply(&self.fs, &args).map_err(FsError::from_thrown)?;
+        let count = self
+            .at_view
+            .call(&self.fs, fs_function, fd, &self.memory, ptr as usize as u32, len as u32, position as f64)
+            .map_err(FsError::from_thrown)?;
         // A negative, fractional or oversized count from an `fs` option is
-        // clamped: the caller never indexes past what it lent.
-        Ok(count.as_f64().map_or(0, |count| count.clamp(0.0, len as f64) as usize))
+        // clamped (NaN becomes 0): the caller never indexes past what it lent.
+        Ok(count.clamp(0.0, len as f64) as usize)
     }
 
     /// Reads at `offset` until `buf` is full or the file ends; returns the

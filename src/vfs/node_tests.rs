@@ -42,7 +42,8 @@ const NODE_HOST: &str = "(() => {
     const watched = { ...fs };
     for (const name of ['writeSync', 'fstatSync', 'ftruncateSync']) watched[name] = counted(name);
     function atView(fsFunction, fd, memory, ptr, len, position) {
-        return fsFunction.call(this, fd, new Uint8Array(memory.buffer, ptr, len), 0, len, position);
+        const count = fsFunction.call(this, fd, new Uint8Array(memory.buffer, ptr, len), 0, len, position);
+        return typeof count === 'number' ? count : 0;
     }
     const host = {
         fs: watched,

@@ -230,6 +230,30 @@ describe("the fs option", () => {
     });
   }
 
+  test("a writeSync reporting no byte count (not a number, negative): IO, nothing of the write kept; one reporting more than it was given counts as whole", async (t) => {
+    const file = path.join(tempDir(t, "fsopt"), "counts.sqlite");
+    const asIs = (written) => written;
+    let report = asIs;
+    const fs = { ...realFs, writeSync: (...args) => report(realFs.writeSync(...args)) };
+    const store = await openStorage({ path: file, fs, retry: { maxAttempts: 1 } });
+    t.after(() => store.dispose());
+    await store.set("before", 1);
+    for (const odd of [String, () => undefined, () => -1]) {
+      report = odd;
+      await rejectsWith(() => store.set("odd", 2), "IO");
+      report = asIs;
+      assert.equal(await store.get("odd"), undefined, `after a count of ${odd(4096)}`);
+    }
+    report = (written) => written * 4;
+    await store.set("over", 3);
+    report = asIs;
+    await store.dispose();
+    const reopened = await openStorage({ path: file });
+    t.after(() => reopened.dispose());
+    assert.deepEqual(await reopened.mget(["before", "odd", "over"]), [1, undefined, 3]);
+    assertIntegrity(file);
+  });
+
   test("an fs that is not an object: INVALID_ARGUMENT naming the option", async (t) => {
     const file = path.join(tempDir(t, "fsopt"), "f.sqlite");
     for (const fs of [42, "node:fs", true, () => realFs]) {
