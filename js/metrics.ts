@@ -249,13 +249,31 @@ export class StoreMetrics {
    *  may come out late by that much; no count misses it, since every read
    *  of the counts reads the clock first. */
   #answeredAtOnce(call: CountedCall<never, unknown>, hits: number, misses: number): void {
-    const { counts } = call;
+    this.#countAtOnce(call.counts, hits, misses);
+    this.#trace(call, 0, null);
+  }
+
+  /** Whether calls must be traced (someone listens): a call the read cache
+   *  can answer then goes the whole way, for its event and its txId. */
+  get tracing(): boolean {
+    return this.#source.tracer.listening;
+  }
+
+  /** Counts a get the read cache answered before the call began (js/storage.ts
+   *  `get`), a hit: as `#answeredAtOnce` counts one, with no settlement made
+   *  for it, since it cannot fail and, no one tracing, no event tells its txId. */
+  countCachedGet(): void {
+    if (!COUNTING) return;
+    this.#lastTxId += 1;
+    this.#countAtOnce(this.#counts("get"), 1, 0);
+  }
+
+  #countAtOnce(counts: OperationCounts, hits: number, misses: number): void {
     counts.unplacedCalls += 1;
     counts.unplacedHits += hits;
     counts.unplacedMisses += misses;
     if ((this.#unplaced += 1) >= UNPLACED_AT_MOST) this.#placeAnswered(this.#source.clock());
     else if (this.#placing === undefined) this.#placeSoon();
-    this.#trace(call, 0, null);
   }
 
   // Apart from #answeredAtOnce, for its closure (ARCHITECTURE.md, Rules written once).

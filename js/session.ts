@@ -12,7 +12,7 @@
 
 import { CarriedCoreMetrics, type CoreFigures } from "./core-metrics.js";
 import { describe, ownError, toStorageError, type StorageError } from "./errors.js";
-import type { NativeApi } from "./native-api.js";
+import type { NativeApi, Namespace } from "./native-api.js";
 import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
 import type { CoreFacts } from "./trace.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
@@ -136,6 +136,15 @@ export class Session {
     // Not async: an open store's call takes no promise step of its own.
     const state = this.#state;
     return state.kind === "open" ? this.#invoke(state.opened, invoke, settlement) : this.#callWhenOpen(invoke, settlement);
+  }
+
+  /** The read cache's answer to a `get` of `key`, if the store is open and
+   *  the cache may answer now (js/read-cache.ts `cachedText`). */
+  cachedText(ns: Namespace, key: unknown): string | undefined {
+    const state = this.#state;
+    return state.kind === "open" && state.opened.native instanceof ReadCachingStore
+      ? state.opened.native.cachedText(ns, key)
+      : undefined;
   }
 
   /** `call` while the store is not open: after a reopening, or refused. */

@@ -44,6 +44,15 @@ const handleDisposed = () => ownError("DISPOSED", "this handle on the store has 
 
 const same = <T>(value: T): T => value;
 
+/** The value of a cached JSON text, or undefined if it is not JSON. */
+function parsedOrUndefined(text: string): StorageValue | undefined {
+  try {
+    return fromStored(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a Storage handle and its namespace views share: the store's calls,
  *  refused once this handle is disposed. */
 interface Shared {
@@ -57,6 +66,9 @@ interface Shared {
     options: GetOrSetOptions | undefined,
     facts: CoreFacts | undefined,
   ): Promise<StorageValue>;
+  /** The read cache's answer to a `get` of `key` now, if it has one and
+   *  this handle is open (js/read-cache.ts `cachedText`). */
+  cachedText(ns: Namespace, key: unknown): string | undefined;
   /** Counts each call (js/metrics.ts). */
   metrics: StoreMetrics;
 }
@@ -104,7 +116,19 @@ export class StorageNamespace {
   }
 
   // `T` is the caller's word for what the key holds: the store cannot check it.
+  // A read-cache hit is answered here, without the call's settlement and the
+  // session's steps: nothing is in flight before it (so call order holds),
+  // and it is counted all the same. Not while someone traces (its event
+  // needs the whole call), nor for a text that is not JSON (a damaged row's,
+  // whose CORRUPT the whole call makes, with its txId).
   get<T extends Storable<T> = StorageValue>(key: string): Promise<T | undefined> {
+    const { metrics } = this.#shared;
+    const text = metrics.tracing ? undefined : this.#shared.cachedText(this.#ns, key);
+    const value = text === undefined ? undefined : parsedOrUndefined(text);
+    if (value !== undefined) {
+      metrics.countCachedGet();
+      return Promise.resolve(value as T);
+    }
     return this.#run("get", key, undefined, (native, ns) => native.get(ns, key), fromStored) as Promise<T | undefined>;
   }
 
@@ -203,6 +227,7 @@ export class Storage extends StorageNamespace {
         gate.open ? store.session.call(invoke, settlement) : Promise.reject(settlement.rejected(handleDisposed())),
       getOrSet: (ns, key, loader, options, facts) =>
         gate.open ? store.getOrSet.run(ns, key, loader, options, facts) : Promise.reject(handleDisposed()),
+      cachedText: (ns, key) => (gate.open ? store.session.cachedText(ns, key) : undefined),
       metrics: store.metrics,
     };
     super(shared, undefined);

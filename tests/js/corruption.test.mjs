@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { openStorage, isStorageError } from "larderdb";
-import { seededRandom } from "./helpers.mjs";
+import { rejectsWith, seededRandom } from "./helpers.mjs";
 import { companions, sqlite3, tempDir } from "./file-helpers.mjs";
 
 const SEED = Number(process.env.LARDER_CORRUPTION_SEED ?? Date.now() % 2 ** 31);
@@ -239,4 +239,20 @@ describe("a row SQLite reads but larder never wrote", () => {
       assert.equal(fs.existsSync(`${file}.lock`), false, "the lock was released");
     });
   }
+
+  test("value is not JSON, of an entry that cannot expire (the read cache keeps its text): every get rejects CORRUPT", async (t) => {
+    const file = path.join(tempDir(t, "corrupt-row"), "store.sqlite");
+    const setup = await openStorage({ path: file });
+    await setup.set("a", { x: 1 });
+    await setup.set("b", "kept");
+    await setup.dispose();
+    sqlite3(file, "UPDATE entries SET value = CAST('{\"x\":' AS BLOB) WHERE key = 'a'");
+    const store = await openStorage({ path: file, retry: { maxAttempts: 1 } });
+    t.after(() => store.dispose());
+    for (let read = 1; read <= 3; read += 1) {
+      const error = await rejectsWith(() => store.get("a"), "CORRUPT");
+      assert.equal(typeof error.txId, "number", `read ${read}: the failure carries its call's txId`);
+    }
+    assert.equal(await store.get("b"), "kept");
+  });
 });
