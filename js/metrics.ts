@@ -25,8 +25,8 @@ export const LOADER_ERROR = "LOADER";
 /** How many slow operations are kept, the latest. */
 const SLOW_KEPT = 50;
 
-/** Calls answered at once wait for a clock reading to be placed
- *  (`#answeredAtOnce`): at most this many, and at most this long when the
+/** Gets the read cache answered wait for a clock reading to be placed
+ *  (`countCachedGet`): at most this many, and at most this long when the
  *  event loop is free. */
 const UNPLACED_AT_MOST = 100;
 const PLACED_WITHIN_MS = 1000;
@@ -38,11 +38,6 @@ class OperationCounts {
   errors: Record<string, number> | undefined;
   readonly latency = new DurationCounts();
   slow = 0;
-  /** Calls answered at once, not yet added to the counts above, and their
-   *  lookups' hits and misses (StoreMetrics.#placeAnswered). */
-  unplacedCalls = 0;
-  unplacedHits = 0;
-  unplacedMisses = 0;
 }
 
 /** The store's facts metrics() adds to the counters. */
@@ -67,9 +62,9 @@ export class StoreMetrics {
   #misses = 0;
   #lastTxId = 0;
   #lastHealthStatus: HealthStatus | undefined;
-  /** The calls answered at once not yet placed, of every kind. */
+  /** The gets the read cache answered not yet placed. */
   #unplaced = 0;
-  /** The timer that places calls answered at once, while one is set. */
+  /** The timer that places the gets the read cache answered, while one is set. */
   #placing: ReturnType<typeof setTimeout> | undefined;
 
   constructor(source: MetricsSource) {
@@ -95,10 +90,7 @@ export class StoreMetrics {
     const txId = ++this.#lastTxId;
     const facts = this.#source.tracer.listening ? new CoreFacts(txId) : undefined;
     const counts = this.#counts(op);
-    // A get's clock starts only once the read cache could not answer it
-    // (CountedCall.start): a hit is counted without reading the clock.
-    const startedAt = op === "get" ? undefined : this.#source.clock();
-    return new CountedCall(this, counts, ns, key, batch, txId, startedAt, facts, read, passes);
+    return new CountedCall(this, counts, ns, key, batch, txId, this.#source.clock(), facts, read, passes);
   }
 
   /** Runs one top-level call made of several (getOrSet), counted as one. */
@@ -117,16 +109,11 @@ export class StoreMetrics {
       pending = Promise.reject(error);
     }
     return pending.then(
-      (value) => call.fulfilled(value, false),
+      (value) => call.fulfilled(value),
       (error: unknown) => {
         throw call.rejected(error);
       },
     );
-  }
-
-  /** The store's clock, in milliseconds. */
-  now(): number {
-    return this.#source.clock();
   }
 
   /** Lookups that found a live entry (`hits`) or none (`misses`). */
@@ -203,20 +190,14 @@ export class StoreMetrics {
     this.#placing = undefined;
   }
 
-  /** Counts `call` as it succeeds with `answer`. One answered at once (a
-   *  read-cache hit) waited on nothing: it took 0 ms, and it is counted
-   *  without reading the clock (`#answeredAtOnce`). */
-  fulfilled(call: CountedCall<never, unknown>, answer: unknown, atOnce: boolean): void {
+  /** Counts `call` as it succeeds with `answer`. */
+  fulfilled(call: CountedCall<never, unknown>, answer: unknown): void {
     const { op } = call.counts;
     const hits = hitsIn(op, answer);
     const misses = lookupsIn(op, answer) - hits;
-    if (atOnce) {
-      this.#answeredAtOnce(call, hits, misses);
-    } else {
-      this.#hits += hits;
-      this.#misses += misses;
-      this.#settled(call, null, false, hits, misses);
-    }
+    this.#hits += hits;
+    this.#misses += misses;
+    this.#settled(call, null, false, hits, misses);
   }
 
   /** Counts `call` as it fails with `failure`. */
@@ -232,25 +213,12 @@ export class StoreMetrics {
   #settled(call: CountedCall<never, unknown>, code: string | null, failed: boolean, hits: number, misses: number): void {
     const { counts } = call;
     const settledAt = this.#clock();
-    // A call that failed before its clock started took no time that counts.
-    const durationMs = Math.max(0, settledAt - (call.startedAt ?? settledAt));
+    const durationMs = Math.max(0, settledAt - call.startedAt);
     counts.calls += 1;
     const bucket = counts.latency.record(durationMs);
     this.#recent.call(settledAt, bucket, durationMs, failed, hits, misses);
     if (durationMs > this.#source.slowOperationMs) this.#slowCall(call, durationMs, settledAt);
     this.#trace(call, durationMs, code);
-  }
-
-  /** Counts a call answered at once (a read-cache hit) in a few additions,
-   *  as cheap as the hit itself must stay. It joins its kind's calls (at
-   *  0 ms), the store's hits and misses and the recent window at the next
-   *  clock reading (`#clock`): another call's, the UNPLACED_AT_MOST-th such
-   *  call's, or a timer's within PLACED_WITHIN_MS. Its second in the window
-   *  may come out late by that much; no count misses it, since every read
-   *  of the counts reads the clock first. */
-  #answeredAtOnce(call: CountedCall<never, unknown>, hits: number, misses: number): void {
-    this.#countAtOnce(call.counts, hits, misses);
-    this.#trace(call, 0, null);
   }
 
   /** Whether calls must be traced (someone listens): a call the read cache
@@ -260,23 +228,22 @@ export class StoreMetrics {
   }
 
   /** Counts a get the read cache answered before the call began (js/storage.ts
-   *  `get`), a hit: as `#answeredAtOnce` counts one, with no settlement made
-   *  for it, since it cannot fail and, no one tracing, no event tells its txId. */
+   *  `get`), a hit, in a few additions, as cheap as the hit itself must
+   *  stay: no settlement is made for it, since it cannot fail and, no one
+   *  tracing, no event tells its txId. It joins the gets (at 0 ms), the hits
+   *  and the recent window at the next clock reading (`#clock`): another
+   *  call's, the UNPLACED_AT_MOST-th such get's, or a timer's within
+   *  PLACED_WITHIN_MS. Its second in the window may come out late by that
+   *  much; no count misses it, since every read of the counts reads the
+   *  clock first. */
   countCachedGet(): void {
     if (!COUNTING) return;
     this.#lastTxId += 1;
-    this.#countAtOnce(this.#counts("get"), 1, 0);
-  }
-
-  #countAtOnce(counts: OperationCounts, hits: number, misses: number): void {
-    counts.unplacedCalls += 1;
-    counts.unplacedHits += hits;
-    counts.unplacedMisses += misses;
     if ((this.#unplaced += 1) >= UNPLACED_AT_MOST) this.#placeAnswered(this.#source.clock());
     else if (this.#placing === undefined) this.#placeSoon();
   }
 
-  // Apart from #answeredAtOnce, for its closure (ARCHITECTURE.md, Rules written once).
+  // Apart from countCachedGet, for its closure (ARCHITECTURE.md, Rules written once).
   #placeSoon(): void {
     this.#placing = setTimeout(() => {
       this.#placing = undefined;
@@ -286,28 +253,24 @@ export class StoreMetrics {
     (this.#placing as { unref?: () => void }).unref?.();
   }
 
-  /** The store's clock. Each reading places the calls answered at once so
-   *  far at its time. */
+  /** The store's clock. Each reading places the gets the read cache
+   *  answered so far at its time. */
   #clock(): number {
     const nowMs = this.#source.clock();
     this.#placeAnswered(nowMs);
     return nowMs;
   }
 
-  /** Counts the calls answered at once so far (`#answeredAtOnce`), at `nowMs`. */
+  /** Counts the gets the read cache answered so far (`countCachedGet`), at `nowMs`. */
   #placeAnswered(nowMs: number): void {
-    if (this.#unplaced === 0) return;
+    const hits = this.#unplaced;
+    if (hits === 0) return;
     this.#unplaced = 0;
-    for (const counts of this.#operations.values()) {
-      const { unplacedCalls: calls, unplacedHits: hits, unplacedMisses: misses } = counts;
-      if (calls === 0) continue;
-      counts.calls += calls;
-      counts.latency.record(0, calls);
-      this.#hits += hits;
-      this.#misses += misses;
-      this.#recent.answeredAtOnce(nowMs, calls, hits, misses);
-      counts.unplacedCalls = counts.unplacedHits = counts.unplacedMisses = 0;
-    }
+    const counts = this.#counts("get");
+    counts.calls += hits;
+    counts.latency.record(0, hits);
+    this.#hits += hits;
+    this.#recent.cachedGets(nowMs, hits);
   }
 
   #trace(call: CountedCall<never, unknown>, durationMs: number, code: string | null): void {
@@ -393,25 +356,20 @@ class CountedCall<R, T> implements Settlement<R, T> {
     readonly key: unknown,
     readonly batch: unknown,
     readonly txId: number,
-    /** Undefined until the clock starts (`start`). */
-    public startedAt: number | undefined,
+    readonly startedAt: number,
     readonly facts: CoreFacts | undefined,
     readonly read: (raw: R) => T,
     readonly passes: (error: unknown) => boolean,
   ) {}
 
-  start(): void {
-    this.startedAt ??= this.metrics.now();
-  }
-
-  fulfilled(raw: R, atOnce: boolean): T {
+  fulfilled(raw: R): T {
     let answer: T;
     try {
       answer = this.read(raw);
     } catch (error) {
       throw this.rejected(error);
     }
-    this.metrics.fulfilled(this, answer, atOnce);
+    this.metrics.fulfilled(this, answer);
     return answer;
   }
 

@@ -32,11 +32,19 @@ export interface NativeApi {
   /** A set of a value the facade has made JSON text of (js/plain-json.ts). */
   setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void>;
   /** The value in its stored form (js/stored.ts); the value itself, not a
-   *  promise, when answered at once (from the read cache, js/read-cache.ts). */
-  get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue;
+   *  promise, when answered at once (js/read-cache.ts). */
+  get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue | undefined;
   /** The read cache's get: the value in its stored form and whether the
    *  entry can expire, or undefined. */
   getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined>;
+  /** getEntry run at once when the store is idle (nothing queued or
+   *  running, the breaker closed): its answer, or a Promise if it failed or
+   *  waits for a retry. null when it must be queued, and always for a store
+   *  in a worker, which cannot answer at once. */
+  getEntryNow(
+    ns: Namespace,
+    key: string,
+  ): [stored: StoredValue, expires: boolean] | undefined | null | Promise<[stored: StoredValue, expires: boolean] | undefined>;
   /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
    *  verdict on the loader), then gets. */
   getForLoad(
@@ -85,4 +93,7 @@ export interface NativeApi {
 }
 
 /** The calls that run an operation in the store, each as it is. */
-export type StoreCall = Exclude<keyof NativeApi, "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts">;
+export type StoreCall = Exclude<
+  keyof NativeApi,
+  "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts" | "getEntryNow"
+>;

@@ -132,9 +132,14 @@ export class ReadCachingStore implements NativeApi {
   // at once (js/session.ts settles the call there and then).
   // What the core answers is cached if it is JSON text, cannot expire and
   // fits in the room left.
-  get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue {
+  // Else, with nothing in flight, the core may answer at once too.
+  get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue | undefined {
     const at = slot(ns, key);
-    return this.#hit(at) ?? this.#getFromCore(ns, key, at);
+    const hit = this.#hit(at);
+    if (hit !== undefined) return hit;
+    const found = this.#mayRead() ? this.#native.getEntryNow(ns, key) : null;
+    if (found === null) return this.#fromCore(this.#native.getEntry(ns, key), at);
+    return found instanceof Promise ? this.#fromCore(found, at) : this.#kept(at, found, this.#writes);
   }
 
   /** The text a `get` of `key` would be answered with now, without one:
@@ -144,17 +149,27 @@ export class ReadCachingStore implements NativeApi {
   }
 
   // Apart from `get`, for its closure (ARCHITECTURE.md, Rules written once).
-  #getFromCore(ns: Namespace, key: string, at: string | undefined): Promise<StoredValue | undefined> {
-    return this.#track(this.#native.getEntry(ns, key), (found, epoch) => {
-      if (found === undefined) return undefined;
-      const [stored, expires] = found;
-      if (at !== undefined && !expires && typeof stored === "string") this.#admit(at, stored, epoch);
-      return stored;
-    });
+  #fromCore(pending: Promise<[StoredValue, boolean] | undefined>, at: string | undefined): Promise<StoredValue | undefined> {
+    return this.#track(pending, (found, epoch) => this.#kept(at, found, epoch));
+  }
+
+  /** What the core `found` for `at`, read as of `epoch`, kept if the cache
+   *  can hold it: JSON text that cannot expire, with room for it. */
+  #kept(at: string | undefined, found: [StoredValue, boolean] | undefined, epoch: number): StoredValue | undefined {
+    if (found === undefined) return undefined;
+    const [stored, expires] = found;
+    if (at !== undefined && !expires && typeof stored === "string") this.#admit(at, stored, epoch);
+    return stored;
   }
 
   getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
     return this.#track(this.#native.getEntry(ns, key));
+  }
+
+  getEntryNow(ns: Namespace, key: string): ReturnType<NativeApi["getEntryNow"]> {
+    if (!this.#mayRead()) return null;
+    const found = this.#native.getEntryNow(ns, key);
+    return found instanceof Promise ? this.#track(found) : found;
   }
 
   mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> | StoredBatch {
@@ -282,9 +297,13 @@ export class ReadCachingStore implements NativeApi {
   }
 
   #mayAnswer(): boolean {
-    return (
-      this.#inFlight === 0 && this.#texts.size > 0 && this.#breaker === "CLOSED" && !this.#failing && this.#owned()
-    );
+    return this.#texts.size > 0 && this.#mayRead();
+  }
+
+  /** Whether a read now answers as the queue would: nothing in flight, a
+   *  breaker that counts no failure, and a database still this store's. */
+  #mayRead(): boolean {
+    return this.#inFlight === 0 && this.#breaker === "CLOSED" && !this.#failing && this.#owned();
   }
 
   /** Submits a write: the entry at `at` (or, if undefined, every entry) is

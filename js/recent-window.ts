@@ -55,14 +55,13 @@ export class RecentCounts {
     if (durationMs > slots[at + MAX_MS]!) slots[at + MAX_MS] = durationMs;
   }
 
-  /** `calls` calls answered at once (0 ms each), and their lookups' hits and misses. */
-  answeredAtOnce(nowMs: number, calls: number, hits: number, misses: number): void {
+  /** `gets` gets the read cache answered: hits, of 0 ms each. */
+  cachedGets(nowMs: number, gets: number): void {
     const at = this.#offset(nowMs);
     const slots = this.#slots;
-    slots[at + CALLS] += calls;
-    slots[at + HITS] += hits;
-    slots[at + MISSES] += misses;
-    slots[at + DURATIONS + bucketOf(0)] += calls;
+    slots[at + CALLS] += gets;
+    slots[at + HITS] += gets;
+    slots[at + DURATIONS + bucketOf(0)] += gets;
   }
 
   lookups(nowMs: number, hits: number, misses: number): void {

@@ -147,6 +147,11 @@ export class RemoteStore implements NativeApi {
     return this.#breakerState;
   }
 
+  // A worker's answer is a message away.
+  getEntryNow(): null {
+    return null;
+  }
+
   traceNext(tag: number): void {
     this.#traceTag = tag;
   }

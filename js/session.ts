@@ -57,18 +57,12 @@ interface Disposed {
  * How a call's result becomes its answer and its failure what it rejects
  * with, in the step where the call settles (js/metrics.ts counts the call
  * there). Each call's settlement hears exactly one of the two; `fulfilled`
- * throws what the call rejects with if the result cannot be read, and is
- * told whether the native store answered at once (the read cache), without
- * waiting on anything.
+ * throws what the call rejects with if the result cannot be read.
  */
 export interface Settlement<R, T> {
   /** The core facts to fill, for a traced call. */
   readonly facts: CoreFacts | undefined;
-  /** Starts the call's clock, if it has not started: the call is going to
-   *  wait (for the core, or for the store to reopen). A get's starts only
-   *  then, so that a read-cache hit does not read the clock. */
-  start?(): void;
-  fulfilled(raw: R, atOnce: boolean): T;
+  fulfilled(raw: R): T;
   rejected(error: unknown): unknown;
 }
 
@@ -149,7 +143,6 @@ export class Session {
 
   /** `call` while the store is not open: after a reopening, or refused. */
   async #callWhenOpen<R, T>(invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
-    settlement.start?.();
     // A reopening that failed (storage still failing) is tried again.
     if (this.#state.kind === "failed") this.#reopen();
     let state = this.#state;
@@ -210,16 +203,15 @@ export class Session {
       return rejectedWith(settlement, error);
     }
     if (!(answer instanceof Promise)) {
-      // Answered at once (a read-cache hit): settled now. The cache answers
-      // only while no call is in flight, so every call made before this one
-      // has settled already, and call order holds.
+      // Answered at once (by the read cache, or by the core, idle): settled
+      // now. Either answers only while no call is in flight, so every call
+      // made before this one has settled already, and call order holds.
       try {
-        return Promise.resolve(settlement.fulfilled(answer, true));
+        return Promise.resolve(settlement.fulfilled(answer));
       } catch (failure) {
         return Promise.reject(failure);
       }
     }
-    settlement.start?.();
     return this.#settleLater(native, answer, settlement);
   }
 
@@ -235,7 +227,7 @@ export class Session {
           if (!this.#inFlight.delete(reject)) return;
           if (facts) addFacts(native, facts);
           try {
-            resolve(settlement.fulfilled(raw, false));
+            resolve(settlement.fulfilled(raw));
           } catch (failure) {
             reject(failure);
           }

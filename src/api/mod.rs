@@ -5,6 +5,7 @@
 mod convert;
 mod flat;
 mod outputs;
+mod promises;
 mod trace;
 
 use std::rc::Rc;
@@ -14,7 +15,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::clock::Clock;
 use crate::codec;
-use crate::engine::{Engine, Reply};
+use crate::engine::{Engine, RanNow};
 use crate::error::{Result, StorageError};
 use crate::js_time::{MathRandom, SystemClock};
 use crate::operation::{Operation, Output};
@@ -25,11 +26,9 @@ use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
 use outputs::{done, flag, found_entry, found_value, found_values, number, unexpected};
+use promises::{answer, enqueue, pending_promise, settle_now};
 
 pub use convert::error_to_js;
-
-/// The resolving functions of one caller's Promise.
-type Settle = (Function, Function);
 
 // The TS types the declarations below name (js/types.ts, beside js/wasm/).
 #[wasm_bindgen(typescript_custom_section)]
@@ -195,6 +194,38 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
         self.lookup(|| self.ns_and_key(&ns, &key), found_entry)
+    }
+
+    /// `getEntry` run at once when the store is idle (`Engine::run_read_now`):
+    /// its answer itself, not a Promise, unless it failed (a rejected
+    /// Promise) or waits for a retry (a Promise). `null` when it must be
+    /// queued, and for a bad argument, which `getEntry` then reports.
+    #[wasm_bindgen(
+        js_name = getEntryNow,
+        unchecked_return_type = "[StoredValue, boolean] | undefined | null | Promise<[StoredValue, boolean] | undefined>"
+    )]
+    pub fn get_entry_now(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> JsValue {
+        let Ok((ns, key)) = self.ns_and_key(&ns, &key) else {
+            return JsValue::NULL;
+        };
+        match self.engine.run_read_now(Operation::Get { ns, key }) {
+            RanNow::Busy => JsValue::NULL,
+            RanNow::Answered(result) => match result.and_then(found_entry) {
+                Ok(found) => found,
+                Err(error) => settle_now(Err(error)).into(),
+            },
+            RanNow::Retrying(late) => {
+                let (promise, (resolve, reject)) = pending_promise();
+                late.answer_to(Box::new(move |result| {
+                    answer(&resolve, &reject, result.and_then(found_entry))
+                }));
+                promise.into()
+            }
+        }
     }
 
     /// `getOrSet`'s read: `get`, checking first every argument of the
@@ -550,36 +581,5 @@ impl NativeStore {
             Box::new(move |result| answer(&resolve, &reject, result.and_then(finish))),
         );
         promise
-    }
-}
-
-/// Queues an operation, scheduling a drain if none is. The drain is a
-/// microtask, so every call made in this turn joins the same drain.
-fn enqueue(engine: &Rc<Engine>, operation: Operation, reply: Reply) {
-    if engine.submit(operation, reply) {
-        let engine = engine.clone();
-        wasm_bindgen_futures::spawn_local(async move { engine.drain() });
-    }
-}
-
-/// A new Promise with its resolving functions.
-fn pending_promise() -> (Promise, Settle) {
-    let mut settle = None;
-    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-    (promise, settle.expect("the Promise executor runs synchronously"))
-}
-
-fn answer(resolve: &Function, reject: &Function, result: Result<JsValue>) {
-    // Calling a Promise's own resolving functions cannot throw.
-    let _ = match result {
-        Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
-        Err(error) => reject.call1(&JsValue::UNDEFINED, &error_to_js(&error)),
-    };
-}
-
-fn settle_now(result: Result<JsValue>) -> Promise {
-    match result {
-        Ok(value) => Promise::resolve(&value),
-        Err(error) => Promise::reject(&error_to_js(&error)),
     }
 }

@@ -150,6 +150,35 @@ describe("concurrency", () => {
   });
 });
 
+describe("a get on an idle store", () => {
+  const queueOf = async (store) => (await store.metrics()).queue;
+
+  test("runs at once: it never joins the queue, and waits 0 ms", async (t) => {
+    const store = await open(t);
+    await store.set("a", 1);
+    // Keys the read cache does not hold: each get goes to the core.
+    for (const key of ["b", "c", "b"]) assert.equal(await store.get(key), undefined);
+    const { maxDepth, waitMs } = await queueOf(store);
+    assert.equal(maxDepth, 1, "only the set was ever queued");
+    assert.equal(waitMs.count, 4, "every operation the core ran waited, the gets 0 ms");
+    assert.equal(waitMs.buckets[0].count, 4);
+  });
+
+  test("waits behind the calls made before it, and those after it see the store as it answered", async (t) => {
+    const store = await open(t);
+    await store.set("k", 0);
+    const [first, behindSet, afterSet] = [store.get("k"), store.set("k", 1), store.get("k")];
+    assert.deepEqual([await first, await behindSet, await afterSet], [0, undefined, 1]);
+    assert.equal((await queueOf(store)).maxDepth, 2, "the set and the get behind it waited together");
+  });
+
+  test("a failure to answer it still rejects the call, as a StorageError", async (t) => {
+    const store = await open(t);
+    await rejectsWith(() => store.get(""), "INVALID_KEY");
+    await rejectsWith(() => store.get("x".repeat(2_000_000)), "INVALID_KEY");
+  });
+});
+
 describe("QUEUE_FULL", () => {
   test("maxQueueLength 2: of 5 calls fired together the first 2 run, the last 3 get QUEUE_FULL", async (t) => {
     const store = await open(t, { maxQueueLength: 2 });

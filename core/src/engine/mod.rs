@@ -60,6 +60,56 @@ impl Job {
     }
 }
 
+/// What `Engine::run_read_now` did with a read.
+pub enum RanNow {
+    /// Nothing: the store is busy, and the read must be submitted.
+    Busy,
+    Answered(Result<Output>),
+    /// It failed and waits to be retried; its answer will come later.
+    Retrying(LateAnswer),
+}
+
+/// The answer of a read run at once that is retried: kept until the caller
+/// says where it goes (`answer_to`), or passed on as it comes after that.
+pub struct LateAnswer(Rc<RefCell<LateSlot>>);
+
+enum LateSlot {
+    Waiting,
+    Answered(Result<Output>),
+    GoesTo(Reply),
+}
+
+impl LateAnswer {
+    /// The answer and the reply that gives it.
+    fn new() -> (Self, Reply) {
+        let slot = Rc::new(RefCell::new(LateSlot::Waiting));
+        let given = slot.clone();
+        let reply: Reply = Box::new(move |result| {
+            let waiting = std::mem::replace(&mut *given.borrow_mut(), LateSlot::Waiting);
+            match waiting {
+                LateSlot::GoesTo(reply) => reply(result),
+                _ => *given.borrow_mut() = LateSlot::Answered(result),
+            }
+        });
+        (Self(slot), reply)
+    }
+
+    fn take(&self) -> Option<Result<Output>> {
+        match std::mem::replace(&mut *self.0.borrow_mut(), LateSlot::Waiting) {
+            LateSlot::Answered(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// Sends the answer to `reply`, now if it has come.
+    pub fn answer_to(self, reply: Reply) {
+        match self.take() {
+            Some(result) => reply(result),
+            None => *self.0.borrow_mut() = LateSlot::GoesTo(reply),
+        }
+    }
+}
+
 pub struct Engine {
     queue: RefCell<OperationQueue<Pending>>,
     /// `None` once closed.
@@ -140,6 +190,58 @@ impl Engine {
                 false
             }
         }
+    }
+
+    /// Runs a read at once, as the queue would run it next, when the store
+    /// is idle: nothing queued, running or waiting to be retried, the breaker
+    /// closed and no call being traced. It is then a job like any other: it
+    /// waited 0 ms, and its failures are retried, counted and fed to the
+    /// breaker as queued ones are.
+    pub fn run_read_now(self: &Rc<Self>, operation: Operation) -> RanNow {
+        if !self.is_idle() || operation.kind().writes() {
+            return RanNow::Busy;
+        }
+        let now_ms = match self.now_ms() {
+            Ok(now_ms) => now_ms,
+            Err(error) => return RanNow::Answered(Err(error)),
+        };
+        let (answer, reply) = LateAnswer::new();
+        let member = Queued {
+            kind: operation.kind(),
+            enqueued_at_ms: now_ms,
+            payload: Pending { operation, reply, trace_tag: None },
+        };
+        self.note_wait(now_ms, now_ms);
+        self.run_job(
+            Job {
+                members: vec![member],
+                admission: None,
+                attempts: 0,
+                started_ms: now_ms,
+                due_ms: f64::NEG_INFINITY,
+            },
+            now_ms,
+        );
+        self.announce_transitions();
+        if self.retry_waiting.borrow().is_some() {
+            // The drain a queued job's retry would have been set aside by.
+            self.drain_scheduled.set(true);
+            self.drain();
+        }
+        match answer.take() {
+            Some(result) => RanNow::Answered(result),
+            None => RanNow::Retrying(answer),
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        let queue = self.queue.borrow();
+        queue.is_empty()
+            && !queue.is_closed()
+            && !self.drain_scheduled.get()
+            && self.retry_waiting.borrow().is_none()
+            && self.breaker_state() == BreakerState::Closed
+            && self.trace.next_tag().is_none()
     }
 
     /// Runs queued operations, one at a time, and answers each caller; sets

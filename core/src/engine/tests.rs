@@ -296,3 +296,35 @@ fn traced_operations_tell_their_queue_wait_and_group_and_untraced_ones_nothing()
     assert_eq!(engine.take_trace_facts(3), Some(read));
     assert_eq!(engine.take_trace_facts(3), None, "taken once");
 }
+
+#[test]
+fn an_idle_engine_runs_a_read_at_once_and_a_busy_one_queues_it() {
+    let clock = ManualClock::new(0);
+    let engine = engine(StoreOptions::default(), &clock);
+    let value_of = |ran: RanNow| match ran {
+        RanNow::Answered(Ok(Output::Entry(Some(entry)))) => entry.value.bytes,
+        RanNow::Answered(other) => panic!("{other:?}"),
+        RanNow::Busy => panic!("busy"),
+        RanNow::Retrying(_) => panic!("retrying"),
+    };
+    engine.submit(set("k", "1"), Box::new(|_| {}));
+    assert!(matches!(engine.run_read_now(get("k")), RanNow::Busy), "a set is queued ahead of it");
+    engine.drain();
+    assert_eq!(value_of(engine.run_read_now(get("k"))), b"1");
+    assert!(matches!(engine.run_read_now(set("k", "2")), RanNow::Busy), "a write always queues");
+    engine.trace_next(Some(1));
+    assert!(matches!(engine.run_read_now(get("k")), RanNow::Busy), "a traced read queues, for its facts");
+    engine.trace_next(None);
+    // One wait of 0 ms for the read run at once, besides the set's.
+    let flat = engine.metrics();
+    assert_eq!(
+        (flat[1], flat[15], flat[18]),
+        (1.0, 2.0, 2.0),
+        "max depth 1; two waits, both in the 0 ms bucket"
+    );
+    engine.dispose();
+    assert!(
+        matches!(engine.run_read_now(get("k")), RanNow::Busy),
+        "a disposed store answers through the queue"
+    );
+}
