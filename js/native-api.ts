@@ -37,14 +37,15 @@ export interface NativeApi {
   /** The read cache's get: the value in its stored form and whether the
    *  entry can expire, or undefined. */
   getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined>;
-  /** getEntry run at once when the store is idle (nothing queued or
-   *  running, the breaker closed): its answer, or a Promise if it failed or
-   *  waits for a retry. null when it must be queued, and always for a store
-   *  in a worker, which cannot answer at once. */
+  /** getEntry, answered at once when the store is idle (nothing queued,
+   *  running or retrying, the breaker closed): the answer itself, or a
+   *  Promise if it failed, waits for a retry or the store is busy. Asked
+   *  only with nothing in flight, so that calls settle in call order. A
+   *  store in a worker never answers at once. */
   getEntryNow(
     ns: Namespace,
     key: string,
-  ): [stored: StoredValue, expires: boolean] | undefined | null | Promise<[stored: StoredValue, expires: boolean] | undefined>;
+  ): [stored: StoredValue, expires: boolean] | undefined | Promise<[stored: StoredValue, expires: boolean] | undefined>;
   /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
    *  verdict on the loader), then gets. */
   getForLoad(

@@ -137,8 +137,7 @@ export class ReadCachingStore implements NativeApi {
     const at = slot(ns, key);
     const hit = this.#hit(at);
     if (hit !== undefined) return hit;
-    const found = this.#mayRead() ? this.#native.getEntryNow(ns, key) : null;
-    if (found === null) return this.#fromCore(this.#native.getEntry(ns, key), at);
+    const found = this.#mayRead() ? this.#native.getEntryNow(ns, key) : this.#native.getEntry(ns, key);
     return found instanceof Promise ? this.#fromCore(found, at) : this.#kept(at, found, this.#writes);
   }
 
@@ -166,10 +165,9 @@ export class ReadCachingStore implements NativeApi {
     return this.#track(this.#native.getEntry(ns, key));
   }
 
-  getEntryNow(ns: Namespace, key: string): ReturnType<NativeApi["getEntryNow"]> {
-    if (!this.#mayRead()) return null;
-    const found = this.#native.getEntryNow(ns, key);
-    return found instanceof Promise ? this.#track(found) : found;
+  // Only `get` asks the core to answer at once, itself.
+  getEntryNow(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
+    return this.getEntry(ns, key);
   }
 
   mget(ns: Namespace, keys: readonly string[]): Promise<StoredBatch> | StoredBatch {

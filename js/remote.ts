@@ -8,12 +8,13 @@
 
 import { StorageError, ownError, toStorageError } from "./errors.js";
 import { cloneFailure, refuseUnfaithful, type Arg } from "./clone-check.js";
-import type { NativeApi, StoreCall } from "./native-api.js";
+import type { Namespace, NativeApi, StoreCall } from "./native-api.js";
 import { Outbox, ownBuffers } from "./outbox.js";
 import { LOAD_OPTIONS, readOption } from "./load-options.js";
 import { PAGE_INSTEAD } from "./fetched-runtime.js";
 import { loadFailed } from "./runtime.js";
 import { STORE_CALLS, type Opened, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import type { StoredValue } from "./stored.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
 interface Settle {
@@ -147,9 +148,9 @@ export class RemoteStore implements NativeApi {
     return this.#breakerState;
   }
 
-  // A worker's answer is a message away.
-  getEntryNow(): null {
-    return null;
+  // A worker's answer is a message away: never given at once.
+  getEntryNow(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
+    return this.getEntry(ns, key);
   }
 
   traceNext(tag: number): void {

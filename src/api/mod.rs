@@ -5,7 +5,7 @@
 mod convert;
 mod flat;
 mod outputs;
-mod promises;
+mod submit;
 mod trace;
 
 use std::rc::Rc;
@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::clock::Clock;
 use crate::codec;
-use crate::engine::{Engine, RanNow};
+use crate::engine::Engine;
 use crate::error::{Result, StorageError};
 use crate::js_time::{MathRandom, SystemClock};
 use crate::operation::{Operation, Output};
@@ -26,7 +26,7 @@ use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
 use outputs::{done, flag, found_entry, found_value, found_values, number, unexpected};
-use promises::{answer, enqueue, pending_promise, settle_now};
+use submit::{submit, submit_or_run};
 
 pub use convert::error_to_js;
 
@@ -196,36 +196,17 @@ impl NativeStore {
         self.lookup(|| self.ns_and_key(&ns, &key), found_entry)
     }
 
-    /// `getEntry` run at once when the store is idle (`Engine::run_read_now`):
-    /// its answer itself, not a Promise, unless it failed (a rejected
-    /// Promise) or waits for a retry (a Promise). `null` when it must be
-    /// queued, and for a bad argument, which `getEntry` then reports.
+    /// `getEntry`, answered at once when the store is idle (`submit_or_run`).
     #[wasm_bindgen(
         js_name = getEntryNow,
-        unchecked_return_type = "[StoredValue, boolean] | undefined | null | Promise<[StoredValue, boolean] | undefined>"
+        unchecked_return_type = "[StoredValue, boolean] | undefined | Promise<[StoredValue, boolean] | undefined>"
     )]
     pub fn get_entry_now(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> JsValue {
-        let Ok((ns, key)) = self.ns_and_key(&ns, &key) else {
-            return JsValue::NULL;
-        };
-        match self.engine.run_read_now(Operation::Get { ns, key }) {
-            RanNow::Busy => JsValue::NULL,
-            RanNow::Answered(result) => match result.and_then(found_entry) {
-                Ok(found) => found,
-                Err(error) => settle_now(Err(error)).into(),
-            },
-            RanNow::Retrying(late) => {
-                let (promise, (resolve, reject)) = pending_promise();
-                late.answer_to(Box::new(move |result| {
-                    answer(&resolve, &reject, result.and_then(found_entry))
-                }));
-                promise.into()
-            }
-        }
+        submit_or_run(&self.engine, || self.get_operation(&ns, &key), found_entry)
     }
 
     /// `getOrSet`'s read: `get`, checking first every argument of the
@@ -260,7 +241,8 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
                 Ok(Operation::Has { ns, key })
@@ -275,7 +257,8 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
                 Ok(Operation::Delete { ns, key })
@@ -312,7 +295,8 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "Entries")] entries: JsValue,
         #[wasm_bindgen(unchecked_param_type = "MsetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 let ttl = convert::ttl_options(&options, "mset option")?;
@@ -332,7 +316,8 @@ impl NativeStore {
         lengths: Vec<u32>,
         #[wasm_bindgen(unchecked_param_type = "MsetOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 let ttl = convert::ttl_options(&options, "mset option")?;
@@ -352,7 +337,8 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "readonly string[]")] keys: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 Ok(Operation::MDelete { ns, keys: convert::key_list(&keys, self.engine.options())? })
@@ -366,7 +352,7 @@ impl NativeStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
     ) -> Promise {
-        self.submit(|| Ok(Operation::Clear { scope: self.scope(&scope)? }), done)
+        submit(&self.engine, || Ok(Operation::Clear { scope: self.scope(&scope)? }), done)
     }
 
     #[wasm_bindgen(js_name = purgeExpired, unchecked_return_type = "Promise<number>")]
@@ -374,7 +360,7 @@ impl NativeStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
     ) -> Promise {
-        self.submit(|| Ok(Operation::PurgeExpired { scope: self.scope(&scope)? }), number)
+        submit(&self.engine, || Ok(Operation::PurgeExpired { scope: self.scope(&scope)? }), number)
     }
 
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
@@ -383,7 +369,8 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "InvalidateOptions")] options: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 Ok(Operation::Invalidate { ns, prefix: convert::invalidate_prefix(&options)? })
@@ -398,7 +385,8 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "KeysOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let ns = convert::namespace(&ns, self.engine.options())?;
                 Ok(Operation::Keys { ns, query: convert::key_query(&options)? })
@@ -415,7 +403,7 @@ impl NativeStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
     ) -> Promise {
-        self.submit(|| Ok(Operation::Count { scope: self.scope(&scope)? }), number)
+        submit(&self.engine, || Ok(Operation::Count { scope: self.scope(&scope)? }), number)
     }
 
     #[wasm_bindgen(js_name = getCurrentCacheSize, unchecked_return_type = "Promise<number>")]
@@ -423,7 +411,7 @@ impl NativeStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] scope: JsValue,
     ) -> Promise {
-        self.submit(|| Ok(Operation::CacheSize { scope: self.scope(&scope)? }), number)
+        submit(&self.engine, || Ok(Operation::CacheSize { scope: self.scope(&scope)? }), number)
     }
 
     /// Rejects every queued operation with DISPOSED and closes the database.
@@ -477,7 +465,8 @@ impl NativeStore {
 impl NativeStore {
     /// An `mget` of the keys `keys` reads, once the namespace is checked.
     fn mget_of(&self, ns: &JsValue, keys: impl FnOnce(&StoreOptions) -> Result<Vec<String>>) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let options = self.engine.options();
                 Ok(Operation::MGet { ns: convert::namespace(ns, options)?, keys: keys(options)? })
@@ -492,7 +481,8 @@ impl NativeStore {
         check: impl FnOnce() -> Result<(String, String)>,
         finish: fn(Output) -> Result<JsValue>,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let (ns, key) = check()?;
                 Ok(Operation::Get { ns, key })
@@ -509,7 +499,8 @@ impl NativeStore {
         options: JsValue,
         encode: &dyn Fn(usize) -> Result<EncodedValue>,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
                 let ttl = convert::ttl_options(&options, "getOrSet option")?;
@@ -539,7 +530,8 @@ impl NativeStore {
         options: JsValue,
         encode: &dyn Fn(usize) -> Result<EncodedValue>,
     ) -> Promise {
-        self.submit(
+        submit(
+            &self.engine,
             || {
                 let (ns, key) = self.ns_and_key(&ns, &key)?;
                 let (ttl, size) = convert::set_options(&options)?;
@@ -550,6 +542,11 @@ impl NativeStore {
         )
     }
 
+    fn get_operation(&self, ns: &JsValue, key: &JsValue) -> Result<Operation> {
+        let (ns, key) = self.ns_and_key(ns, key)?;
+        Ok(Operation::Get { ns, key })
+    }
+
     fn ns_and_key(&self, ns: &JsValue, key: &JsValue) -> Result<(String, String)> {
         let options = self.engine.options();
         let (ns, key) = (convert::namespace(ns, options)?, convert::key(key, options)?);
@@ -558,28 +555,5 @@ impl NativeStore {
             panic!("test-hooks: a panic inside a call");
         }
         Ok((ns, key))
-    }
-
-    /// Validates a call into an operation and queues it; the promise settles
-    /// with `finish(output)` or the error.
-    fn submit(
-        &self,
-        prepare: impl FnOnce() -> Result<Operation>,
-        finish: fn(Output) -> Result<JsValue>,
-    ) -> Promise {
-        if self.engine.is_disposed() {
-            return settle_now(Err(StorageError::Disposed));
-        }
-        let operation = match prepare() {
-            Ok(operation) => operation,
-            Err(error) => return settle_now(Err(error)),
-        };
-        let (promise, (resolve, reject)) = pending_promise();
-        enqueue(
-            &self.engine,
-            operation,
-            Box::new(move |result| answer(&resolve, &reject, result.and_then(finish))),
-        );
-        promise
     }
 }

@@ -60,10 +60,10 @@ impl Job {
     }
 }
 
-/// What `Engine::run_read_now` did with a read.
+/// What `Engine::run_now` did with a read.
 pub enum RanNow {
-    /// Nothing: the store is busy, and the read must be submitted.
-    Busy,
+    /// Nothing: it is a write or the store is busy, and it must be submitted.
+    Busy(Operation),
     Answered(Result<Output>),
     /// It failed and waits to be retried; its answer will come later.
     Retrying(LateAnswer),
@@ -196,10 +196,11 @@ impl Engine {
     /// is idle: nothing queued, running or waiting to be retried, the breaker
     /// closed and no call being traced. It is then a job like any other: it
     /// waited 0 ms, and its failures are retried, counted and fed to the
-    /// breaker as queued ones are.
-    pub fn run_read_now(self: &Rc<Self>, operation: Operation) -> RanNow {
-        if !self.is_idle() || operation.kind().writes() {
-            return RanNow::Busy;
+    /// breaker as queued ones are. A write always waits for the drain, so
+    /// that the sets issued in one turn commit as one group.
+    pub fn run_now(self: &Rc<Self>, operation: Operation) -> RanNow {
+        if operation.kind().writes() || !self.is_idle() {
+            return RanNow::Busy(operation);
         }
         let now_ms = match self.now_ms() {
             Ok(now_ms) => now_ms,

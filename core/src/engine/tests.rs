@@ -304,16 +304,16 @@ fn an_idle_engine_runs_a_read_at_once_and_a_busy_one_queues_it() {
     let value_of = |ran: RanNow| match ran {
         RanNow::Answered(Ok(Output::Entry(Some(entry)))) => entry.value.bytes,
         RanNow::Answered(other) => panic!("{other:?}"),
-        RanNow::Busy => panic!("busy"),
+        RanNow::Busy(_) => panic!("busy"),
         RanNow::Retrying(_) => panic!("retrying"),
     };
     engine.submit(set("k", "1"), Box::new(|_| {}));
-    assert!(matches!(engine.run_read_now(get("k")), RanNow::Busy), "a set is queued ahead of it");
+    assert!(matches!(engine.run_now(get("k")), RanNow::Busy(_)), "a set is queued ahead of it");
     engine.drain();
-    assert_eq!(value_of(engine.run_read_now(get("k"))), b"1");
-    assert!(matches!(engine.run_read_now(set("k", "2")), RanNow::Busy), "a write always queues");
+    assert_eq!(value_of(engine.run_now(get("k"))), b"1");
+    assert!(matches!(engine.run_now(set("k", "2")), RanNow::Busy(_)), "a write waits to join a group");
     engine.trace_next(Some(1));
-    assert!(matches!(engine.run_read_now(get("k")), RanNow::Busy), "a traced read queues, for its facts");
+    assert!(matches!(engine.run_now(get("k")), RanNow::Busy(_)), "a traced read queues, for its facts");
     engine.trace_next(None);
     // One wait of 0 ms for the read run at once, besides the set's.
     let flat = engine.metrics();
@@ -324,7 +324,7 @@ fn an_idle_engine_runs_a_read_at_once_and_a_busy_one_queues_it() {
     );
     engine.dispose();
     assert!(
-        matches!(engine.run_read_now(get("k")), RanNow::Busy),
+        matches!(engine.run_now(get("k")), RanNow::Busy(_)),
         "a disposed store answers through the queue"
     );
 }
