@@ -5,7 +5,8 @@
 //
 // The trigger exists only in the test-hooks build (`make test-hooks`, feature
 // `test-hooks`): a `get` of PANIC_IN_CALL panics while the call is checked,
-// one of PANIC_IN_OPERATION when the queue runs it.
+// one of PANIC_IN_OPERATION when the core runs it: at once on an idle store
+// (alone, in these tests), else when the queue reaches it (behind a call).
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
