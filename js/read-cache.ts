@@ -6,7 +6,7 @@
  * It is coherent because the store is its database's only owner (the lock)
  * and because it answers only when no call is in flight: every call before
  * has settled, so the cache holds what the database holds, and call order
- * and read-your-writes are those of the queue. It serves stores whose
+ * and read-your-writes are those of the queue. It caches for stores whose
  * entries can only change through calls it sees: no `maxSizeBytes` (eviction
  * happens inside the core, and hits would have to feed its LRU order) and
  * no `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is
@@ -14,7 +14,8 @@
  * A hit also needs a CLOSED breaker that counts no failure (the last call to
  * settle succeeded: a success in the core is what resets the count) and, for
  * a file, the lock still this store's; anything else goes to the core as
- * before.
+ * before. Under the same conditions, for every store, a get the cache does
+ * not answer asks the core to answer at once (`getEntryNow`).
  */
 
 import { keysOf } from "./flat-keys.js";
@@ -51,7 +52,7 @@ interface CachedText {
  *  a new closure per call. */
 const asIs = <T>(value: T): T => value;
 
-/** Whether a store opened with `options` can use the read cache. */
+/** Whether a store opened with `options` can cache what it reads. */
 export function readCacheApplies(options: StorageOptions | undefined): boolean {
   try {
     return options?.maxSizeBytes === undefined && options?.defaultTtlMs === undefined;
@@ -92,6 +93,9 @@ export class ReadCachingStore implements NativeApi {
   readonly #native: NativeApi;
   /** Whether the store still owns its database (false once the lock is lost). */
   readonly #owned: () => boolean;
+  /** Whether texts are kept (`readCacheApplies`); if not, the store only
+   *  has its gets answered at once. */
+  readonly #caching: boolean;
   /** Slot -> its text, oldest first (see `#shrink`). */
   readonly #texts = new Map<string, CachedText>();
   #chars = 0;
@@ -107,9 +111,10 @@ export class ReadCachingStore implements NativeApi {
   #clearedAt = 0;
   readonly #writtenAt = new Map<string, number>();
 
-  constructor(native: NativeApi, owned: () => boolean) {
+  constructor(native: NativeApi, owned: () => boolean, caching: boolean) {
     this.#native = native;
     this.#owned = owned;
+    this.#caching = caching;
     native.onStateChange((state, previous) => {
       this.#breaker = state;
       this.#listener(state, previous);
@@ -283,15 +288,20 @@ export class ReadCachingStore implements NativeApi {
 
   /** The cached texts of every key, or undefined unless all are cached. */
   #hits(ns: Namespace, keys: readonly string[]): string[] | undefined {
-    if (!Array.isArray(keys) || keys.length === 0 || !this.#mayAnswer()) return undefined;
-    const texts: string[] = [];
-    for (const key of keys) {
-      const at = slot(ns, key);
-      const cached = at === undefined ? undefined : this.#texts.get(at);
-      if (cached === undefined) return undefined;
-      texts.push(cached.text);
+    if (!this.#mayAnswer()) return undefined;
+    try {
+      if (!Array.isArray(keys) || keys.length === 0) return undefined;
+      const texts: string[] = [];
+      for (const key of keys) {
+        const at = slot(ns, key);
+        const cached = at === undefined ? undefined : this.#texts.get(at);
+        if (cached === undefined) return undefined;
+        texts.push(cached.text);
+      }
+      return texts;
+    } catch {
+      return undefined; // a revoked Proxy, or a trap that threw: for the core to refuse
     }
-    return texts;
   }
 
   #mayAnswer(): boolean {
@@ -347,7 +357,7 @@ export class ReadCachingStore implements NativeApi {
   /** Caches `text` as `at`'s, as read or written by a call submitted when
    *  `epoch` writes had been: unless a later write may have changed it. */
   #fill(at: string, text: string, epoch: number): void {
-    if (this.#clearedAt > epoch || (this.#writtenAt.get(at) ?? 0) > epoch) return;
+    if (!this.#caching || this.#clearedAt > epoch || (this.#writtenAt.get(at) ?? 0) > epoch) return;
     if (text.length > LARGEST_CACHED_CHARS) return;
     this.#drop(at);
     this.#texts.set(at, { text, used: false });

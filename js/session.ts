@@ -35,11 +35,14 @@ export type NativeOpener = (
   trapped: (error: unknown) => void,
 ) => Promise<OpenedStore>;
 
+/** An instance as the session serves it: its store behind the read cache. */
+type Instance = OpenedStore & { native: ReadCachingStore };
+
 type State =
   /** A live instance serves the calls. */
-  | { kind: "open"; opened: OpenedStore }
+  | { kind: "open"; opened: Instance }
   /** The instance trapped; a new one is being opened (undefined if that fails) and calls wait for it. */
-  | { kind: "reopening"; reopened: Promise<OpenedStore | undefined> }
+  | { kind: "reopening"; reopened: Promise<Instance | undefined> }
   /** The last reopening failed with `failure`; the next call tries again. */
   | { kind: "failed"; failure: StorageError }
   | Disposed;
@@ -136,9 +139,7 @@ export class Session {
    *  the cache may answer now (js/read-cache.ts `cachedText`). */
   cachedText(ns: Namespace, key: unknown): string | undefined {
     const state = this.#state;
-    return state.kind === "open" && state.opened.native instanceof ReadCachingStore
-      ? state.opened.native.cachedText(ns, key)
-      : undefined;
+    return state.kind === "open" ? state.opened.native.cachedText(ns, key) : undefined;
   }
 
   /** `call` while the store is not open: after a reopening, or refused. */
@@ -242,15 +243,16 @@ export class Session {
   }
 
   /** Opens a store in a fresh instance; a trap while it opens fails the open. */
-  async #openInstance(): Promise<OpenedStore> {
-    let opened: OpenedStore | undefined;
+  async #openInstance(): Promise<Instance> {
+    let opened: Instance | undefined;
     let failOpen: (error: unknown) => void = () => {};
     const trappedWhileOpening = new Promise<never>((_, reject) => (failOpen = reject));
     const trapped = (error: unknown) => (opened ? this.#trapped(opened, error) : failOpen(error));
     const raw = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
-    opened = readCacheApplies(this.#options)
-      ? { ...raw, native: new ReadCachingStore(raw.native, raw.owned ?? (() => true)) }
-      : raw;
+    opened = {
+      ...raw,
+      native: new ReadCachingStore(raw.native, raw.owned ?? (() => true), readCacheApplies(this.#options)),
+    };
     this.#lastBreakerState = "CLOSED";
     opened.native.onStateChange((state, previous) => {
       this.#lastBreakerState = state;
@@ -303,7 +305,7 @@ export class Session {
 
   /** Opens a new instance in place of the lost one. */
   #reopen(): void {
-    const reopened: Promise<OpenedStore | undefined> = this.#openInstance().then(
+    const reopened: Promise<Instance | undefined> = this.#openInstance().then(
       (opened) => {
         if (this.#state.kind === "reopening" && this.#state.reopened === reopened) this.#state = { kind: "open", opened };
         return opened;

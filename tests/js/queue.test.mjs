@@ -153,16 +153,21 @@ describe("concurrency", () => {
 describe("a get on an idle store", () => {
   const queueOf = async (store) => (await store.metrics()).queue;
 
-  test("runs at once: it never joins the queue, and waits 0 ms", async (t) => {
-    const store = await open(t);
-    await store.set("a", 1);
-    // Keys the read cache does not hold: each get goes to the core.
-    for (const key of ["b", "c", "b"]) assert.equal(await store.get(key), undefined);
-    const { maxDepth, waitMs } = await queueOf(store);
-    assert.equal(maxDepth, 1, "only the set was ever queued");
-    assert.equal(waitMs.count, 4, "every operation the core ran waited, the gets 0 ms");
-    assert.equal(waitMs.buckets[0].count, 4);
-  });
+  // Stores with a budget or a default TTL cache nothing, and run such gets too.
+  for (const options of [{}, { maxSizeBytes: 1_000_000 }, { defaultTtlMs: 60_000 }]) {
+    test(`runs at once: it never joins the queue, and waits 0 ms (${JSON.stringify(options)})`, async (t) => {
+      const store = await open(t, { ...options, clock: manualClock() }); // still: every wait is 0 ms
+      await store.set("a", 1);
+      // "a" may be answered by the read cache; the others go to the core.
+      const found = [];
+      for (const key of ["b", "a", "c", "a"]) found.push(await store.get(key));
+      assert.deepEqual(found, [undefined, 1, undefined, 1]);
+      const { maxDepth, waitMs } = await queueOf(store);
+      assert.equal(maxDepth, 1, "only the set was ever queued");
+      assert.equal(waitMs.buckets[0].count, waitMs.count, "every operation the core ran waited 0 ms");
+      assert.ok(waitMs.count >= 3, "the set and the gets of keys not cached");
+    });
+  }
 
   test("waits behind the calls made before it, and those after it see the store as it answered", async (t) => {
     const store = await open(t);

@@ -49,6 +49,15 @@ describe("what the read cache answers", () => {
     assert.equal(await answeredFromCache(view, "in a namespace"), true);
   });
 
+  test("an mget of keys it cannot read (a revoked Proxy) is the core's to refuse", async (t) => {
+    const store = await open(t);
+    await store.set("k", 1);
+    const { proxy, revoke } = Proxy.revocable(["k"], {});
+    revoke();
+    await assert.rejects(store.mget(proxy), { name: "StorageError", code: "INVALID_ARGUMENT" });
+    assert.deepEqual(await store.mget(["k"]), [1], "and the cache answers again after");
+  });
+
   test("each hit is a fresh copy: changing one does not change the next", async (t) => {
     const store = await open(t);
     await store.set("k", { list: [1] });
