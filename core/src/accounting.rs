@@ -124,6 +124,11 @@ impl LedgerDelta {
         self.change(ns, 0, new_size as i64 - old_size as i64);
     }
 
+    /// Whether the transaction changed no ledger.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
     /// Net bytes added to the whole store.
     pub fn bytes(&self) -> i64 {
         self.changes.iter().map(|change| change.bytes).sum()

@@ -2,6 +2,7 @@
 //! file is recognised, migrations, and the pragmas a store runs under. A file
 //! that is not larder's, or is newer, is never touched.
 
+use rusqlite::config::DbConfig;
 use rusqlite::Connection;
 
 use crate::error::{Result, StorageError};
@@ -14,7 +15,7 @@ pub const APPLICATION_ID: i32 = 0x4c52_4452;
 /// part of it: it is how SQLite lays out the file, not what larder stores, a
 /// file with or without it holds the same schema and every larder build reads
 /// both; a file without it is switched on open (`enable_incremental_vacuum`).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Schema version 2. `id` is the entry's recency stamp: every write and every
 /// persisted read moves the row to a new, larger id, so LRU order is rowid
@@ -39,6 +40,28 @@ CREATE UNIQUE INDEX entries_by_key ON entries (ns, key);
 CREATE INDEX entries_by_expiry ON entries (expires_at, ns, size) WHERE expires_at IS NOT NULL;
 ";
 
+/// Schema version 3 adds `closed_ledgers`: each namespace's rows and bytes as
+/// the store that last closed the file cleanly counted them, so the next open
+/// reads them instead of every page of the table (`SUM(size)` reads each row,
+/// and the rows hold the values). They stand only while nothing has written
+/// an entry since: larder's first write after an open deletes them in its own
+/// transaction, and any other program's write does through these triggers
+/// (larder's connection runs with triggers off: `prepare`). No rows: count
+/// again from the table.
+const CREATE_CLOSED_LEDGERS: &str = "
+CREATE TABLE closed_ledgers (
+    ns TEXT PRIMARY KEY,
+    rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER closed_ledgers_after_insert AFTER INSERT ON entries
+    WHEN EXISTS (SELECT 1 FROM closed_ledgers) BEGIN DELETE FROM closed_ledgers; END;
+CREATE TRIGGER closed_ledgers_after_update AFTER UPDATE ON entries
+    WHEN EXISTS (SELECT 1 FROM closed_ledgers) BEGIN DELETE FROM closed_ledgers; END;
+CREATE TRIGGER closed_ledgers_after_delete AFTER DELETE ON entries
+    WHEN EXISTS (SELECT 1 FROM closed_ledgers) BEGIN DELETE FROM closed_ledgers; END;
+";
+
 /// What a database holds, found by reading only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaState {
@@ -46,6 +69,8 @@ pub enum SchemaState {
     Empty,
     /// Schema version 1: `prepare` migrates it.
     Version1,
+    /// Schema version 2 (no closed ledgers): `prepare` migrates it.
+    Version2,
     /// larder's current schema.
     Current,
 }
@@ -74,6 +99,7 @@ pub fn inspect(conn: &Connection) -> Result<SchemaState> {
     }
     match version {
         1 => Ok(SchemaState::Version1),
+        2 => Ok(SchemaState::Version2),
         SCHEMA_VERSION => Ok(SchemaState::Current),
         _ => Err(StorageError::IncompatibleSchema(format!(
             "the database has schema version {version}, which this larder cannot migrate"
@@ -105,7 +131,7 @@ pub fn create(conn: &Connection) -> Result<()> {
     in_one_transaction(
         conn,
         &format!(
-            "{CREATE_TABLE}{CREATE_INDEXES}
+            "{CREATE_TABLE}{CREATE_INDEXES}{CREATE_CLOSED_LEDGERS}
              PRAGMA application_id = {APPLICATION_ID};
              PRAGMA user_version = {SCHEMA_VERSION};"
         ),
@@ -115,7 +141,8 @@ pub fn create(conn: &Connection) -> Result<()> {
 /// Turns a version-1 database into the current schema, in one transaction
 /// (a crash leaves one format or the other, never a mix): the rows copied in
 /// recency order, each numbered by its rank, so version 1's stamps become
-/// ids without a collision; the old table and its indexes dropped.
+/// ids without a collision; the old table and its indexes dropped; the
+/// closed ledgers of version 3 made, empty.
 pub fn migrate_from_v1(conn: &Connection) -> Result<()> {
     in_one_transaction(
         conn,
@@ -129,10 +156,16 @@ pub fn migrate_from_v1(conn: &Connection) -> Result<()> {
                  SELECT row_number() OVER (ORDER BY last_used, id), ns, key, kind, value, size, expires_at
                  FROM entries_v1;
              DROP TABLE entries_v1;
-             {CREATE_INDEXES}
+             {CREATE_INDEXES}{CREATE_CLOSED_LEDGERS}
              PRAGMA user_version = {SCHEMA_VERSION};"
         ),
     )
+}
+
+/// Turns a version-2 database into the current schema, in one transaction:
+/// the closed ledgers made, empty (the next open counts from the table).
+pub fn migrate_from_v2(conn: &Connection) -> Result<()> {
+    in_one_transaction(conn, &format!("{CREATE_CLOSED_LEDGERS} PRAGMA user_version = {SCHEMA_VERSION};"))
 }
 
 fn in_one_transaction(conn: &Connection, sql: &str) -> Result<()> {
@@ -165,11 +198,15 @@ const AUTO_VACUUM_INCREMENTAL: i32 = 2;
 /// file, sets exclusive locking, WAL and the sync level the durability asks
 /// for (`"full"`: the WAL is fsynced before a commit returns; `"normal"`:
 /// only at checkpoints) and the WAL's bound; creates the schema if empty, or
-/// migrates a version-1 one, or switches on incremental vacuum in a file
+/// migrates an older one, or switches on incremental vacuum in a file
 /// made without it. The inspection comes first: `journal_mode = WAL` writes
 /// to the file. A new file's schema is made after the switch, in one commit
 /// through the WAL: a crash before it leaves an empty database, made again.
+/// Triggers are off on larder's connection: they are there for other
+/// programs' writes (`CREATE_CLOSED_LEDGERS`), and would cost each of
+/// larder's row writes a look at `closed_ledgers`.
 pub fn prepare(conn: &Connection, options: &StoreOptions, is_file: bool) -> Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
     if is_file {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
@@ -199,6 +236,7 @@ pub fn prepare(conn: &Connection, options: &StoreOptions, is_file: bool) -> Resu
             migrate_from_v1(conn)?;
             footprint::release_free_pages(conn)?;
         }
+        SchemaState::Version2 => migrate_from_v2(conn)?,
         SchemaState::Current => {}
     }
     if (enable_incremental_vacuum(conn)? || migrated) && is_file {
@@ -314,7 +352,18 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(objects, ["entries", "entries_by_expiry", "entries_by_key"]);
+        assert_eq!(
+            objects,
+            [
+                "closed_ledgers",
+                "closed_ledgers_after_delete",
+                "closed_ledgers_after_insert",
+                "closed_ledgers_after_update",
+                "entries",
+                "entries_by_expiry",
+                "entries_by_key"
+            ]
+        );
     }
 
     #[test]
@@ -332,6 +381,48 @@ mod tests {
             .unwrap();
         let rows: i64 = conn.query_row("SELECT count(last_used) FROM entries", [], |r| r.get(0)).unwrap();
         assert_eq!((version, recency_index, rows), (1, 1, 3));
+    }
+
+    /// Version 2 as larder wrote it: today's table and indexes, nothing else.
+    fn create_v2(conn: &Connection) {
+        conn.execute_batch(&format!(
+            "{CREATE_TABLE}{CREATE_INDEXES}
+             PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = 2;
+             INSERT INTO entries (ns, key, kind, value, size, expires_at) VALUES ('', 'a', 0, x'31', 4, NULL);
+             INSERT INTO entries (ns, key, kind, value, size, expires_at) VALUES ('ns', 'b', 1, x'ff00', 9, 5000);"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_2_database_gets_empty_closed_ledgers_and_keeps_its_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        create_v2(&conn);
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Version2);
+        let before = rows_in_id_order(&conn);
+        prepare(&conn, &StoreOptions::default(), false).unwrap();
+        assert_eq!(inspect(&conn).unwrap(), SchemaState::Current);
+        assert_eq!(rows_in_id_order(&conn), before);
+        let left: i64 = conn.query_row("SELECT count(*) FROM closed_ledgers", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0, "the first open after the migration counts from the rows");
+    }
+
+    #[test]
+    fn a_migration_that_fails_leaves_version_2_whole() {
+        let conn = Connection::open_in_memory().unwrap();
+        create_v2(&conn);
+        // The last trigger's name is taken: the statements before it ran.
+        conn.execute_batch(
+            "CREATE TRIGGER closed_ledgers_after_delete AFTER DELETE ON entries BEGIN SELECT 1; END",
+        )
+        .unwrap();
+        assert!(prepare(&conn, &StoreOptions::default(), false).is_err());
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'closed_ledgers'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((version, tables, rows_in_id_order(&conn).len()), (2, 0, 2));
     }
 
     fn file_connection(name: &str) -> (Connection, std::path::PathBuf) {

@@ -1,9 +1,11 @@
 //! The SQLite side of larder: owns the connection, holds all SQL, and keeps
 //! the size ledgers and LRU recency in step with what is committed. This
 //! module has the operations; `write` the unit of work every write runs in,
-//! `eviction` the cache policy inside it, `rows` the table's rows, and
+//! `eviction` the cache policy inside it, `rows` the table's rows,
+//! `closed_ledgers` the ledgers a clean close leaves for the next open, and
 //! `key_range` what a prefix means.
 
+mod closed_ledgers;
 pub(crate) mod eviction;
 mod key_range;
 pub(crate) mod lru_order;
@@ -69,6 +71,9 @@ pub struct Store {
     /// `None` only while closing.
     db: Option<Database>,
     ledgers: Ledgers,
+    /// The file's `closed_ledgers` hold `ledgers`: no write has changed a
+    /// ledger since the open read them, or since this store left them.
+    closed_ledgers_stand: bool,
     recency: Recency,
     max_size_bytes: Option<u64>,
     expiry_floor: ExpiryFloor,
@@ -83,16 +88,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Readies an opened database (see `schema::prepare`) and recounts what
-    /// it holds; on failure the database is closed and released, unchanged.
+    /// Readies an opened database (see `schema::prepare`) and reads or
+    /// recounts what it holds (`recount_at_open`); on failure the database is
+    /// closed and released, unchanged.
     pub fn open(mut db: Database, options: &StoreOptions) -> Result<Store> {
         let prepared = deadline::install(&mut db.conn)
             .and_then(|()| schema::prepare(&db.conn, options, db.is_file()))
             .and_then(|()| recount_at_open(&db.conn));
         match prepared {
-            Ok((ledgers, last_stamp, expiry_floor)) => Ok(Store {
+            Ok((ledgers, closed_ledgers_stand, last_stamp, expiry_floor)) => Ok(Store {
                 db: Some(db),
                 ledgers,
+                closed_ledgers_stand,
                 recency: Recency::starting_after(
                     last_stamp,
                     options.max_size_bytes.is_some(),
@@ -112,10 +119,16 @@ impl Store {
     }
 
     /// Persists the recency of reads not yet persisted and gives back every
-    /// free page, closes the database (which checkpoints and deletes the
-    /// WAL), then releases its file.
+    /// free page, leaves the ledgers for the next open, closes the database
+    /// (which checkpoints and deletes the WAL), then releases its file.
     pub fn close(mut self) -> Result<()> {
         let persisted = self.write_persisting(true, |write| write.release_free_pages());
+        if persisted.is_ok() && !self.closed_ledgers_stand {
+            // Once that write committed, the ledgers are what the file holds.
+            // Leaving them only spares the next open a count: if it fails,
+            // that open counts.
+            let _ = closed_ledgers::save(self.conn(), &self.ledgers);
+        }
         let closed = self.db.take().map_or(Ok(()), Database::close);
         persisted.and(closed)
     }
@@ -434,10 +447,15 @@ impl Store {
     }
 }
 
-/// What the open store keeps in memory: the ledgers, the last recency stamp
-/// (the largest row id) and the earliest expiry.
-fn recount_at_open(conn: &Connection) -> Result<(Ledgers, i64, ExpiryFloor)> {
-    let ledgers = Ledgers::from_counts(count_by_namespace(conn)?);
+/// What the open store keeps in memory: the ledgers (those a clean close
+/// left, if they stand, else counted from every row), whether they were
+/// left, the last recency stamp (the largest row id) and the earliest
+/// expiry. Each but the count reads a few pages, whatever the store holds.
+fn recount_at_open(conn: &Connection) -> Result<(Ledgers, bool, i64, ExpiryFloor)> {
+    let (ledgers, stand) = match closed_ledgers::load(conn)? {
+        Some(ledgers) => (ledgers, true),
+        None => (Ledgers::from_counts(count_by_namespace(conn)?), false),
+    };
     let last_stamp = conn.query_row("SELECT coalesce(max(id), 0) FROM entries", [], |row| row.get(0))?;
-    Ok((ledgers, last_stamp, earliest_expiry(conn)?))
+    Ok((ledgers, stand, last_stamp, earliest_expiry(conn)?))
 }

@@ -1,13 +1,14 @@
 //! The unit of work: every write is one immediate transaction that first
 //! persists the recency of recent reads when enough have gathered, and last
-//! trims free pages if it may have freed any; the
+//! trims free pages if it may have freed any and deletes the closed ledgers
+//! if it changed what they count; the
 //! ledgers move by what it changed only if it commits, and a commit that
 //! failed in I/O is discarded from the WAL. A group commit that fails as one
 //! transaction runs again with each member under its own savepoint.
 
 use rusqlite::{params, Connection};
 
-use super::{rows, Entry, Store};
+use super::{closed_ledgers, rows, Entry, Store};
 use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency};
 use crate::database::Database;
 use crate::error::{ErrorCode, Result};
@@ -50,6 +51,7 @@ impl Store {
     ) -> Result<T> {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
+        let closed_ledgers_stand = self.closed_ledgers_stand;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, freeing_pages, .. } = self;
         let conn = &db.as_ref().expect("the database is open until close").conn;
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
@@ -73,6 +75,9 @@ impl Store {
             let trimmed = write.trim(*freeing_pages || !reads.is_empty())?;
             let removed = (write.evicted, write.expired_removed);
             let delta = write.delta;
+            if closed_ledgers_stand && !delta.is_empty() {
+                closed_ledgers::forget(conn)?;
+            }
             conn.prepare_cached("COMMIT")?.execute([])?;
             Ok((result, delta, trimmed, removed))
         })();
@@ -106,6 +111,7 @@ impl Store {
         add(&self.metrics.evictions, evicted);
         add(&self.metrics.expired, expired_removed);
         self.ledgers.apply(delta);
+        self.closed_ledgers_stand &= delta.is_empty();
         self.freeing_pages = trimmed.stepped;
         if trimmed.released {
             self.shrink_file();
