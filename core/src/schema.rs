@@ -43,11 +43,11 @@ CREATE INDEX entries_by_expiry ON entries (expires_at, ns, size) WHERE expires_a
 /// Schema version 3 adds `closed_ledgers`: each namespace's rows and bytes as
 /// the store that last closed the file cleanly counted them, so the next open
 /// reads them instead of every page of the table (`SUM(size)` reads each row,
-/// and the rows hold the values). They stand only while nothing has written
-/// an entry since: larder's first write after an open deletes them in its own
-/// transaction, and any other program's write does through these triggers
-/// (larder's connection runs with triggers off: `prepare`). No rows: count
-/// again from the table.
+/// and the rows hold the values). They stand only while nothing has changed
+/// an entry's count or size since: larder's first write after an open that
+/// does deletes them in its own transaction, and any other program's write
+/// to `entries` does through these triggers (larder's connection runs with
+/// triggers off: `prepare`). No rows: count again from the table.
 const CREATE_CLOSED_LEDGERS: &str = "
 CREATE TABLE closed_ledgers (
     ns TEXT PRIMARY KEY,

@@ -12,9 +12,11 @@ use crate::error::Result;
 /// The ledgers the last clean close left, if they still stand.
 pub(super) fn load(conn: &Connection) -> Result<Option<Ledgers>> {
     let mut statement = conn.prepare("SELECT ns, rows, bytes FROM closed_ledgers")?;
-    let counts = statement
-        .query_map([], |row| Ok((row.get(0)?, SizeLedger { rows: row.get(1)?, bytes: row.get(2)? })))?
-        .collect::<rusqlite::Result<Vec<(String, SizeLedger)>>>()?;
+    let mut rows = statement.query([])?;
+    let mut counts = Vec::new();
+    while let Some(row) = rows.next()? {
+        counts.push((row.get(0)?, SizeLedger { rows: row.get(1)?, bytes: row.get(2)? }));
+    }
     Ok((!counts.is_empty()).then(|| Ledgers::from_counts(counts)))
 }
 
