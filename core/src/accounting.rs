@@ -57,6 +57,20 @@ impl Ledgers {
         ledgers
     }
 
+    /// Counts one more row of `size` bytes in `ns`, as a recount finds it;
+    /// None if a total would pass 2^64 (only damage can make it).
+    pub fn count_row(&mut self, ns: &str, size: u64) -> Option<()> {
+        let ledger = match self.by_namespace.get_mut(ns) {
+            Some(ledger) => ledger,
+            None => self.by_namespace.entry(ns.to_owned()).or_default(),
+        };
+        ledger.rows += 1;
+        ledger.bytes = ledger.bytes.checked_add(size)?;
+        self.total.rows += 1;
+        self.total.bytes = self.total.bytes.checked_add(size)?;
+        Some(())
+    }
+
     pub fn total(&self) -> SizeLedger {
         self.total
     }

@@ -26,7 +26,7 @@ use crate::schema;
 use crate::value::EncodedValue;
 use eviction::{earliest_expiry, expired, PURGE_ALL_SQL};
 use key_range::{prefix_successor, TextBytes};
-use rows::{count_by_namespace, is_live, live_reader, read_live, read_live_with, total_bytes};
+use rows::{count_ledgers, is_live, live_reader, read_live, read_live_with, total_bytes};
 use write::Write;
 
 /// One entry of a write: its key, encoded value and size (see `accounting::entry_size`).
@@ -416,7 +416,7 @@ impl Store {
 
     /// Recounts from the table: what the ledgers must always equal.
     pub fn recount(&self) -> Result<Ledgers> {
-        Ok(Ledgers::from_counts(count_by_namespace(self.conn())?))
+        count_ledgers(self.conn())
     }
 
     /// Recounts the live entries from the table, as `SUM(size)`: what
@@ -454,7 +454,7 @@ impl Store {
 fn recount_at_open(conn: &Connection) -> Result<(Ledgers, bool, i64, ExpiryFloor)> {
     let (ledgers, stand) = match closed_ledgers::load(conn)? {
         Some(ledgers) => (ledgers, true),
-        None => (Ledgers::from_counts(count_by_namespace(conn)?), false),
+        None => (count_ledgers(conn)?, false),
     };
     let last_stamp = conn.query_row("SELECT coalesce(max(id), 0) FROM entries", [], |row| row.get(0))?;
     Ok((ledgers, stand, last_stamp, earliest_expiry(conn)?))

