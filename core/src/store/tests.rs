@@ -436,3 +436,20 @@ fn without_a_budget_an_overwrite_stays_in_place_and_a_same_value_one_writes_noth
     assert!(row_id(&budgeted, "a") > row_id(&budgeted, "b"), "with a budget it moves to the newest end");
     assert_ne!(row_id(&budgeted, "a"), id);
 }
+
+#[test]
+fn a_recount_refuses_what_larder_never_writes() {
+    let past_2_64 = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2049)
+         INSERT INTO entries (ns, key, kind, value, size) SELECT '', i, 0, x'31', 9007199254740991 FROM n";
+    for damage in [
+        "INSERT INTO entries (ns, key, kind, value, size) VALUES ('', 'a', 0, x'31', -1)",
+        "INSERT INTO entries (ns, key, kind, value, size) VALUES ('', 'a', 0, x'31', 9007199254740992)",
+        "INSERT INTO entries (ns, key, kind, value, size) VALUES (x'ff', 'a', 0, x'31', 1)",
+        "INSERT INTO entries (ns, key, kind, value, size) VALUES (CAST(x'ff' AS TEXT), 'a', 0, x'31', 1)",
+        past_2_64,
+    ] {
+        let store = open(None);
+        store.conn().execute_batch(damage).unwrap();
+        assert_eq!(store.recount().unwrap_err().code(), ErrorCode::Corrupt, "{damage}");
+    }
+}
