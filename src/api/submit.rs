@@ -19,12 +19,9 @@ pub(super) fn submit(
     prepare: impl FnOnce() -> Result<Operation>,
     finish: fn(Output) -> Result<JsValue>,
 ) -> Promise {
-    if engine.is_disposed() {
-        return rejected(&StorageError::Disposed);
-    }
-    match prepare() {
+    match admit(engine, prepare) {
         Ok(operation) => queue(engine, operation, finish),
-        Err(error) => rejected(&error),
+        Err(rejection) => rejection,
     }
 }
 
@@ -37,12 +34,9 @@ pub(super) fn submit_or_run(
     prepare: impl FnOnce() -> Result<Operation>,
     finish: fn(Output) -> Result<JsValue>,
 ) -> JsValue {
-    if engine.is_disposed() {
-        return rejected(&StorageError::Disposed).into();
-    }
-    let operation = match prepare() {
+    let operation = match admit(engine, prepare) {
         Ok(operation) => operation,
-        Err(error) => return rejected(&error).into(),
+        Err(rejection) => return rejection.into(),
     };
     match engine.run_now(operation) {
         RanNow::Busy(operation) => queue(engine, operation, finish).into(),
@@ -73,6 +67,18 @@ fn queue(engine: &Rc<Engine>, operation: Operation, finish: fn(Output) -> Result
 type Settle = (Function, Function);
 
 /// A new Promise with its resolving functions.
+/// The call's operation, or the rejected Promise that answers it: a disposed
+/// store refuses before the call's arguments are read.
+fn admit(
+    engine: &Rc<Engine>,
+    prepare: impl FnOnce() -> Result<Operation>,
+) -> std::result::Result<Operation, Promise> {
+    if engine.is_disposed() {
+        return Err(rejected(&StorageError::Disposed));
+    }
+    prepare().map_err(|error| rejected(&error))
+}
+
 fn pending_promise() -> (Promise, Settle) {
     let mut settle = None;
     let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
