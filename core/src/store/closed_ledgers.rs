@@ -4,7 +4,7 @@
 //! in its own transaction (`Store::attempt_write`), and another program's
 //! write does through the schema's triggers.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::accounting::{Ledgers, SizeLedger};
 use crate::error::Result;
@@ -26,18 +26,16 @@ pub(super) fn save(conn: &Connection, ledgers: &Ledgers) -> Result<()> {
     if ledgers.total().rows == 0 {
         return Ok(());
     }
-    conn.execute_batch("BEGIN IMMEDIATE; DELETE FROM closed_ledgers;")?;
-    let saved = (|| {
-        let mut insert = conn.prepare("INSERT INTO closed_ledgers (ns, rows, bytes) VALUES (?1, ?2, ?3)")?;
+    // Rolled back when dropped uncommitted.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM closed_ledgers", [])?;
+    {
+        let mut insert = tx.prepare("INSERT INTO closed_ledgers (ns, rows, bytes) VALUES (?1, ?2, ?3)")?;
         for (ns, ledger) in ledgers.namespaces() {
             insert.execute(rusqlite::params![ns, ledger.rows, ledger.bytes])?;
         }
-        Ok(conn.execute_batch("COMMIT")?)
-    })();
-    if saved.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
     }
-    saved
+    Ok(tx.commit()?)
 }
 
 /// Deletes the closed ledgers: the write under way changes what they count.
