@@ -334,6 +334,12 @@ fn pages(store: &Store) -> (i64, i64) {
     (pragma("freelist_count"), pragma("page_count"))
 }
 
+/// A store on a new file in `dir`: only a file gives free pages back.
+fn open_file(dir: &tempfile::TempDir) -> Store {
+    let path = dir.path().join("pages.sqlite");
+    Store::open(Database::native_file(&path).unwrap(), &StoreOptions::default()).unwrap()
+}
+
 /// `count` entries of about 1 KB each, keyed `{prefix}{i}`.
 fn kilobytes(prefix: &str, count: usize) -> Vec<Entry> {
     let json = format!("\"{}\"", "x".repeat(1000));
@@ -342,7 +348,8 @@ fn kilobytes(prefix: &str, count: usize) -> Vec<Entry> {
 
 #[test]
 fn clear_invalidate_and_purge_give_every_free_page_back() {
-    let mut store = open(None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_file(&dir);
     let (_, empty) = pages(&store);
     store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
     store.mset("", &kilobytes("b", 10), None, 0).unwrap();
@@ -364,7 +371,8 @@ fn clear_invalidate_and_purge_give_every_free_page_back() {
 
 #[test]
 fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
-    let mut store = open(None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_file(&dir);
     store.mset("", &kilobytes("k", 3000), None, 0).unwrap();
     let (mut kept_some, mut trimmed) = (false, false);
     for batch in 0..60 {
@@ -382,7 +390,8 @@ fn writes_leave_a_few_free_pages_and_trim_the_rest_in_steps() {
 
 #[test]
 fn free_pages_left_past_one_step_are_trimmed_by_the_next_write_even_an_insert() {
-    let mut store = open(None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open_file(&dir);
     store.mset("", &kilobytes("k", 6000), None, 0).unwrap();
     let keys: Vec<String> = (0..5000).map(|i| format!("k{i:04}")).collect();
     store.mdelete("", &keys, 0).unwrap();
@@ -396,6 +405,20 @@ fn free_pages_left_past_one_step_are_trimmed_by_the_next_write_even_an_insert() 
     }
     let (free, total) = pages(&store);
     assert!(free <= footprint::FREE_PAGES_KEPT.max(total / 8), "{free} of {total} free at the end");
+    check_ledgers(&store);
+}
+
+#[test]
+fn a_store_in_memory_keeps_its_free_pages_for_its_next_inserts() {
+    let mut store = open(None);
+    store.mset("", &kilobytes("a", 2000), None, 0).unwrap();
+    let (_, full) = pages(&store);
+    assert_eq!(store.invalidate("", "a", 0).unwrap(), 2000);
+    let (free, total) = pages(&store);
+    assert_eq!(total, full, "nothing given back");
+    assert!(free > full / 2, "{free} of {total} free");
+    store.mset("", &kilobytes("b", 2000), None, 0).unwrap();
+    assert_eq!(pages(&store).1, full, "the inserts took the free pages");
     check_ledgers(&store);
 }
 

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection};
 use super::{closed_ledgers, rows, Entry, Store};
 use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency};
 use crate::database::Database;
-use crate::error::{ErrorCode, Result};
+use crate::error::{ErrorCode, Result, StorageError};
 use crate::footprint;
 use crate::metrics::add;
 
@@ -53,7 +53,8 @@ impl Store {
         let floor_before = self.expiry_floor;
         let closed_ledgers_stand = self.closed_ledgers_stand;
         let Store { db, ledgers, recency, max_size_bytes, expiry_floor, freeing_pages, .. } = self;
-        let conn = &db.as_ref().expect("the database is open until close").conn;
+        let (conn, gives_pages_back) =
+            db.as_ref().map(|db| (&db.conn, db.is_file())).expect("the database is open until close");
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
         // BEGIN and COMMIT as cached statements: rusqlite's `Transaction`
         // parses them again for every write.
@@ -66,6 +67,7 @@ impl Store {
                 delta: LedgerDelta::default(),
                 max_size_bytes: *max_size_bytes,
                 expiry_floor,
+                gives_pages_back,
                 pages_released: false,
                 evicted: 0,
                 expired_removed: 0,
@@ -92,16 +94,26 @@ impl Store {
                 self.committed(&delta, &trimmed, removed);
                 Ok(result)
             }
-            Err(error) => {
-                self.recency.restore_reads(reads);
-                // A purge inside the rolled-back transaction may have raised it.
-                self.expiry_floor = floor_before;
-                if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
-                    self.commit_unsettled = !self.discard_failed_commit();
-                }
-                Err(error)
-            }
+            Err(error) => Err(self.failed(error, reads, floor_before)),
         }
+    }
+
+    /// What a write that failed leaves: the reads' recency kept for the next
+    /// write, the expiry floor as it was before, and after a failure in I/O
+    /// the failed commit discarded from the WAL.
+    fn failed(
+        &mut self,
+        error: StorageError,
+        reads: PendingReads,
+        floor_before: ExpiryFloor,
+    ) -> StorageError {
+        self.recency.restore_reads(reads);
+        // A purge inside the rolled-back transaction may have raised it.
+        self.expiry_floor = floor_before;
+        if matches!(error.code(), ErrorCode::Io | ErrorCode::QuotaExceeded) {
+            self.commit_unsettled = !self.discard_failed_commit();
+        }
+        error
     }
 
     /// What a commit moves: the counters, the ledgers by `delta`, and the
@@ -118,13 +130,12 @@ impl Store {
         }
     }
 
-    /// After a commit that gave pages back, checkpoints at once so the file
-    /// shrinks and the WAL is emptied now, not at the next checkpoint. The
-    /// commit stands either way: if this fails, the next checkpoint does it.
+    /// After a commit that gave pages back (only a file does), checkpoints
+    /// at once so the file shrinks and the WAL is emptied now, not at the
+    /// next checkpoint. The commit stands either way: if this fails, the
+    /// next checkpoint does it.
     fn shrink_file(&self) {
-        if self.db.as_ref().is_some_and(Database::is_file) {
-            let _ = footprint::truncate_wal(self.conn());
-        }
+        let _ = footprint::truncate_wal(self.conn());
     }
 
     /// After a write failed in I/O, its frames may sit in the WAL past the
@@ -166,6 +177,9 @@ pub(super) struct Write<'a> {
     pub(super) delta: LedgerDelta,
     pub(super) max_size_bytes: Option<u64>,
     pub(super) expiry_floor: &'a mut ExpiryFloor,
+    /// The database gives free pages back: a file, laid out with incremental
+    /// vacuum (a database in memory is not: `schema::lay_out`).
+    gives_pages_back: bool,
     /// Free pages were given back: the file shrinks at the next checkpoint.
     pages_released: bool,
     /// Live entries evicted for the budget, and expired rows removed.
@@ -178,14 +192,17 @@ impl Write<'_> {
     /// some, or if `look_anyway`. Inserts alone never free a page, so a write
     /// of only those skips the check and its pragmas.
     fn trim(&self, look_anyway: bool) -> Result<Trimmed> {
-        let stepped =
-            (look_anyway || self.delta.removed_or_rewrote()) && footprint::trim_free_pages(self.tx)?;
+        let stepped = self.gives_pages_back
+            && (look_anyway || self.delta.removed_or_rewrote())
+            && footprint::trim_free_pages(self.tx)?;
         Ok(Trimmed { stepped, released: stepped || self.pages_released })
     }
 
     /// Gives back every free page, after a removal meant to free space.
     pub(super) fn release_free_pages(&mut self) -> Result<()> {
-        self.pages_released |= footprint::release_free_pages(self.tx)?;
+        if self.gives_pages_back {
+            self.pages_released |= footprint::release_free_pages(self.tx)?;
+        }
         Ok(())
     }
 
