@@ -75,6 +75,8 @@ pub struct Store {
     /// ledger since the open read them, or since this store left them.
     closed_ledgers_stand: bool,
     recency: Recency,
+    /// The last upsert inserted a new key (`rows::upsert`).
+    inserting: bool,
     max_size_bytes: Option<u64>,
     expiry_floor: ExpiryFloor,
     /// The last write failed in its commit and what it wrote could not be
@@ -105,6 +107,7 @@ impl Store {
                     options.max_size_bytes.is_some(),
                     options.reads_persisted_at,
                 ),
+                inserting: true,
                 max_size_bytes: options.max_size_bytes,
                 expiry_floor,
                 commit_unsettled: false,

@@ -258,6 +258,26 @@ fn closing_persists_every_read() {
 }
 
 #[test]
+fn inserts_and_overwrites_in_any_order_keep_values_sizes_and_recency() {
+    for budget in [None, Some(1_000)] {
+        let mut store = open(budget);
+        // Each step's write follows one of the other kind, or of its own.
+        let steps =
+            [("a", 1), ("b", 2), ("a", 3), ("a", 4), ("c", 5), ("b", 6), ("d", 7), ("e", 8), ("c", 9)];
+        for (key, size) in steps {
+            store.set("", &entry(key, &size.to_string(), size), None, 0).unwrap();
+            assert_eq!(store.get("", key, 0).unwrap().unwrap().value.bytes, size.to_string().as_bytes());
+            check_ledgers(&store);
+        }
+        assert_eq!(store.total_size(ALL, 0).unwrap(), 4 + 6 + 9 + 7 + 8);
+        let last_written =
+            |store: &Store| ["a", "b", "c", "d", "e"].into_iter().max_by_key(|key| row_id(store, key));
+        // With a budget an overwrite moves its row (LRU order); without one it stays.
+        assert_eq!(last_written(&store), if budget.is_some() { Some("c") } else { Some("e") });
+    }
+}
+
+#[test]
 fn scopes_count_clear_and_purge_one_namespace_or_all() {
     let mut store = open(None);
     store.set("", &entry("k", "1", 1), None, 0).unwrap();

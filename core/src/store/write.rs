@@ -52,7 +52,7 @@ impl Store {
         self.commit_unsettled = false;
         let floor_before = self.expiry_floor;
         let closed_ledgers_stand = self.closed_ledgers_stand;
-        let Store { db, ledgers, recency, max_size_bytes, expiry_floor, freeing_pages, .. } = self;
+        let Store { db, ledgers, recency, inserting, max_size_bytes, expiry_floor, freeing_pages, .. } = self;
         let (conn, gives_pages_back) =
             db.as_ref().map(|db| (&db.conn, db.is_file())).expect("the database is open until close");
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
@@ -64,6 +64,7 @@ impl Store {
                 tx: conn,
                 ledgers,
                 recency,
+                inserting,
                 delta: LedgerDelta::default(),
                 max_size_bytes: *max_size_bytes,
                 expiry_floor,
@@ -174,6 +175,8 @@ pub(super) struct Write<'a> {
     pub(super) tx: &'a Connection,
     pub(super) ledgers: &'a Ledgers,
     pub(super) recency: &'a mut Recency,
+    /// The store's last upsert inserted (`rows::upsert`).
+    inserting: &'a mut bool,
     pub(super) delta: LedgerDelta,
     pub(super) max_size_bytes: Option<u64>,
     pub(super) expiry_floor: &'a mut ExpiryFloor,
@@ -222,7 +225,7 @@ impl Write<'_> {
     /// Inserts or replaces an entry, with the next recency stamp.
     pub(super) fn upsert(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>) -> Result<()> {
         let placement = (self.recency.stamp(), self.recency.moves_overwrites());
-        rows::upsert(self.tx, ns, entry, expires_at, placement, &mut self.delta)?;
+        rows::upsert(self.tx, ns, entry, expires_at, placement, &mut self.delta, self.inserting)?;
         self.expiry_floor.note(expires_at);
         Ok(())
     }
