@@ -75,7 +75,7 @@ pub struct Store {
     /// ledger since the open read them, or since this store left them.
     closed_ledgers_stand: bool,
     recency: Recency,
-    /// The last upsert inserted a new key (`rows::upsert`).
+    /// The last upsert inserted a new key (`rows::Upserts::upsert`).
     inserting: bool,
     max_size_bytes: Option<u64>,
     expiry_floor: ExpiryFloor,

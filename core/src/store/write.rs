@@ -65,6 +65,7 @@ impl Store {
                 ledgers,
                 recency,
                 inserting,
+                upserts: rows::Upserts::new(conn),
                 delta: LedgerDelta::default(),
                 max_size_bytes: *max_size_bytes,
                 expiry_floor,
@@ -175,8 +176,9 @@ pub(super) struct Write<'a> {
     pub(super) tx: &'a Connection,
     pub(super) ledgers: &'a Ledgers,
     pub(super) recency: &'a mut Recency,
-    /// The store's last upsert inserted (`rows::upsert`).
+    /// The store's last upsert inserted (`rows::Upserts::upsert`).
     inserting: &'a mut bool,
+    upserts: rows::Upserts<'a>,
     pub(super) delta: LedgerDelta,
     pub(super) max_size_bytes: Option<u64>,
     pub(super) expiry_floor: &'a mut ExpiryFloor,
@@ -225,7 +227,7 @@ impl Write<'_> {
     /// Inserts or replaces an entry, with the next recency stamp.
     pub(super) fn upsert(&mut self, ns: &str, entry: &Entry, expires_at: Option<i64>) -> Result<()> {
         let placement = (self.recency.stamp(), self.recency.moves_overwrites());
-        rows::upsert(self.tx, ns, entry, expires_at, placement, &mut self.delta, self.inserting)?;
+        self.upserts.upsert(ns, entry, expires_at, placement, &mut self.delta, self.inserting)?;
         self.expiry_floor.note(expires_at);
         Ok(())
     }
