@@ -66,7 +66,6 @@ fn queue(engine: &Rc<Engine>, operation: Operation, finish: fn(Output) -> Result
 /// The resolving functions of one caller's Promise.
 type Settle = (Function, Function);
 
-/// A new Promise with its resolving functions.
 /// The call's operation, or the rejected Promise that answers it: a disposed
 /// store refuses before the call's arguments are read.
 fn admit(
@@ -79,6 +78,7 @@ fn admit(
     prepare().map_err(|error| rejected(&error))
 }
 
+/// A new Promise with its resolving functions.
 fn pending_promise() -> (Promise, Settle) {
     let mut settle = None;
     let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
