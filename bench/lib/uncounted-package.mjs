@@ -2,21 +2,25 @@
 // target/pkg-uncounted: the same code as pkg/ but for that one constant, so
 // the rows run from it show what metrics cost (the core's own counters,
 // additions in the same step as each operation, stay in both).
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const COUNTED = "const COUNTING = true;\nexport {\n  COUNTING\n};\n";
+// The switch as the build bundles it (scripts/build.mjs), in whichever of
+// the package's chunks holds it.
+const COUNTED = "// target/facade/counting.js\nvar COUNTING = true;\n";
 const UNCOUNTED = COUNTED.replace("true", "false");
 
-/** Makes target/pkg-uncounted from `root`'s pkg/ and returns its Node entry; throws if pkg/counting.js is not the switch it expects. */
+/** Makes target/pkg-uncounted from `root`'s pkg/ and returns its Node entry; throws unless exactly one file of pkg/ holds the switch it expects. */
 export function makeUncountedPackage(root) {
   const pkg = fileURLToPath(new URL("pkg/", root));
   const copy = fileURLToPath(new URL("target/pkg-uncounted/", root));
-  const switchFile = "counting.js";
+  const holders = readdirSync(pkg).filter((name) => name.endsWith(".js") && readFileSync(`${pkg}${name}`, "utf8").includes(COUNTED));
+  if (holders.length !== 1) throw new Error(`${holders.length} files of pkg/ hold ${JSON.stringify(COUNTED)}, not one: the uncounted copy cannot be made`);
+  const [switchFile] = holders;
   const compiled = readFileSync(`${pkg}${switchFile}`, "utf8");
-  if (compiled !== COUNTED) throw new Error(`pkg/${switchFile} is not ${JSON.stringify(COUNTED)}: the uncounted copy cannot be made`);
+  if (compiled.split(COUNTED).length !== 2) throw new Error(`pkg/${switchFile} holds the switch more than once`);
   rmSync(copy, { recursive: true, force: true });
   cpSync(pkg, copy, { recursive: true });
-  writeFileSync(`${copy}${switchFile}`, UNCOUNTED);
+  writeFileSync(`${copy}${switchFile}`, compiled.replace(COUNTED, UNCOUNTED));
   return `${copy}node.js`;
 }

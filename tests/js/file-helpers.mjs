@@ -14,7 +14,7 @@ export const SQLITE3 = "/usr/bin/sqlite3";
 export const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
 /** The functions of the `fs` option: the package's one list (js/fs-functions.ts). */
-export { FS_FUNCTION_NAMES as FS_FUNCTIONS } from "../../pkg/fs-functions.js";
+export { FS_FUNCTION_NAMES as FS_FUNCTIONS } from "../../pkg/internals.js";
 
 /** A fast retry policy, so that an expected LOCKED comes back at once. */
 export const FAST_RETRY = { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 };

@@ -11,8 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import ts from "typescript";
 import { openStorage } from "larderdb";
-import { LOAD_OPTIONS } from "../../pkg/load-options.js";
-import { STORE_LEVEL_OPTIONS } from "../../pkg/open-stores.js";
+import { LOAD_OPTIONS, STORE_LEVEL_OPTIONS } from "../../pkg/internals.js";
 import { deferred, isPending, rejectsWith, settleAll, totals, within } from "./helpers.mjs";
 import { FAST_RETRY, FIXTURES, assertIntegrity, spawnNode, tempDir } from "./file-helpers.mjs";
 

@@ -8,7 +8,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { assessHealth } from "../../pkg/health.js";
+import { assessHealth } from "../../pkg/internals.js";
 import { seededRandom } from "./seeded-random.mjs";
 
 const MIB = 1024 * 1024;

@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { createRuntime } from "../../pkg/wasm/larder.js";
 import vm from "node:vm";
-import { MAX_DEPTH, isPlainObject } from "../../pkg/values.js";
-import { ownError } from "../../pkg/errors.js";
+import { MAX_DEPTH, isPlainObject, ownError } from "../../pkg/internals.js";
 import { open, rejectsWith } from "./helpers.mjs";
 
 /** A wasm instance of the built package, called without the facade. */

@@ -10,7 +10,7 @@ import { open, manualClock, rejectsWith, assertStorageError } from "./helpers.mj
 import { faultyFs, tempDir } from "./file-helpers.mjs";
 import { openStorage } from "larderdb";
 // Internal: what health() reads beside metrics() (the package's own module).
-import { metricsOf } from "../../pkg/storage.js";
+import { metricsOf } from "../../pkg/internals.js";
 
 const BUCKET_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, Infinity];
 

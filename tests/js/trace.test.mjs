@@ -9,7 +9,7 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import * as realFs from "node:fs";
 import * as path from "node:path";
 import { openStorage } from "larderdb";
-import { metricsOf } from "../../pkg/storage.js";
+import { metricsOf } from "../../pkg/internals.js";
 import { open, manualClock, rejectsWith, within } from "./helpers.mjs";
 import { faultyFs, tempDir } from "./file-helpers.mjs";
 
