@@ -51,9 +51,9 @@ mkdirSync(`${root}pkg/wasm`, { recursive: true });
 // The facade twice: its types with their doc comments, one .d.ts per
 // module; its code without (what an app loads; the comments are in the
 // sources and the .d.ts), bundled: Node's loader takes about 0.3 ms a
-// module, and the Node entry reached 30 (importing it took 16 ms, 10 with
-// them in 6 files). One build of every entry, the code they share split
-// into chunks, so that the entries share one copy of each module.
+// module, and the Node entry reached 30 (importing it took 24 ms, 14-15
+// with them in 6 files). One build of every entry, the code they share
+// split into chunks, so that the entries share one copy of each module.
 run(bin("tsc"), ["-p", "js", "--emitDeclarationOnly"]);
 const facade = `${root}target/facade`;
 rmSync(facade, { recursive: true, force: true });
