@@ -3,7 +3,7 @@
 // getOrSet on the calling thread, dispose, and a worker that stops or fails.
 // `run()` resolves with [{ name, ok, detail }]; every wait is bounded.
 import { openStorage, StorageError, isStorageError } from "/pkg/browser.js";
-import { RemoteStore, storageOpener } from "/pkg/internals.js";
+import { RemoteStore, storageOpener } from "/pkg/browser-internals.js";
 
 const BOUND_MS = 5_000; // the longest any single call may take to settle here
 const FIELDS = ["code", "category", "retryable", "recoveryAction", "userMessage", "message", "sqliteCode"];
