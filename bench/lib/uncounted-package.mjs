@@ -14,13 +14,16 @@ const UNCOUNTED = COUNTED.replace("true", "false");
 export function makeUncountedPackage(root) {
   const pkg = fileURLToPath(new URL("pkg/", root));
   const copy = fileURLToPath(new URL("target/pkg-uncounted/", root));
-  const holders = readdirSync(pkg).filter((name) => name.endsWith(".js") && readFileSync(`${pkg}${name}`, "utf8").includes(COUNTED));
-  if (holders.length !== 1) throw new Error(`${holders.length} files of pkg/ hold ${JSON.stringify(COUNTED)}, not one: the uncounted copy cannot be made`);
-  const [switchFile] = holders;
-  const compiled = readFileSync(`${pkg}${switchFile}`, "utf8");
-  if (compiled.split(COUNTED).length !== 2) throw new Error(`pkg/${switchFile} holds the switch more than once`);
+  const holders = readdirSync(pkg)
+    .filter((name) => name.endsWith(".js"))
+    .map((name) => ({ name, text: readFileSync(`${pkg}${name}`, "utf8") }))
+    .filter(({ text }) => text.includes(COUNTED));
+  const [holder] = holders;
+  if (holders.length !== 1 || holder.text.split(COUNTED).length !== 2) {
+    throw new Error(`pkg/ does not hold ${JSON.stringify(COUNTED)} exactly once: the uncounted copy cannot be made`);
+  }
   rmSync(copy, { recursive: true, force: true });
   cpSync(pkg, copy, { recursive: true });
-  writeFileSync(`${copy}${switchFile}`, compiled.replace(COUNTED, UNCOUNTED));
+  writeFileSync(`${copy}${holder.name}`, holder.text.replace(COUNTED, UNCOUNTED));
   return `${copy}node.js`;
 }
