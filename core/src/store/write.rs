@@ -264,6 +264,11 @@ impl Write<'_> {
 /// Moves each entry read to its read's stamp, oldest read first, so the rows
 /// are appended in order; an entry written since its read keeps its newer id.
 fn persist_reads(tx: &Connection, reads: &PendingReads) -> Result<()> {
+    // Most writes have none: not even the statement is taken from the cache
+    // (a hash of its SQL text there and back, for each write).
+    if reads.is_empty() {
+        return Ok(());
+    }
     let mut statement =
         tx.prepare_cached("UPDATE entries SET id = ?3 WHERE ns = ?1 AND key = ?2 AND id < ?3")?;
     for (stamp, (ns, key)) in reads.in_order() {
