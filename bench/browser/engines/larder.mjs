@@ -1,8 +1,8 @@
 // larder's browser entry, exactly as a page uses it.
 import { openStorage } from "/pkg/browser.js";
 
-export async function open({ path, maxSizeBytes }) {
-  const store = await openStorage({ path, maxSizeBytes });
+export async function open({ path, durability, maxSizeBytes }) {
+  const store = await openStorage({ path, durability, maxSizeBytes });
   return {
     set: (key, value) => store.set(key, value),
     get: (key) => store.get(key),
