@@ -4,6 +4,7 @@
 //! `Database`: the open connection with a `Backing` to release after it.
 
 mod disk_file;
+mod joined_writes;
 pub mod node_file;
 pub mod node_host;
 pub mod opfs;

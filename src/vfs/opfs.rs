@@ -3,6 +3,8 @@
 //! database name gets its own pool (its own OPFS directory and VFS name), so
 //! stores of different names never contend; a Web Lock on the name makes a
 //! second tab or worker get `LOCKED` instead of fighting over its handles.
+//! The connection opens the database through a `JoinedWritesVfs` around the
+//! pool's VFS, so that a WAL commit reaches OPFS in one write.
 
 use std::cell::RefCell;
 
@@ -17,6 +19,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use larder_core::database::Backing;
 use larder_core::error::{Result, StorageError};
+
+use super::joined_writes::JoinedWritesVfs;
 
 /// The database file inside its pool.
 pub const DB_FILE: &str = "/larder.sqlite";
@@ -39,7 +43,10 @@ pub struct OpfsDatabase {
     pool: OpfsSAHPoolUtil,
     /// The pool's directory under `.larder/`.
     id: String,
+    /// The VFS the connection opens: `joined`, around the pool's.
     vfs_name: String,
+    /// Unregistered when released (before the pool's VFS it wraps).
+    joined: Option<JoinedWritesVfs>,
     /// Resolving it ends the Web Lock held since open.
     release_lock: Option<Function>,
     temporary: bool,
@@ -59,14 +66,27 @@ impl OpfsDatabase {
         }
         let id = hex(name.as_bytes());
         let release_lock = web_lock(&format!("larder:{name}")).await?;
-        let vfs_name = format!("larder-opfs-{id}");
+        let pool_vfs_name = format!("larder-opfs-pool-{id}");
         let config =
-            OpfsSAHPoolCfgBuilder::new().vfs_name(&vfs_name).directory(&format!(".larder/{id}")).build();
-        match sahpool::install::<WasmOsCallback>(&config, false).await {
-            Ok(pool) => Ok(OpfsDatabase { pool, id, vfs_name, release_lock, temporary }),
+            OpfsSAHPoolCfgBuilder::new().vfs_name(&pool_vfs_name).directory(&format!(".larder/{id}")).build();
+        let pool = match sahpool::install::<WasmOsCallback>(&config, false).await {
+            Ok(pool) => pool,
             Err(error) => {
                 release(release_lock);
-                Err(classify(error))
+                return Err(classify(error));
+            }
+        };
+        let vfs_name = format!("larder-opfs-{id}");
+        let joined = JoinedWritesVfs::register(&vfs_name, &pool_vfs_name).map_err(StorageError::Internal);
+        let mut database = OpfsDatabase { pool, id, vfs_name, joined: None, release_lock, temporary };
+        match joined {
+            Ok(joined) => {
+                database.joined = Some(joined);
+                Ok(database)
+            }
+            Err(error) => {
+                Box::new(database).release();
+                Err(error)
             }
         }
     }
@@ -94,8 +114,10 @@ impl Backing for OpfsDatabase {
                 let _ = self.pool.remove(file);
             }
         }
+        self.joined.take();
         // SAFETY: the store closed this pool's only connection before calling
-        // close; nothing else uses the VFS or keeps pointers to it.
+        // close, and the VFS around it is unregistered; nothing else uses the
+        // VFS or keeps pointers to it.
         let uninstalled = unsafe { self.pool.uninstall() };
         release(self.release_lock.take());
         if self.temporary && uninstalled.is_ok() {

@@ -565,10 +565,44 @@ async function workerMetrics() {
   await store.dispose();
 }
 
+/** An OPFS store writes a WAL commit's frames in one OPFS write, not two a
+ *  frame (src/vfs/joined_writes.rs): counted by a worker that wraps
+ *  FileSystemSyncAccessHandle.write around larder's own. Each set below
+ *  commits about three frames of 4 KiB, two calls each unjoined (the counts
+ *  in the names were measured with the joining switched off); with
+ *  `"full"`, SQLite then pads the WAL to its sector size with copies of the
+ *  last frame, written before the sync: a second write. */
+async function oneOpfsWritePerCommit() {
+  for (const [durability, most, unjoined] of [["normal", 20, 118], ["full", 40, 178]]) {
+    const channelName = `larder-opfs-writes-${Math.random()}`;
+    const workerUrl = new URL(`/tests/browser/counting-worker.mjs?channel=${channelName}`, location.href).href;
+    const store = await openStorage({ path: ":temp:", durability, workerUrl });
+    const channel = new BroadcastChannel(channelName);
+    const writes = () => new Promise((resolve) => {
+      channel.onmessage = ({ data }) => resolve(data);
+      channel.postMessage("count");
+    });
+    try {
+      await store.set("first", 0); // makes the WAL, and its header
+      const before = await writes();
+      for (let i = 0; i < 20; i += 1) await store.set(`k${i}`, { i, text: "x".repeat(1000) });
+      const made = (await writes()) - before;
+      check(`durability "${durability}": 20 sets of 1 KB on OPFS make ${most} OPFS writes (${unjoined} unjoined)`,
+        made === most, `${made} writes`);
+      const read = await settle(() => store.get("k19"));
+      check("... and the store reads back what it wrote", read.status === "fulfilled" && read.value?.i === 19, show(read));
+    } finally {
+      channel.close();
+      await store.dispose();
+    }
+  }
+}
+
 export async function run() {
   results = [];
   const sections = [
     errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures, workerMetrics,
+    oneOpfsWritePerCommit,
   ];
   for (const section of sections) {
     try {

@@ -1,0 +1,357 @@
+//! `JoinedWritesVfs`: a VFS around another, registered VFS (the OPFS pool
+//! of sqlite-wasm-vfs, whose file type is its own), whose database and WAL
+//! files join contiguous writes in a `WriteBuffer` as the Node VFS's
+//! `DiskFile` does: one write per WAL commit instead of two per frame (its
+//! 24-byte header, then its page), and one per run of adjacent pages a
+//! checkpoint copies into the database. In OPFS each
+//! `FileSystemSyncAccessHandle.write` costs about as much whatever its size
+//! (README, Performance), so a `set` saves about five of them.
+//!
+//! The rules are `DiskFile`'s: the buffer is written out when a WAL commit
+//! completes (so a commit is in the file before SQLite reports it, flushed
+//! or not), before a read that overlaps it or a write it cannot take, and at
+//! every sync, truncate and close; a failed write of it fails that call with
+//! the inner file's code. Journals and other files are passed through.
+//!
+//! Every other method of the VFS and of its files is the inner VFS's own:
+//! the VFS-level ones are copied with its `pAppData`, which is where
+//! rsqlite-vfs's callbacks find their state; a file's are called on the
+//! inner file, which lives in the same allocation, after this one's header.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::ptr;
+
+use sqlite_wasm_rs::{
+    sqlite3_file, sqlite3_int64, sqlite3_io_methods, sqlite3_vfs, sqlite3_vfs_find, sqlite3_vfs_register,
+    sqlite3_vfs_unregister, SQLITE_IOERR, SQLITE_OK, SQLITE_OPEN_MAIN_DB, SQLITE_OPEN_WAL,
+};
+
+use super::write_buffer::{AfterWrite, WriteBuffer};
+
+/// The registered VFS: SQLite's struct first, so that the pointer SQLite
+/// passes back to `x_open` is this whole struct.
+#[repr(C)]
+struct Registered {
+    vfs: sqlite3_vfs,
+    inner: *mut sqlite3_vfs,
+    /// Keeps `vfs.zName` alive.
+    _name: CString,
+}
+
+/// A registered `JoinedWritesVfs`; unregistered when dropped.
+pub struct JoinedWritesVfs {
+    registered: Box<Registered>,
+}
+
+impl JoinedWritesVfs {
+    /// Registers `name` around the VFS registered as `inner_name`, which
+    /// must outlive it.
+    pub fn register(name: &str, inner_name: &str) -> Result<JoinedWritesVfs, String> {
+        let c_name = CString::new(name).map_err(|_| format!("VFS name {name:?} has a NUL"))?;
+        let c_inner = CString::new(inner_name).map_err(|_| format!("VFS name {inner_name:?} has a NUL"))?;
+        // SAFETY: a NUL-terminated name; SQLite only reads it.
+        let inner = unsafe { sqlite3_vfs_find(c_inner.as_ptr()) };
+        if inner.is_null() {
+            return Err(format!("no VFS named {inner_name}"));
+        }
+        // SAFETY: `inner` is a registered VFS, valid while it stays registered.
+        let inner_vfs = unsafe { &*inner };
+        let vfs = sqlite3_vfs {
+            szOsFile: (HEADER_BYTES + inner_vfs.szOsFile as usize) as c_int,
+            pNext: ptr::null_mut(),
+            zName: c_name.as_ptr(),
+            xOpen: Some(x_open),
+            ..*inner_vfs
+        };
+        let mut registered = Box::new(Registered { vfs, inner, _name: c_name });
+        // SAFETY: the struct is boxed, so its address stays put until `drop`
+        // unregisters it; not the default VFS.
+        let rc = unsafe { sqlite3_vfs_register(&mut registered.vfs, 0) };
+        if rc != SQLITE_OK {
+            return Err(format!("sqlite3_vfs_register failed with code {rc}"));
+        }
+        Ok(JoinedWritesVfs { registered })
+    }
+}
+
+impl Drop for JoinedWritesVfs {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`; the caller has closed every
+        // connection that used it.
+        unsafe { sqlite3_vfs_unregister(&mut self.registered.vfs) };
+    }
+}
+
+/// An open file: SQLite's struct first, the inner file after `HEADER_BYTES`.
+#[repr(C)]
+struct JoinedFile {
+    base: sqlite3_file,
+    /// The buffer of a database or WAL file; null for a file passed through.
+    pending: *mut WriteBuffer,
+}
+
+/// Where the inner file starts: the header rounded up to 8 bytes, the
+/// alignment SQLite gives the whole allocation.
+const HEADER_BYTES: usize = std::mem::size_of::<JoinedFile>().next_multiple_of(8);
+
+// The contract of the callbacks and helpers below, on which each of their
+// `unsafe` blocks relies: SQLite calls `x_open` with this VFS's `Registered`
+// and an allocation of its `szOsFile` bytes, and a file's methods only on a
+// file whose open succeeded, one call at a time per connection; the inner
+// file's methods are called on the inner file with the arguments SQLite
+// passed, which meet the inner VFS's same contract.
+
+/// The inner file of `file`.
+///
+/// SAFETY: `file` is a `JoinedFile` allocated with this VFS's `szOsFile`.
+unsafe fn inner_of(file: *mut sqlite3_file) -> *mut sqlite3_file {
+    // SAFETY: the contract above.
+    unsafe { file.cast::<u8>().add(HEADER_BYTES).cast() }
+}
+
+/// The inner file's methods (set by its open, which succeeded).
+///
+/// SAFETY: as `inner_of`, on an open file.
+unsafe fn inner_methods(file: *mut sqlite3_file) -> &'static sqlite3_io_methods {
+    // SAFETY: the contract above.
+    unsafe { &*(*inner_of(file)).pMethods }
+}
+
+unsafe extern "C" fn x_open(
+    vfs: *mut sqlite3_vfs,
+    name: *const c_char,
+    file: *mut sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        // SQLite calls no method of a file whose open failed (null methods).
+        (*file).pMethods = ptr::null();
+        let inner = (*vfs.cast::<Registered>()).inner;
+        let Some(open) = (*inner).xOpen else { return SQLITE_IOERR };
+        let rc = open(inner, name, inner_of(file), flags, out_flags);
+        if rc != SQLITE_OK {
+            return rc;
+        }
+        let buffered = flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL) != 0;
+        let joined = file.cast::<JoinedFile>();
+        (*joined).pending = if buffered { Box::into_raw(Box::default()) } else { ptr::null_mut() };
+        (*file).pMethods = &METHODS;
+        SQLITE_OK
+    }
+}
+
+/// The buffer of `file`, if it has one.
+///
+/// SAFETY: `file` is an open `JoinedFile`; the buffer is only touched from
+/// SQLite's calls on this file, one at a time.
+unsafe fn pending<'a>(file: *mut sqlite3_file) -> Option<&'a mut WriteBuffer> {
+    // SAFETY: the contract above.
+    unsafe { (*file.cast::<JoinedFile>()).pending.as_mut() }
+}
+
+/// Writes out what the buffer holds through the inner file, then empties
+/// it, written or not (SQLite fails the transaction and writes again).
+unsafe fn flush(file: *mut sqlite3_file) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let Some(buffer) = pending(file).filter(|buffer| !buffer.is_empty()) else { return SQLITE_OK };
+        let (bytes, start) = buffer.contents();
+        let rc = inner_write(file, bytes, start);
+        buffer.clear();
+        rc
+    }
+}
+
+unsafe fn inner_write(file: *mut sqlite3_file, bytes: &[u8], offset: u64) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let Some(write) = inner_methods(file).xWrite else { return SQLITE_IOERR };
+        write(inner_of(file), bytes.as_ptr().cast(), bytes.len() as c_int, offset as sqlite3_int64)
+    }
+}
+
+unsafe extern "C" fn x_close(file: *mut sqlite3_file) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let flushed = flush(file);
+        let closed = inner_methods(file).xClose.map_or(SQLITE_OK, |close| close(inner_of(file)));
+        let joined = file.cast::<JoinedFile>();
+        if !(*joined).pending.is_null() {
+            drop(Box::from_raw((*joined).pending));
+            (*joined).pending = ptr::null_mut();
+        }
+        if flushed != SQLITE_OK {
+            flushed
+        } else {
+            closed
+        }
+    }
+}
+
+unsafe extern "C" fn x_read(
+    file: *mut sqlite3_file,
+    buf: *mut c_void,
+    amount: c_int,
+    offset: sqlite3_int64,
+) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        if let Some(buffer) = pending(file) {
+            buffer.note_read(offset as u64);
+            if buffer.overlaps(offset as u64, amount as usize) {
+                let rc = flush(file);
+                if rc != SQLITE_OK {
+                    return rc;
+                }
+            }
+        }
+        let Some(read) = inner_methods(file).xRead else { return SQLITE_IOERR };
+        read(inner_of(file), buf, amount, offset)
+    }
+}
+
+unsafe extern "C" fn x_write(
+    file: *mut sqlite3_file,
+    buf: *const c_void,
+    amount: c_int,
+    offset: sqlite3_int64,
+) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), amount as usize);
+        let offset = offset as u64;
+        let Some(buffer) = pending(file) else { return inner_write(file, bytes, offset) };
+        if !buffer.fits(offset, bytes.len()) {
+            let rc = flush(file);
+            if rc != SQLITE_OK {
+                return rc;
+            }
+        }
+        let buffer = pending(file).expect("a buffered file keeps its buffer");
+        match buffer.take(bytes, offset) {
+            AfterWrite::Hold => SQLITE_OK,
+            AfterWrite::Flush => flush(file),
+        }
+    }
+}
+
+unsafe extern "C" fn x_truncate(file: *mut sqlite3_file, size: sqlite3_int64) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let rc = flush(file);
+        if rc != SQLITE_OK {
+            return rc;
+        }
+        inner_methods(file).xTruncate.map_or(SQLITE_IOERR, |truncate| truncate(inner_of(file), size))
+    }
+}
+
+unsafe extern "C" fn x_sync(file: *mut sqlite3_file, flags: c_int) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let rc = flush(file);
+        if rc != SQLITE_OK {
+            return rc;
+        }
+        inner_methods(file).xSync.map_or(SQLITE_IOERR, |sync| sync(inner_of(file), flags))
+    }
+}
+
+/// The size SQLite sees: the file's, or the end of the buffered bytes.
+unsafe extern "C" fn x_file_size(file: *mut sqlite3_file, size: *mut sqlite3_int64) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        let Some(file_size) = inner_methods(file).xFileSize else { return SQLITE_IOERR };
+        let rc = file_size(inner_of(file), size);
+        if rc == SQLITE_OK {
+            if let Some(buffer) = pending(file).filter(|buffer| !buffer.is_empty()) {
+                *size = (*size).max(buffer.end() as sqlite3_int64);
+            }
+        }
+        rc
+    }
+}
+
+unsafe extern "C" fn x_lock(file: *mut sqlite3_file, level: c_int) -> c_int {
+    // SAFETY: the contract above.
+    unsafe { inner_methods(file).xLock.map_or(SQLITE_OK, |lock| lock(inner_of(file), level)) }
+}
+
+unsafe extern "C" fn x_unlock(file: *mut sqlite3_file, level: c_int) -> c_int {
+    // SAFETY: the contract above.
+    unsafe { inner_methods(file).xUnlock.map_or(SQLITE_OK, |unlock| unlock(inner_of(file), level)) }
+}
+
+unsafe extern "C" fn x_check_reserved_lock(file: *mut sqlite3_file, out: *mut c_int) -> c_int {
+    // SAFETY: the contract above.
+    unsafe { inner_methods(file).xCheckReservedLock.map_or(SQLITE_IOERR, |check| check(inner_of(file), out)) }
+}
+
+unsafe extern "C" fn x_file_control(file: *mut sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        inner_methods(file).xFileControl.map_or(SQLITE_IOERR, |control| control(inner_of(file), op, arg))
+    }
+}
+
+unsafe extern "C" fn x_sector_size(file: *mut sqlite3_file) -> c_int {
+    // SAFETY: the contract above.
+    unsafe { inner_methods(file).xSectorSize.map_or(4096, |sector_size| sector_size(inner_of(file))) }
+}
+
+unsafe extern "C" fn x_device_characteristics(file: *mut sqlite3_file) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        inner_methods(file)
+            .xDeviceCharacteristics
+            .map_or(0, |characteristics| characteristics(inner_of(file)))
+    }
+}
+
+/// No memory map: a page read through one would miss the buffer.
+unsafe extern "C" fn x_fetch(
+    _file: *mut sqlite3_file,
+    _offset: sqlite3_int64,
+    _amount: c_int,
+    out: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        *out = ptr::null_mut();
+        SQLITE_OK
+    }
+}
+
+unsafe extern "C" fn x_unfetch(
+    _file: *mut sqlite3_file,
+    _offset: sqlite3_int64,
+    _page: *mut c_void,
+) -> c_int {
+    SQLITE_OK
+}
+
+/// No shared memory, as the inner VFS has none: larder's connections run in
+/// exclusive locking mode, whose WAL index lives in the heap.
+static METHODS: sqlite3_io_methods = sqlite3_io_methods {
+    iVersion: 3,
+    xClose: Some(x_close),
+    xRead: Some(x_read),
+    xWrite: Some(x_write),
+    xTruncate: Some(x_truncate),
+    xSync: Some(x_sync),
+    xFileSize: Some(x_file_size),
+    xLock: Some(x_lock),
+    xUnlock: Some(x_unlock),
+    xCheckReservedLock: Some(x_check_reserved_lock),
+    xFileControl: Some(x_file_control),
+    xSectorSize: Some(x_sector_size),
+    xDeviceCharacteristics: Some(x_device_characteristics),
+    xShmMap: None,
+    xShmLock: None,
+    xShmBarrier: None,
+    xShmUnmap: None,
+    xFetch: Some(x_fetch),
+    xUnfetch: Some(x_unfetch),
+};
