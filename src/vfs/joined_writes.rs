@@ -355,3 +355,204 @@ static METHODS: sqlite3_io_methods = sqlite3_io_methods {
     xFetch: Some(x_fetch),
     xUnfetch: Some(x_unfetch),
 };
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::ffi::CStr;
+
+    use sqlite_wasm_rs::{SQLITE_FULL, SQLITE_OPEN_CREATE, SQLITE_OPEN_MAIN_JOURNAL, SQLITE_OPEN_READWRITE};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    thread_local! {
+        /// The inner VFS's writes, `(offset, length)`, and whether it fails them.
+        static INNER_WRITES: RefCell<(Vec<(i64, usize)>, bool)> = const { RefCell::new((Vec::new(), false)) };
+    }
+
+    fn inner_writes() -> Vec<(i64, usize)> {
+        INNER_WRITES.with(|writes| writes.borrow().0.clone())
+    }
+
+    fn fail_inner_writes(fail: bool) {
+        INNER_WRITES.with(|writes| writes.borrow_mut().1 = fail);
+    }
+
+    unsafe extern "C" fn inner_open(
+        _vfs: *mut sqlite3_vfs,
+        _name: *const c_char,
+        file: *mut sqlite3_file,
+        _flags: c_int,
+        _out_flags: *mut c_int,
+    ) -> c_int {
+        // SAFETY: SQLite's (here the joined VFS's) open contract: `file` is
+        // this VFS's `szOsFile` bytes.
+        unsafe { (*file).pMethods = &INNER_METHODS };
+        SQLITE_OK
+    }
+
+    unsafe extern "C" fn inner_write(
+        _file: *mut sqlite3_file,
+        _buf: *const c_void,
+        amount: c_int,
+        offset: i64,
+    ) -> c_int {
+        INNER_WRITES.with(|writes| {
+            let mut writes = writes.borrow_mut();
+            writes.0.push((offset, amount as usize));
+            if writes.1 {
+                SQLITE_FULL
+            } else {
+                SQLITE_OK
+            }
+        })
+    }
+
+    unsafe extern "C" fn inner_ok(_file: *mut sqlite3_file) -> c_int {
+        SQLITE_OK
+    }
+
+    unsafe extern "C" fn inner_sync(_file: *mut sqlite3_file, _flags: c_int) -> c_int {
+        SQLITE_OK
+    }
+
+    /// A file that records its writes and has nothing else to do.
+    static INNER_METHODS: sqlite3_io_methods = sqlite3_io_methods {
+        iVersion: 1,
+        xClose: Some(inner_ok),
+        xWrite: Some(inner_write),
+        xSync: Some(inner_sync),
+        ..NO_METHODS
+    };
+
+    const NO_METHODS: sqlite3_io_methods = sqlite3_io_methods {
+        iVersion: 1,
+        xClose: None,
+        xRead: None,
+        xWrite: None,
+        xTruncate: None,
+        xSync: None,
+        xFileSize: None,
+        xLock: None,
+        xUnlock: None,
+        xCheckReservedLock: None,
+        xFileControl: None,
+        xSectorSize: None,
+        xDeviceCharacteristics: None,
+        xShmMap: None,
+        xShmLock: None,
+        xShmBarrier: None,
+        xShmUnmap: None,
+        xFetch: None,
+        xUnfetch: None,
+    };
+
+    const INNER_NAME: &CStr = c"joined-test-inner";
+
+    /// Registers the recording VFS once, and a `JoinedWritesVfs` around it.
+    fn joined_vfs(name: &str) -> (JoinedWritesVfs, *mut sqlite3_vfs) {
+        // SAFETY: a NUL-terminated name.
+        if unsafe { sqlite3_vfs_find(INNER_NAME.as_ptr()) }.is_null() {
+            // SAFETY: an all-zero sqlite3_vfs is null pointers and `None`s.
+            let mut inner: sqlite3_vfs = unsafe { std::mem::zeroed() };
+            inner.iVersion = 1;
+            inner.szOsFile = std::mem::size_of::<sqlite3_file>() as c_int;
+            inner.mxPathname = 64;
+            inner.zName = INNER_NAME.as_ptr();
+            inner.xOpen = Some(inner_open);
+            // SAFETY: leaked, so registered for the rest of the process.
+            unsafe { sqlite3_vfs_register(Box::into_raw(Box::new(inner)), 0) };
+        }
+        let joined = JoinedWritesVfs::register(name, INNER_NAME.to_str().unwrap()).unwrap();
+        let c_name = CString::new(name).unwrap();
+        // SAFETY: a NUL-terminated name.
+        let vfs = unsafe { sqlite3_vfs_find(c_name.as_ptr()) };
+        (joined, vfs)
+    }
+
+    /// A file of `vfs` opened with `flags`, in memory the test owns.
+    fn open(vfs: *mut sqlite3_vfs, flags: c_int) -> (Vec<u64>, *mut sqlite3_file) {
+        // SAFETY: `vfs` is registered; the open gets `szOsFile` bytes,
+        // aligned to 8, which outlive the file (returned with it).
+        unsafe {
+            let mut memory = vec![0u64; ((*vfs).szOsFile as usize).div_ceil(8)];
+            let file = memory.as_mut_ptr().cast::<sqlite3_file>();
+            let rc = (*vfs).xOpen.unwrap()(
+                vfs,
+                c"f".as_ptr(),
+                file,
+                flags | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                ptr::null_mut(),
+            );
+            assert_eq!(rc, SQLITE_OK);
+            (memory, file)
+        }
+    }
+
+    fn write(file: *mut sqlite3_file, bytes: &[u8], offset: i64) -> c_int {
+        // SAFETY: an open file; `bytes` is valid for its length.
+        unsafe {
+            (*(*file).pMethods).xWrite.unwrap()(file, bytes.as_ptr().cast(), bytes.len() as c_int, offset)
+        }
+    }
+
+    fn header(commit_size: u32) -> [u8; 24] {
+        let mut header = [0u8; 24];
+        header[4..8].copy_from_slice(&commit_size.to_be_bytes());
+        header
+    }
+
+    const PAGE: usize = 4096;
+
+    /// Two frames of one commit: a header and a page each, the commit
+    /// frame's header with the database's size in pages.
+    fn write_commit(file: *mut sqlite3_file, at: i64) -> c_int {
+        let frame = (24 + PAGE) as i64;
+        let page = [1u8; PAGE];
+        for rc in
+            [write(file, &header(0), at), write(file, &page, at + 24), write(file, &header(2), at + frame)]
+        {
+            assert_eq!(rc, SQLITE_OK, "held, not yet written");
+        }
+        write(file, &page, at + frame + 24)
+    }
+
+    fn close(file: *mut sqlite3_file) -> c_int {
+        // SAFETY: an open file, not used after.
+        unsafe { (*(*file).pMethods).xClose.unwrap()(file) }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_wal_commit_reaches_the_inner_file_in_one_write_and_a_journal_is_passed_through() {
+        let (_joined, vfs) = joined_vfs("joined-test-commit");
+        let before = inner_writes().len();
+        let (_wal_memory, wal) = open(vfs, SQLITE_OPEN_WAL);
+        assert_eq!(write_commit(wal, 32), SQLITE_OK);
+        assert_eq!(inner_writes()[before..], [(32, 2 * (24 + PAGE))], "the commit's four writes as one");
+        let (_journal_memory, journal) = open(vfs, SQLITE_OPEN_MAIN_JOURNAL);
+        assert_eq!(write(journal, &[5u8; 512], 0), SQLITE_OK);
+        assert_eq!(inner_writes()[before + 1..], [(0, 512)], "a journal's write, at once");
+        assert_eq!((close(wal), close(journal)), (SQLITE_OK, SQLITE_OK));
+    }
+
+    #[wasm_bindgen_test]
+    fn a_write_the_inner_file_refuses_fails_the_commit_with_its_code_and_is_not_repeated() {
+        let (_joined, vfs) = joined_vfs("joined-test-refused");
+        let (_memory, wal) = open(vfs, SQLITE_OPEN_WAL);
+        fail_inner_writes(true);
+        let before = inner_writes().len();
+        let refused = write_commit(wal, 32);
+        fail_inner_writes(false);
+        assert_eq!(refused, SQLITE_FULL, "the inner file's code");
+        assert_eq!(inner_writes().len(), before + 1, "one write, failed");
+        // SAFETY: an open file.
+        let synced = unsafe { (*(*wal).pMethods).xSync.unwrap()(wal, 0) };
+        assert_eq!(
+            (synced, inner_writes().len()),
+            (SQLITE_OK, before + 1),
+            "the buffer was dropped: nothing to write"
+        );
+        assert_eq!(close(wal), SQLITE_OK);
+    }
+}

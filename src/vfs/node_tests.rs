@@ -1,6 +1,6 @@
 //! `NodeFileVfs` against real files: rsqlite-vfs's own VFS checks
 //! (`test_suite::test_vfs_store`) on `NodeStore`, and SQLite through the
-//! registered VFS. Node only: in a browser there is no `node:fs`, and each
+//! registered VFS, alone and inside the OPFS store's `JoinedWritesVfs`. Node only: in a browser there is no `node:fs`, and each
 //! test says so and passes without checking anything.
 
 use std::rc::Rc;
@@ -13,6 +13,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
 use super::disk_file::DiskFile;
+use super::joined_writes::JoinedWritesVfs;
 use super::node_file::{NodeFileVfs, NodeStore, NodeVfsData};
 use super::node_host::{Fd, NodeHost};
 
@@ -374,4 +375,86 @@ fn a_failed_write_of_the_buffer_fails_the_call_that_made_it_with_the_write_error
             assert_eq!(temp.calls("writeSync"), calls + 1, "{how}, {errno}: one write, failed, not repeated");
         }
     }
+}
+
+/// `JoinedWritesVfs` (the OPFS store's, joined_writes.rs) around
+/// `NodeFileVfs`, whose host can fail: SQLite through it writes a WAL
+/// database, reads it back after a reopen and leaves it intact.
+#[wasm_bindgen_test]
+fn a_database_written_through_the_joined_writes_vfs_reads_back_intact() {
+    let Some(temp) = TempHost::new() else { return };
+    let inner = NodeFileVfs::register(temp.host.clone()).expect("registering the VFS");
+    let joined = JoinedWritesVfs::register("joined-round-trip", inner.name()).expect("registering around it");
+    let path = format!("{}/joined.sqlite", temp.dir);
+    let open_joined = || {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = Connection::open_with_flags_and_vfs(&path, flags, "joined-round-trip").unwrap();
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+        conn
+    };
+    let conn = open_joined();
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").unwrap();
+    let row = vec![7u8; 10_000];
+    for k in 0..50 {
+        conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, &row)).unwrap();
+    }
+    conn.execute("DELETE FROM t WHERE k >= 40", []).unwrap();
+    conn.close().map_err(|(_, error)| error).unwrap();
+
+    let conn = open_joined();
+    let (count, bytes): (i64, i64) =
+        conn.query_row("SELECT count(*), sum(length(v)) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((count, bytes), (40, 400_000));
+    conn.close().map_err(|(_, error)| error).unwrap();
+    drop(joined);
+    drop(inner);
+    assert_eq!(temp.leftovers(), ["joined.sqlite"], "the WAL is checkpointed and deleted on close");
+    assert_eq!(temp.integrity_check("joined.sqlite"), "ok");
+}
+
+/// A commit the inner VFS fails (a full disk: the Node file's own buffer
+/// takes the joined write, and its write fails at the commit's sync, as
+/// synchronous is FULL by default) fails with the inner VFS's code through
+/// the joined one, leaves nothing of it, and the database goes on. The
+/// joined file's own failed write is checked in joined_writes.rs.
+#[wasm_bindgen_test]
+fn a_write_the_inner_vfs_refuses_fails_the_commit_with_its_code() {
+    let Some(temp) = TempHost::new() else { return };
+    let inner = NodeFileVfs::register(temp.host.clone()).expect("registering the VFS");
+    let joined = JoinedWritesVfs::register("joined-full-disk", inner.name()).expect("registering around it");
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    let path = format!("{}/full.sqlite", temp.dir);
+    let conn = Connection::open_with_flags_and_vfs(&path, flags, "joined-full-disk").unwrap();
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, x'01');")
+        .unwrap();
+
+    temp.fail_with(Some("ENOSPC"));
+    let refused = conn.execute("INSERT INTO t VALUES (2, ?1)", [vec![2u8; 10_000]]);
+    temp.fail_with(None);
+    let code = refused.expect_err("the commit fails").sqlite_error_code();
+    assert_eq!(code, Some(rusqlite::ErrorCode::DiskFull));
+
+    conn.execute("INSERT INTO t VALUES (3, x'03')", []).expect("the database goes on");
+    let keys: Vec<i64> = conn
+        .prepare("SELECT k FROM t ORDER BY k")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(keys, [1, 3], "nothing of the failed commit");
+    conn.close().map_err(|(_, error)| error).unwrap();
+    drop(joined);
+    drop(inner);
+    assert_eq!(temp.integrity_check("full.sqlite"), "ok");
+}
+
+#[wasm_bindgen_test]
+fn the_joined_writes_vfs_needs_the_vfs_it_wraps() {
+    let error = JoinedWritesVfs::register("joined-orphan", "no-such-vfs").err().expect("refused");
+    assert!(error.contains("no-such-vfs"), "{error}");
 }
