@@ -237,25 +237,30 @@ unsafe extern "C" fn x_write(
     }
 }
 
+/// `call` on the inner file once the buffer is written out, unless that failed.
+unsafe fn after_flush(file: *mut sqlite3_file, call: impl FnOnce(*mut sqlite3_file) -> c_int) -> c_int {
+    // SAFETY: the contract above.
+    unsafe {
+        match flush(file) {
+            SQLITE_OK => call(inner_of(file)),
+            failed => failed,
+        }
+    }
+}
+
 unsafe extern "C" fn x_truncate(file: *mut sqlite3_file, size: sqlite3_int64) -> c_int {
     // SAFETY: the contract above.
     unsafe {
-        let rc = flush(file);
-        if rc != SQLITE_OK {
-            return rc;
-        }
-        inner_methods(file).xTruncate.map_or(SQLITE_IOERR, |truncate| truncate(inner_of(file), size))
+        let truncate = inner_methods(file).xTruncate;
+        after_flush(file, |inner| truncate.map_or(SQLITE_IOERR, |truncate| truncate(inner, size)))
     }
 }
 
 unsafe extern "C" fn x_sync(file: *mut sqlite3_file, flags: c_int) -> c_int {
     // SAFETY: the contract above.
     unsafe {
-        let rc = flush(file);
-        if rc != SQLITE_OK {
-            return rc;
-        }
-        inner_methods(file).xSync.map_or(SQLITE_IOERR, |sync| sync(inner_of(file), flags))
+        let sync = inner_methods(file).xSync;
+        after_flush(file, |inner| sync.map_or(SQLITE_IOERR, |sync| sync(inner, flags)))
     }
 }
 

@@ -147,9 +147,31 @@ fn node_store_passes_the_rsqlite_vfs_suite() {
     assert_eq!(temp.leftovers(), Vec::<String>::new(), "the suite's files are deleted");
 }
 
-fn open(vfs: &NodeFileVfs, path: &str) -> Connection {
+/// A connection through the VFS `vfs_name`, as larder opens a file (see
+/// the top of node_file.rs): WAL needs no shared memory in exclusive
+/// locking mode.
+fn open(vfs_name: &str, path: &str) -> Connection {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-    Connection::open_with_flags_and_vfs(path, flags, vfs.name()).expect("opening through NodeFileVfs")
+    let conn = Connection::open_with_flags_and_vfs(path, flags, vfs_name).expect("opening through the VFS");
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+    conn
+}
+
+/// Switches `conn` to WAL and writes table `t`: 50 rows larger than a page,
+/// so that reads and writes span several calls.
+fn write_rows_in_wal(conn: &Connection) {
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").unwrap();
+    let row = vec![7u8; 10_000];
+    for k in 0..50 {
+        conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, &row)).unwrap();
+    }
+}
+
+/// The rows of `t` and their bytes.
+fn rows_and_bytes(conn: &Connection) -> (i64, i64) {
+    conn.query_row("SELECT count(*), sum(length(v)) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
 }
 
 /// SQLite through the registered VFS: a WAL database written, closed and
@@ -160,26 +182,13 @@ fn sqlite_writes_and_reads_back_a_wal_database_through_the_vfs() {
     let Some(temp) = TempHost::new() else { return };
     let vfs = NodeFileVfs::register(temp.host.clone()).expect("registering the VFS");
     let path = format!("{}/db.sqlite", temp.dir);
-    let conn = open(&vfs, &path);
-    // As larder opens a file (see the top of node_file.rs): WAL needs no
-    // shared memory in exclusive locking mode.
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).unwrap();
-    assert_eq!(mode, "wal");
-    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").unwrap();
-    // Rows larger than a page, so that reads and writes span several calls.
-    let row = vec![7u8; 10_000];
-    for k in 0..50 {
-        conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, &row)).unwrap();
-    }
+    let conn = open(vfs.name(), &path);
+    write_rows_in_wal(&conn);
     assert!(temp.leftovers().contains(&"db.sqlite-wal".to_owned()), "a WAL while open");
     conn.close().map_err(|(_, error)| error).unwrap();
 
-    let conn = open(&vfs, &path);
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
-    let (count, bytes): (i64, i64) =
-        conn.query_row("SELECT count(*), sum(length(v)) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!((count, bytes), (50, 500_000));
+    let conn = open(vfs.name(), &path);
+    assert_eq!(rows_and_bytes(&conn), (50, 500_000));
     conn.close().map_err(|(_, error)| error).unwrap();
     drop(vfs);
     assert_eq!(temp.leftovers(), ["db.sqlite"], "the WAL is checkpointed and deleted on close");
@@ -386,27 +395,13 @@ fn a_database_written_through_the_joined_writes_vfs_reads_back_intact() {
     let inner = NodeFileVfs::register(temp.host.clone()).expect("registering the VFS");
     let joined = JoinedWritesVfs::register("joined-round-trip", inner.name()).expect("registering around it");
     let path = format!("{}/joined.sqlite", temp.dir);
-    let open_joined = || {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-        let conn = Connection::open_with_flags_and_vfs(&path, flags, "joined-round-trip").unwrap();
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
-        conn
-    };
-    let conn = open_joined();
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).unwrap();
-    assert_eq!(mode, "wal");
-    conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").unwrap();
-    let row = vec![7u8; 10_000];
-    for k in 0..50 {
-        conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, &row)).unwrap();
-    }
+    let conn = open("joined-round-trip", &path);
+    write_rows_in_wal(&conn);
     conn.execute("DELETE FROM t WHERE k >= 40", []).unwrap();
     conn.close().map_err(|(_, error)| error).unwrap();
 
-    let conn = open_joined();
-    let (count, bytes): (i64, i64) =
-        conn.query_row("SELECT count(*), sum(length(v)) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!((count, bytes), (40, 400_000));
+    let conn = open("joined-round-trip", &path);
+    assert_eq!(rows_and_bytes(&conn), (40, 400_000));
     conn.close().map_err(|(_, error)| error).unwrap();
     drop(joined);
     drop(inner);
@@ -424,10 +419,7 @@ fn a_write_the_inner_vfs_refuses_fails_the_commit_with_its_code() {
     let Some(temp) = TempHost::new() else { return };
     let inner = NodeFileVfs::register(temp.host.clone()).expect("registering the VFS");
     let joined = JoinedWritesVfs::register("joined-full-disk", inner.name()).expect("registering around it");
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-    let path = format!("{}/full.sqlite", temp.dir);
-    let conn = Connection::open_with_flags_and_vfs(&path, flags, "joined-full-disk").unwrap();
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+    let conn = open("joined-full-disk", &format!("{}/full.sqlite", temp.dir));
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, x'01');")
         .unwrap();
