@@ -21,7 +21,7 @@ use std::rc::Rc;
 use sqlite_wasm_rs::vfs::{VfsError, VfsErrorCode, VfsResult};
 
 use super::node_host::{Fd, FsError, NodeHost};
-use super::write_buffer::{AfterWrite, WriteBuffer};
+use super::write_buffer::WriteBuffer;
 
 /// Turns a host failure into the SQLite error for the operation that failed;
 /// a full disk is always `SQLITE_FULL`, whatever the operation.
@@ -55,43 +55,36 @@ impl DiskFile {
     /// Writes out what the buffer holds. Failed or not, the buffer is
     /// emptied, and the size is no longer known (part may have been written).
     pub fn flush(&mut self) -> VfsResult<()> {
-        let Some(pending) = self.pending.as_mut().filter(|pending| !pending.is_empty()) else {
-            return Ok(());
-        };
-        let (bytes, start) = pending.contents();
-        let written = self.host.write_at(self.fd, bytes, start);
-        pending.clear();
-        written.map_err(|error| {
-            self.size.set(None);
-            self.error(VfsErrorCode::IoWrite, error)
-        })
+        let Some(pending) = self.pending.as_mut() else { return Ok(()) };
+        let (host, fd) = (&self.host, self.fd);
+        let written = pending.write_out(|bytes, start| host.write_at(fd, bytes, start));
+        self.written(written)
     }
 
     pub fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
         if let Some(pending) = self.pending.as_mut() {
-            pending.note_read(offset);
-            if pending.overlaps(offset, buf.len()) {
-                self.flush()?;
-            }
+            let (host, fd) = (&self.host, self.fd);
+            let written =
+                pending.before_read(offset, buf.len(), |bytes, start| host.write_at(fd, bytes, start));
+            self.written(written)?;
         }
         self.host.read_at(self.fd, buf, offset).map_err(|error| self.error(VfsErrorCode::IoRead, error))
     }
 
     pub fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
         self.grow_to(offset + buf.len() as u64);
-        let Some(pending) = self.pending.as_mut() else { return self.write_through(buf, offset) };
-        if !pending.fits(offset, buf.len()) {
-            self.flush()?;
-        }
-        let pending = self.pending.as_mut().expect("a buffered file keeps its buffer");
-        match pending.take(buf, offset) {
-            AfterWrite::Hold => Ok(()),
-            AfterWrite::Flush => self.flush(),
-        }
+        let (host, fd) = (&self.host, self.fd);
+        let written = match self.pending.as_mut() {
+            Some(pending) => pending.write(buf, offset, |bytes, start| host.write_at(fd, bytes, start)),
+            None => host.write_at(fd, buf, offset),
+        };
+        self.written(written)
     }
 
-    fn write_through(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
-        self.host.write_at(self.fd, buf, offset).map_err(|error| {
+    /// A write's outcome as SQLite's: after a failure the size is no longer
+    /// known (part may have been written).
+    fn written(&self, outcome: Result<(), FsError>) -> VfsResult<()> {
+        outcome.map_err(|error| {
             self.size.set(None);
             self.error(VfsErrorCode::IoWrite, error)
         })

@@ -26,7 +26,7 @@ use sqlite_wasm_rs::{
     sqlite3_vfs_unregister, SQLITE_IOERR, SQLITE_OK, SQLITE_OPEN_MAIN_DB, SQLITE_OPEN_WAL,
 };
 
-use super::write_buffer::{AfterWrite, WriteBuffer};
+use super::write_buffer::WriteBuffer;
 
 /// The registered VFS: SQLite's struct first, so that the pointer SQLite
 /// passes back to `x_open` is this whole struct.
@@ -155,13 +155,24 @@ unsafe fn pending<'a>(file: *mut sqlite3_file) -> Option<&'a mut WriteBuffer> {
 /// it, written or not (SQLite fails the transaction and writes again).
 unsafe fn flush(file: *mut sqlite3_file) -> c_int {
     // SAFETY: the contract above.
-    unsafe {
-        let Some(buffer) = pending(file).filter(|buffer| !buffer.is_empty()) else { return SQLITE_OK };
-        let (bytes, start) = buffer.contents();
-        let rc = inner_write(file, bytes, start);
-        buffer.clear();
-        rc
+    unsafe { pending(file).map_or(SQLITE_OK, |buffer| code(buffer.write_out(writing_to(file)))) }
+}
+
+/// The inner file's write, as `WriteBuffer` writes out through it: the
+/// inner code of a failure is its error.
+///
+/// SAFETY: as `inner_of`, on an open file.
+unsafe fn writing_to(file: *mut sqlite3_file) -> impl FnMut(&[u8], u64) -> Result<(), c_int> {
+    // SAFETY: the contract above.
+    move |bytes, offset| match unsafe { inner_write(file, bytes, offset) } {
+        SQLITE_OK => Ok(()),
+        failed => Err(failed),
     }
+}
+
+/// SQLite's code for a write-out's outcome.
+fn code(outcome: Result<(), c_int>) -> c_int {
+    outcome.err().unwrap_or(SQLITE_OK)
 }
 
 unsafe fn inner_write(file: *mut sqlite3_file, bytes: &[u8], offset: u64) -> c_int {
@@ -199,12 +210,9 @@ unsafe extern "C" fn x_read(
     // SAFETY: the contract above.
     unsafe {
         if let Some(buffer) = pending(file) {
-            buffer.note_read(offset as u64);
-            if buffer.overlaps(offset as u64, amount as usize) {
-                let rc = flush(file);
-                if rc != SQLITE_OK {
-                    return rc;
-                }
+            let rc = code(buffer.before_read(offset as u64, amount as usize, writing_to(file)));
+            if rc != SQLITE_OK {
+                return rc;
             }
         }
         let Some(read) = inner_methods(file).xRead else { return SQLITE_IOERR };
@@ -222,17 +230,9 @@ unsafe extern "C" fn x_write(
     unsafe {
         let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), amount as usize);
         let offset = offset as u64;
-        let Some(buffer) = pending(file) else { return inner_write(file, bytes, offset) };
-        if !buffer.fits(offset, bytes.len()) {
-            let rc = flush(file);
-            if rc != SQLITE_OK {
-                return rc;
-            }
-        }
-        let buffer = pending(file).expect("a buffered file keeps its buffer");
-        match buffer.take(bytes, offset) {
-            AfterWrite::Hold => SQLITE_OK,
-            AfterWrite::Flush => flush(file),
+        match pending(file) {
+            Some(buffer) => code(buffer.write(bytes, offset, writing_to(file))),
+            None => inner_write(file, bytes, offset),
         }
     }
 }

@@ -26,7 +26,7 @@ pub const BUFFER_LIMIT: usize = 1 << 20;
 
 /// What the file has to do after `WriteBuffer::take`.
 #[derive(Debug, PartialEq, Eq)]
-pub enum AfterWrite {
+enum AfterWrite {
     /// Keep the bytes for now.
     Hold,
     /// A commit is complete: write the buffer to the file now.
@@ -55,26 +55,26 @@ impl WriteBuffer {
     }
 
     /// The buffered bytes and where they go.
-    pub fn contents(&self) -> (&[u8], u64) {
+    fn contents(&self) -> (&[u8], u64) {
         (&self.bytes, self.start)
     }
 
     /// Whether `len` bytes at `offset` share a byte with the buffer.
-    pub fn overlaps(&self, offset: u64, len: usize) -> bool {
+    fn overlaps(&self, offset: u64, len: usize) -> bool {
         !self.is_empty() && offset < self.end() && offset + len as u64 > self.start
     }
 
     /// Whether `take` can hold `len` bytes at `offset`: they continue the
     /// buffer (within its limit) or lie inside it (SQLite rewriting a frame
     /// of the same transaction). An empty buffer takes any write.
-    pub fn fits(&self, offset: u64, len: usize) -> bool {
+    fn fits(&self, offset: u64, len: usize) -> bool {
         let inside = offset >= self.start && offset + len as u64 <= self.end();
         let continues = offset == self.end() && self.bytes.len() + len <= BUFFER_LIMIT;
         self.is_empty() || inside || continues
     }
 
     /// Holds `buf`, to be written at `offset`; the caller has checked `fits`.
-    pub fn take(&mut self, buf: &[u8], offset: u64) -> AfterWrite {
+    fn take(&mut self, buf: &[u8], offset: u64) -> AfterWrite {
         if self.is_empty() {
             self.start = offset;
         }
@@ -93,14 +93,59 @@ impl WriteBuffer {
     }
 
     /// Notes a read at `offset` (see the top: a frame read back).
-    pub fn note_read(&mut self, offset: u64) {
+    fn note_read(&mut self, offset: u64) {
         self.last_read = Some(offset);
     }
 
     /// Empties the buffer, once its bytes are written (or failed to be:
     /// SQLite then fails the transaction and writes its frames again).
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.bytes.clear();
+    }
+
+    /// Holds a write of `buf` at `offset`: first writes the buffer out
+    /// through `write_out` if `buf` does not join it, then writes it out
+    /// again at once if `buf` completes a commit.
+    pub fn write<E>(
+        &mut self,
+        buf: &[u8],
+        offset: u64,
+        mut write_out: impl FnMut(&[u8], u64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.fits(offset, buf.len()) {
+            self.write_out(&mut write_out)?;
+        }
+        match self.take(buf, offset) {
+            AfterWrite::Hold => Ok(()),
+            AfterWrite::Flush => self.write_out(write_out),
+        }
+    }
+
+    /// Before a read of `len` bytes at `offset`: notes it, and writes the
+    /// buffer out first through `write_out` if the read overlaps it.
+    pub fn before_read<E>(
+        &mut self,
+        offset: u64,
+        len: usize,
+        write_out: impl FnMut(&[u8], u64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.note_read(offset);
+        match self.overlaps(offset, len) {
+            true => self.write_out(write_out),
+            false => Ok(()),
+        }
+    }
+
+    /// Writes the held bytes out through `write_out(bytes, offset)` and
+    /// empties the buffer, written or not.
+    pub fn write_out<E>(&mut self, mut write_out: impl FnMut(&[u8], u64) -> Result<(), E>) -> Result<(), E> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let (bytes, start) = self.contents();
+        let written = write_out(bytes, start);
+        self.clear();
+        written
     }
 }
 
