@@ -36,10 +36,15 @@ export function flatKeys(keys: unknown): FlatKeys | undefined {
   }
 }
 
-/** The keys of a flat batch, as an array again. */
-export function keysOf(text: string, lengths: Uint32Array): string[] {
+/** The keys of a flat batch, as an array again: of mget's keys (`stride`
+ *  1), or of mset's flat entries (2: each key, then its value's JSON text,
+ *  js/plain-json.ts `FlatEntries`). */
+export function keysOf(text: string, lengths: Uint32Array, stride = 1): string[] {
   const keys: string[] = [];
   let start = 0;
-  for (const length of lengths) keys.push(text.slice(start, (start += length)));
+  for (let index = 0; index < lengths.length; index += stride) {
+    keys.push(text.slice(start, start + lengths[index]));
+    for (let part = index; part < index + stride; part += 1) start += lengths[part];
+  }
   return keys;
 }

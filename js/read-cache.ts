@@ -20,7 +20,7 @@
 
 import { keysOf } from "./flat-keys.js";
 import type { NativeApi, Namespace } from "./native-api.js";
-import { jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
+import { forEachLastingText, jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
 import type {
   BreakerState,
   Entries,
@@ -181,10 +181,26 @@ export class ReadCachingStore implements NativeApi {
     return this.#track(Promise.resolve(this.#native.mget(ns, keys)));
   }
 
+  // What the core answers is kept as a get's is (only for flat keys: an
+  // array of keys is not read twice).
   mgetFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<StoredBatch> | StoredBatch {
     const texts = this.#mayAnswer() ? this.#hits(ns, keysOf(text, lengths)) : undefined;
     if (texts) return jsonBatch(texts);
-    return this.#track(Promise.resolve(this.#native.mgetFlat(ns, text, lengths)));
+    return this.#track(Promise.resolve(this.#native.mgetFlat(ns, text, lengths)), (batch, epoch) =>
+      this.#keptBatch(ns, keysOf(text, lengths), batch, epoch),
+    );
+  }
+
+  /** What the core `batch` holds for `keys`, read as of `epoch`, each JSON
+   *  text that cannot expire kept if there is room for it. */
+  #keptBatch(ns: Namespace, keys: readonly string[], batch: StoredBatch, epoch: number): StoredBatch {
+    if (this.#caching) {
+      forEachLastingText(batch, (index, text) => {
+        const at = slot(ns, keys[index]);
+        if (at !== undefined) this.#admit(at, text, epoch);
+      });
+    }
+    return batch;
   }
 
   getForLoad(
@@ -214,8 +230,10 @@ export class ReadCachingStore implements NativeApi {
     return this.#write(undefined, () => this.#native.mset(ns, entries, options));
   }
 
+  // Flat entries name their keys: only those are dropped.
   msetJson(ns: Namespace, text: string, lengths: Uint32Array, options: MsetOptions | undefined): Promise<void> {
-    return this.#write(undefined, () => this.#native.msetJson(ns, text, lengths, options));
+    const slots = keysOf(text, lengths, 2).map((key) => slot(ns, key));
+    return this.#write(slots, () => this.#native.msetJson(ns, text, lengths, options));
   }
 
   mdelete(ns: Namespace, keys: readonly string[]): Promise<number> {
@@ -314,18 +332,30 @@ export class ReadCachingStore implements NativeApi {
     return this.#inFlight === 0 && this.#breaker === "CLOSED" && !this.#failing && this.#owned();
   }
 
-  /** Submits a write: the entry at `at` (or, if undefined, every entry) is
-   *  dropped now, before the write can change it. */
-  #write<T>(at: string | undefined, submit: () => Promise<T>, done?: (value: T, epoch: number) => T): Promise<T> {
+  /** Submits a write: the entry at `at` (one slot or several; if undefined,
+   *  every entry) is dropped now, before the write can change it. A key no
+   *  slot names is never cached (an undefined in `at`). */
+  #write<T>(
+    at: string | ReadonlyArray<string | undefined> | undefined,
+    submit: () => Promise<T>,
+    done?: (value: T, epoch: number) => T,
+  ): Promise<T> {
     this.#writes += 1;
     if (at === undefined) {
       this.#clearedAt = this.#writes;
       this.#forget();
+    } else if (typeof at === "string") {
+      this.#written(at);
     } else {
-      this.#writtenAt.set(at, this.#writes);
-      this.#drop(at);
+      for (const each of at) if (each !== undefined) this.#written(each);
     }
     return this.#track<T, T>(submit(), done);
+  }
+
+  /** `at` is being written by the write just submitted. */
+  #written(at: string): void {
+    this.#writtenAt.set(at, this.#writes);
+    this.#drop(at);
   }
 
   /** Counts `pending` in flight until it settles; `done` sees its value,

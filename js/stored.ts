@@ -13,13 +13,16 @@ export type StoredValue = string | Uint8Array;
 
 /**
  * The values of an `mget` as one flat batch: `kinds[i]` is 0 (missing),
- * 1 (JSON: its text is `text` from the previous JSON value's end up to
- * `ends[i]`) or 2 (bytes: the next of `bytes`).
+ * 1 or 3 (JSON: its text is `text` from the previous JSON value's end up to
+ * `ends[i]`; 3 if its entry can expire) or 2 (bytes: the next of `bytes`).
  */
 export type StoredBatch = [text: string, ends: Uint32Array, kinds: Uint8Array, bytes: Uint8Array[]];
 
 const MISSING = 0;
 const JSON_TEXT = 1;
+const EXPIRING_JSON_TEXT = 3;
+
+const isJson = (kind: number): boolean => kind === JSON_TEXT || kind === EXPIRING_JSON_TEXT;
 
 /** The value a stored form holds (undefined for a missing one). */
 export function fromStored<T extends StoredValue | undefined>(stored: T): T extends StoredValue ? StorageValue : undefined;
@@ -34,7 +37,7 @@ export function fromStoredBatch([text, ends, kinds, bytes]: StoredBatch): Array<
   let nextBytes = 0;
   for (let index = 0; index < kinds.length; index += 1) {
     const kind = kinds[index];
-    if (kind === JSON_TEXT) {
+    if (isJson(kind)) {
       values.push(parse(text.slice(start, ends[index])));
       start = ends[index];
     } else {
@@ -44,7 +47,19 @@ export function fromStoredBatch([text, ends, kinds, bytes]: StoredBatch): Array<
   return values;
 }
 
-/** A batch of JSON texts only, as the core would answer it. */
+/** Calls `each` with the index and JSON text of every value of `batch`
+ *  whose entry cannot expire, in order. */
+export function forEachLastingText([text, ends, kinds]: StoredBatch, each: (index: number, text: string) => void): void {
+  let start = 0;
+  for (let index = 0; index < kinds.length; index += 1) {
+    if (!isJson(kinds[index])) continue;
+    if (kinds[index] === JSON_TEXT) each(index, text.slice(start, ends[index]));
+    start = ends[index];
+  }
+}
+
+/** A batch of JSON texts only, as the core would answer it (none can expire:
+ *  the read cache holds no entry that can). */
 export function jsonBatch(texts: readonly string[]): StoredBatch {
   const ends = new Uint32Array(texts.length);
   let end = 0;

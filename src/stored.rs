@@ -7,6 +7,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 
 use crate::error::{Result, StorageError};
+use crate::store::ReadEntry;
 use crate::value::{EncodedValue, ValueKind};
 
 /// A stored value as it crosses back to JS: JSON as its text, for the facade
@@ -24,24 +25,30 @@ fn json_text(bytes: &[u8]) -> Result<&str> {
 
 /// The values of an `mget` as flat data, so the batch crosses to JS in a few
 /// steps whatever its length: `[text, ends, kinds, bytes]`. `kinds[i]` is
-/// 0 (missing), 1 (JSON: its text ends at UTF-16 offset `ends[i]` of `text`,
-/// where the previous JSON value's ends) or 2 (bytes: the next of `bytes`).
-pub fn stored_batch(values: &[Option<EncodedValue>]) -> Result<JsValue> {
+/// 0 (missing), 1 or 3 (JSON: its text ends at UTF-16 offset `ends[i]` of
+/// `text`, where the previous JSON value's ends; 3 if its entry can expire,
+/// which the facade's read cache does not keep) or 2 (bytes: the next of
+/// `bytes`).
+pub fn stored_batch(entries: &[Option<ReadEntry>]) -> Result<JsValue> {
     let mut text = String::new();
-    let mut ends = Vec::with_capacity(values.len());
-    let mut kinds = Vec::with_capacity(values.len());
+    let mut ends = Vec::with_capacity(entries.len());
+    let mut kinds = Vec::with_capacity(entries.len());
     let bytes = js_sys::Array::new();
     let mut end = 0;
-    for value in values {
-        let kind = match value {
+    for entry in entries {
+        let kind = match entry {
             None => BatchKind::Missing,
-            Some(EncodedValue { kind: ValueKind::Json, bytes }) => {
+            Some(ReadEntry { value: EncodedValue { kind: ValueKind::Json, bytes }, expires }) => {
                 let json = json_text(bytes)?;
                 text.push_str(json);
                 end += utf16_length(json);
-                BatchKind::Json
+                if *expires {
+                    BatchKind::ExpiringJson
+                } else {
+                    BatchKind::Json
+                }
             }
-            Some(EncodedValue { kind: ValueKind::Bytes, bytes: stored }) => {
+            Some(ReadEntry { value: EncodedValue { kind: ValueKind::Bytes, bytes: stored }, .. }) => {
                 bytes.push(&Uint8Array::from(stored.as_slice()));
                 BatchKind::Bytes
             }
@@ -60,6 +67,7 @@ enum BatchKind {
     Missing = 0,
     Json = 1,
     Bytes = 2,
+    ExpiringJson = 3,
 }
 
 /// How many UTF-16 units `text` takes in JS: one per character, two for a
@@ -119,16 +127,29 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn a_batch_crosses_as_text_offsets_kinds_and_bytes() {
-        let json = |text: &str| Some(EncodedValue { kind: ValueKind::Json, bytes: text.as_bytes().to_vec() });
-        let bytes = Some(EncodedValue { kind: ValueKind::Bytes, bytes: vec![7, 8] });
-        let batch = stored_batch(&[json("\"é😀\""), None, bytes, json("[1]")]).unwrap();
+        let entry = |kind, bytes: &[u8], expires| {
+            Some(ReadEntry { value: EncodedValue { kind, bytes: bytes.to_vec() }, expires })
+        };
+        let json = |text: &str| entry(ValueKind::Json, text.as_bytes(), false);
+        let batch = stored_batch(&[
+            json("\"é😀\""),
+            None,
+            entry(ValueKind::Bytes, &[7, 8], false),
+            json("[1]"),
+            entry(ValueKind::Json, b"2", true),
+        ])
+        .unwrap();
         let parts = js_sys::Array::from(&batch);
-        assert_eq!(parts.get(0).as_string().unwrap(), "\"é😀\"[1]");
-        assert_eq!(js_sys::Uint32Array::from(parts.get(1)).to_vec(), [5, 5, 5, 8]);
-        assert_eq!(Uint8Array::from(parts.get(2)).to_vec(), [1, 0, 2, 1]);
+        assert_eq!(parts.get(0).as_string().unwrap(), "\"é😀\"[1]2");
+        assert_eq!(js_sys::Uint32Array::from(parts.get(1)).to_vec(), [5, 5, 5, 8, 9]);
+        assert_eq!(
+            Uint8Array::from(parts.get(2)).to_vec(),
+            [1, 0, 2, 1, 3],
+            "3: JSON of an entry that can expire"
+        );
         let stored = js_sys::Array::from(&parts.get(3));
         assert_eq!(Uint8Array::from(stored.get(0)).to_vec(), [7, 8]);
-        let corrupt = stored_batch(&[Some(EncodedValue { kind: ValueKind::Json, bytes: vec![0xFF] })]);
+        let corrupt = stored_batch(&[entry(ValueKind::Json, &[0xFF], false)]);
         assert_eq!(corrupt.unwrap_err().code(), ErrorCode::Corrupt);
     }
 }

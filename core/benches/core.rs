@@ -17,7 +17,7 @@ use larder_core::error::Result;
 use larder_core::operation::{Operation, Output};
 use larder_core::options::{Durability, StoragePath, StoreOptions};
 use larder_core::retry::Random;
-use larder_core::store::Entry;
+use larder_core::store::{Entry, ReadEntry};
 use larder_core::value::{EncodedValue, ValueKind};
 
 /// The Node benchmark's sizes (bench/lib/workloads.mjs); batch sizes stay fixed.
@@ -178,9 +178,9 @@ impl Bench {
         }
     }
 
-    fn mget(&self, keys: &[String]) -> Vec<Option<EncodedValue>> {
+    fn mget(&self, keys: &[String]) -> Vec<Option<ReadEntry>> {
         match self.call(Operation::MGet { ns: String::new(), keys: keys.to_vec() }) {
-            Output::Values(values) => values,
+            Output::Entries(entries) => entries,
             other => panic!("mget answered {other:?}"),
         }
     }

@@ -83,14 +83,15 @@ pub enum Operation {
     },
 }
 
-/// What an operation produced.
-#[derive(Debug, Clone, PartialEq)]
+/// What an operation produced; named by its variant (strum), for a message.
+#[derive(Debug, Clone, PartialEq, IntoStaticStr)]
 pub enum Output {
     Done,
     Value(Option<EncodedValue>),
     /// A get's entry, if live.
     Entry(Option<ReadEntry>),
-    Values(Vec<Option<EncodedValue>>),
+    /// An mget's entries, in the order of its keys.
+    Entries(Vec<Option<ReadEntry>>),
     Flag(bool),
     Number(u64),
     Keys(Vec<String>),
@@ -133,7 +134,7 @@ impl Operation {
             Operation::Get { ns, key } => Output::Entry(store.get(ns, key, now_ms)?),
             Operation::Has { ns, key } => Output::Flag(store.has(ns, key, now_ms)?),
             Operation::Delete { ns, key } => Output::Flag(store.delete(ns, key, now_ms)?),
-            Operation::MGet { ns, keys } => Output::Values(store.mget(ns, keys, now_ms)?),
+            Operation::MGet { ns, keys } => Output::Entries(store.mget(ns, keys, now_ms)?),
             Operation::MSet { ns, entries, ttl } => {
                 store.mset(ns, entries, expiry(*ttl), now_ms)?;
                 Output::Done

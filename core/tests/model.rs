@@ -331,9 +331,14 @@ impl StateMachineTest for TheStore {
             Step::Get { ns, key } => {
                 Outcome::Value(text(store.get(ns, &key, now).unwrap().map(|entry| entry.value)))
             }
-            Step::Mget { ns, keys } => {
-                Outcome::Values(store.mget(ns, &keys, now).unwrap().into_iter().map(text).collect())
-            }
+            Step::Mget { ns, keys } => Outcome::Values(
+                store
+                    .mget(ns, &keys, now)
+                    .unwrap()
+                    .into_iter()
+                    .map(|entry| text(entry.map(|entry| entry.value)))
+                    .collect(),
+            ),
             Step::Mdelete { ns, keys } => Outcome::LiveRemoved(store.mdelete(ns, &keys, now).unwrap()),
             Step::Invalidate { ns, prefix } => {
                 Outcome::LiveRemoved(store.invalidate(ns, prefix, now).unwrap())

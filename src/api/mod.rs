@@ -25,7 +25,7 @@ use crate::stored;
 use crate::value::EncodedValue;
 use crate::vfs::node_host::NodeHost;
 use crate::vfs::{self, opfs};
-use outputs::{done, flag, found_entry, found_value, found_values, number, unexpected};
+use outputs::{done, flag, found_entries, found_entry, found_value, number, unexpected};
 use submit::{submit, submit_or_run};
 
 pub use convert::error_to_js;
@@ -471,7 +471,7 @@ impl NativeStore {
                 let options = self.engine.options();
                 Ok(Operation::MGet { ns: convert::namespace(ns, options)?, keys: keys(options)? })
             },
-            found_values,
+            found_entries,
         )
     }
 

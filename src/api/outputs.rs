@@ -28,10 +28,10 @@ pub(super) fn found_entry(output: Output) -> Result<JsValue> {
     }
 }
 
-/// An mget's values as one flat batch (`stored::stored_batch`).
-pub(super) fn found_values(output: Output) -> Result<JsValue> {
+/// An mget's entries as one flat batch (`stored::stored_batch`).
+pub(super) fn found_entries(output: Output) -> Result<JsValue> {
     match output {
-        Output::Values(values) => stored::stored_batch(&values),
+        Output::Entries(entries) => stored::stored_batch(&entries),
         other => unexpected(other),
     }
 }
@@ -58,5 +58,6 @@ pub(super) fn number(output: Output) -> Result<JsValue> {
 }
 
 pub(super) fn unexpected(output: Output) -> Result<JsValue> {
-    Err(StorageError::Internal(format!("an operation produced an unexpected result: {output:?}")))
+    let kind: &'static str = (&output).into();
+    Err(StorageError::Internal(format!("an operation produced an unexpected result: {kind}")))
 }

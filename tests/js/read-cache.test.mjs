@@ -166,6 +166,68 @@ describe("what a read puts in the read cache", () => {
     assert.equal(await store.get("ttl"), undefined, "it expires as ever");
   });
 
+  test("an mget's entries, as a get's: answered from the cache next time, by an mget or a get", async (t) => {
+    const clock = manualClock();
+    const store = await open(t, { clock });
+    const view = store.namespace("ns");
+    await store.mset([["a", { v: 1 }], ["b", "two"], ["bytes", new Uint8Array([1])]]);
+    await store.mset([["ttl", 3]], { ttlMs: 1000 });
+    await view.mset([["a", "in ns"]]);
+    const mgetFromCache = async (target, keys, expected) => {
+      const before = await coreOperations(store);
+      assert.deepEqual(await target.mget(keys), expected);
+      return (await coreOperations(store)) === before;
+    };
+    assert.equal(await mgetFromCache(store, ["a", "b", "missing"], [{ v: 1 }, "two", undefined]), false, "the first mget enters the core");
+    assert.equal(await mgetFromCache(store, ["b", "a"], ["two", { v: 1 }]), true, "every key cached");
+    assert.equal(await readFromCache(store, store, "a", { v: 1 }), true);
+    assert.equal(await mgetFromCache(store, ["a", "missing"], [{ v: 1 }, undefined]), false, "a miss is not cached");
+    assert.equal(await mgetFromCache(view, ["a"], ["in ns"]), false, "another namespace, another slot");
+    assert.equal(await mgetFromCache(view, ["a"], ["in ns"]), true);
+    assert.equal(await mgetFromCache(store, ["ttl", "bytes"], [3, new Uint8Array([1])]), false);
+    assert.equal(await readFromCache(store, store, "ttl", 3), false, "not: an entry that can expire");
+    assert.equal(await readFromCache(store, store, "bytes", new Uint8Array([1])), false, "not: bytes");
+    clock.advance(1000);
+    assert.deepEqual(await store.mget(["ttl", "a"]), [undefined, { v: 1 }], "it expires as ever");
+  });
+
+  test("not an mget overtaken by a write issued before it settled", async (t) => {
+    const store = await open(t);
+    await store.mset([["a", 1], ["b", 1]]);
+    const read = store.mget(["a", "b"]);
+    const write = store.set("a", 2, { ttlMs: 60_000 });
+    assert.deepEqual(await read, [1, 1]);
+    await write;
+    assert.equal(await readFromCache(store, store, "a", 2), false, "the mget's 1 was not cached over the write");
+    assert.equal(await readFromCache(store, store, "b", 1), true, "b was not written");
+  });
+
+  test("an mset of plain JSON drops its own keys only; any other, everything", async (t) => {
+    const store = await open(t);
+    const view = store.namespace("ns");
+    for (const key of ["a", "b", "c"]) await store.set(key, key);
+    await view.set("a", "in ns");
+    await store.mset([["a", 1], ["new", 2]]);
+    assert.equal(await readFromCache(store, store, "b", "b"), true, "b stays cached");
+    assert.equal(await readFromCache(store, view, "a", "in ns"), true, "ns's a stays cached");
+    assert.equal(await readFromCache(store, store, "a", 1), false, "a was dropped: the core answers its new value");
+    await view.mset([["b", "ns's b"]]);
+    assert.equal(await readFromCache(store, store, "b", "b"), true, "another namespace's mset leaves the root's b");
+    await store.mset([["bytes", new Uint8Array([1])]]);
+    assert.equal(await readFromCache(store, store, "c", "c"), false, "an mset that is not plain JSON empties the cache");
+  });
+
+  test("not a read overtaken by an mset issued before it settled", async (t) => {
+    const store = await open(t);
+    await store.mset([["a", 1], ["b", 1]]);
+    const read = store.get("a");
+    const write = store.mset([["a", 2]]);
+    assert.equal(await read, 1);
+    await write;
+    assert.equal(await readFromCache(store, store, "a", 2), false, "the get's 1 was not cached over the mset");
+    assert.equal(await readFromCache(store, store, "a", 2), true, "the core's 2 is, once read");
+  });
+
   test("not a read overtaken by a write issued before it settled", async (t) => {
     const store = await open(t);
     await store.mset([["a", 1]]);

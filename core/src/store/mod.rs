@@ -219,22 +219,22 @@ impl Store {
         Ok(entry)
     }
 
-    /// Every value from one snapshot, in the order of `keys`.
-    pub fn mget(&mut self, ns: &str, keys: &[String], now_ms: i64) -> Result<Vec<Option<EncodedValue>>> {
+    /// Every live entry from one snapshot, in the order of `keys`.
+    pub fn mget(&mut self, ns: &str, keys: &[String], now_ms: i64) -> Result<Vec<Option<ReadEntry>>> {
         let tx = self.db_mut().transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let values = {
+        let entries = {
             let mut reader = live_reader(&tx)?;
             (keys.iter())
-                .map(|key| Ok(read_live_with(&mut reader, ns, key, now_ms)?.map(|entry| entry.value)))
+                .map(|key| read_live_with(&mut reader, ns, key, now_ms))
                 .collect::<Result<Vec<_>>>()?
         };
         tx.commit()?;
-        for (key, value) in keys.iter().zip(&values) {
-            if value.is_some() {
+        for (key, entry) in keys.iter().zip(&entries) {
+            if entry.is_some() {
                 self.recency.touch(ns, key);
             }
         }
-        Ok(values)
+        Ok(entries)
     }
 
     /// Whether a live entry exists; does not refresh its recency.

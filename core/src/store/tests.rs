@@ -80,6 +80,17 @@ fn expired_entries_are_invisible_accounted_until_removed_and_purged() {
     assert!(store.has("", "short", 999).unwrap());
     assert!(store.get("", "short", 999).unwrap().unwrap().expires, "a get says it can expire");
     assert!(!store.get("", "long", 999).unwrap().unwrap().expires);
+    let mut expires = |now| -> Vec<Option<bool>> {
+        let keys = ["short", "missing", "long"].map(String::from);
+        store
+            .mget("", &keys, now)
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.map(|entry| entry.expires))
+            .collect()
+    };
+    assert_eq!(expires(999), [Some(true), None, Some(false)], "an mget says which can expire");
+    assert_eq!(expires(1000), [None, None, Some(false)]);
     assert!(!store.has("", "short", 1000).unwrap());
     assert_eq!(store.get("", "short", 1000).unwrap(), None);
     assert_eq!((store.count(ALL, 1000).unwrap(), store.total_size(ALL, 1000).unwrap()), (1, 7));
