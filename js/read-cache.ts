@@ -182,24 +182,24 @@ export class ReadCachingStore implements NativeApi {
   }
 
   // What the core answers is kept as a get's is (only for flat keys: an
-  // array of keys is not read twice).
+  // array of keys is not read twice). The keys are read before the call: a
+  // worker store transfers `lengths` to the worker.
   mgetFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<StoredBatch> | StoredBatch {
-    const texts = this.#mayAnswer() ? this.#hits(ns, keysOf(text, lengths)) : undefined;
+    const keys = this.#caching ? keysOf(text, lengths) : undefined;
+    const texts = keys && this.#mayAnswer() ? this.#hits(ns, keys) : undefined;
     if (texts) return jsonBatch(texts);
     return this.#track(Promise.resolve(this.#native.mgetFlat(ns, text, lengths)), (batch, epoch) =>
-      this.#keptBatch(ns, keysOf(text, lengths), batch, epoch),
+      keys ? this.#keptBatch(ns, keys, batch, epoch) : batch,
     );
   }
 
   /** What the core `batch` holds for `keys`, read as of `epoch`, each JSON
    *  text that cannot expire kept if there is room for it. */
   #keptBatch(ns: Namespace, keys: readonly string[], batch: StoredBatch, epoch: number): StoredBatch {
-    if (this.#caching) {
-      forEachLastingText(batch, (index, text) => {
-        const at = slot(ns, keys[index]);
-        if (at !== undefined) this.#admit(at, text, epoch);
-      });
-    }
+    forEachLastingText(batch, (index, text) => {
+      const at = slot(ns, keys[index]);
+      if (at !== undefined) this.#admit(at, text, epoch);
+    });
     return batch;
   }
 

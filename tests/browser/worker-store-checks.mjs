@@ -565,6 +565,26 @@ async function workerMetrics() {
   await store.dispose();
 }
 
+/** A worker store's read cache is on this thread: an mget's entries, read
+ *  once from the worker, answer the same mget next time without a message
+ *  (the worker's core counts no operation). */
+async function pageReadCache() {
+  const store = await openStorage({ path: ":temp:" });
+  const coreOperations = async () => (await store.metrics()).queue.waitMs.count;
+  try {
+    await store.mset([["a", { v: 1 }], ["b", "two"]]);
+    const first = await store.mget(["a", "b"]);
+    const before = await coreOperations();
+    const again = await store.mget(["b", "a"]);
+    const after = await coreOperations();
+    check("worker store: an mget's entries answer the next mget on this thread",
+      same(first, [{ v: 1 }, "two"]) && same(again, ["two", { v: 1 }]) && after === before,
+      format({ first, again, before, after }));
+  } finally {
+    await store.dispose();
+  }
+}
+
 /** An OPFS store writes a WAL commit's frames in one OPFS write, not two a
  *  frame (src/vfs/joined_writes.rs): counted by a worker that wraps
  *  FileSystemSyncAccessHandle.write around larder's own. Each set below
@@ -602,7 +622,7 @@ export async function run() {
   results = [];
   const sections = [
     errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures, workerMetrics,
-    oneOpfsWritePerCommit,
+    pageReadCache, oneOpfsWritePerCommit,
   ];
   for (const section of sections) {
     try {
