@@ -352,9 +352,11 @@ export class ReadCachingStore implements NativeApi {
     return this.#track<T, T>(submit(), done);
   }
 
-  /** `at` is being written by the write just submitted. */
+  /** `at` is being written by the write just submitted: dropped and, if a
+   *  call submitted before it is still in flight, remembered, so that the
+   *  older call's result does not fill it (`#fill`). */
   #written(at: string): void {
-    this.#writtenAt.set(at, this.#writes);
+    if (this.#inFlight > 0) this.#writtenAt.set(at, this.#writes);
     this.#drop(at);
   }
 
