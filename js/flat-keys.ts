@@ -1,10 +1,10 @@
 /**
- * mget's keys made flat, so that they cross into wasm (or to a worker) in one
- * step instead of one per key: every key back to back in `text`, their UTF-16
- * lengths in `lengths` (src/api/flat.rs `key_list` reads them and checks each
- * key as it would one read from the array). Only an array of well-formed
- * strings is made flat; anything else goes to the core as it is, element by
- * element, and the core explains the refusal.
+ * mget's and mdelete's keys made flat, so that they cross into wasm (or to a
+ * worker) in one step instead of one per key: every key back to back in
+ * `text`, their UTF-16 lengths in `lengths` (src/api/flat.rs `key_list`
+ * reads them and checks each key as it would one read from the array). Only
+ * an array of well-formed strings is made flat; anything else goes to the
+ * core as it is, element by element, and the core explains the refusal.
  */
 
 export interface FlatKeys {

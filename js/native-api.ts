@@ -71,6 +71,8 @@ export interface NativeApi {
    *  `plainJsonEntries`): each key then its value's text, and their lengths. */
   msetJson(ns: Namespace, text: string, lengths: Uint32Array, options: MsetOptions | undefined): Promise<void>;
   mdelete(ns: Namespace, keys: readonly string[]): Promise<number>;
+  /** An mdelete of keys the facade has made flat (js/flat-keys.ts). */
+  mdeleteFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<number>;
   keys(ns: Namespace, options: KeysOptions | undefined): Promise<string[]>;
   invalidate(ns: Namespace, options: InvalidateOptions): Promise<number>;
   purgeExpired(scope: Namespace): Promise<number>;

@@ -32,6 +32,7 @@ export const STORE_CALLS: { readonly [Call in StoreCall]: ArgKinds<Parameters<Na
   mset: ["key", "entries", "option"],
   msetJson: ["key", "flat", "flat", "option"],
   mdelete: ["key", "keys"],
+  mdeleteFlat: ["key", "flat", "flat"],
   keys: ["key", "option"],
   invalidate: ["key", "option"],
   purgeExpired: ["key"],

@@ -225,12 +225,12 @@ export class ReadCachingStore implements NativeApi {
   }
 
   // Calls that change entries the cache cannot name from its arguments
-  // (an iterable is not read twice) empty it.
+  // (an iterable or an array is not read twice) empty it.
   mset(ns: Namespace, entries: Entries, options: MsetOptions | undefined): Promise<void> {
     return this.#write(undefined, () => this.#native.mset(ns, entries, options));
   }
 
-  // Flat entries name their keys: only those are dropped.
+  // Flat entries are named by their keys: only those are dropped.
   msetJson(ns: Namespace, text: string, lengths: Uint32Array, options: MsetOptions | undefined): Promise<void> {
     const slots = keysOf(text, lengths, 2).map((key) => slot(ns, key));
     return this.#write(slots, () => this.#native.msetJson(ns, text, lengths, options));
@@ -238,6 +238,12 @@ export class ReadCachingStore implements NativeApi {
 
   mdelete(ns: Namespace, keys: readonly string[]): Promise<number> {
     return this.#write(undefined, () => this.#native.mdelete(ns, keys));
+  }
+
+  // Flat keys are named: only those are dropped.
+  mdeleteFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<number> {
+    const slots = keysOf(text, lengths).map((key) => slot(ns, key));
+    return this.#write(slots, () => this.#native.mdeleteFlat(ns, text, lengths));
   }
 
   invalidate(ns: Namespace, options: InvalidateOptions): Promise<number> {

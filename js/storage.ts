@@ -163,7 +163,10 @@ export class StorageNamespace {
   }
 
   mdelete(keys: readonly string[]): Promise<number> {
-    return this.#run("mdelete", undefined, keys, (native, ns) => native.mdelete(ns, keys));
+    const flat = flatKeys(keys);
+    return this.#run("mdelete", undefined, keys, (native, ns) =>
+      flat === undefined ? native.mdelete(ns, keys) : native.mdeleteFlat(ns, flat.text, flat.lengths),
+    );
   }
 
   keys(options?: KeysOptions): Promise<string[]> {

@@ -56,11 +56,17 @@ fn malformed(what: &str) -> StorageError {
     StorageError::InvalidArgument(format!("the lengths of an {what} do not add up"))
 }
 
-/// The keys of `mget` when the facade found each a well-formed string: each
-/// checked as `convert::key_list` checks it.
-pub fn key_list(text: &JsString, lengths: &[u32], options: &StoreOptions) -> Result<Vec<String>> {
+/// The keys of an `mget` or `mdelete` (`what`: "mget's flat keys") when the
+/// facade found each a well-formed string: each checked as
+/// `convert::key_list` checks it.
+pub fn key_list(
+    what: &'static str,
+    text: &JsString,
+    lengths: &[u32],
+    options: &StoreOptions,
+) -> Result<Vec<String>> {
     check_batch_size(lengths.len(), options)?;
-    let mut flat = FlatText::copy(text, lengths, |_| options.max_key_bytes, "mget's flat keys")?;
+    let mut flat = FlatText::copy(text, lengths, |_| options.max_key_bytes, what)?;
     let mut keys = Vec::with_capacity(lengths.len());
     for (index, &units) in lengths.iter().enumerate() {
         let label = || format!("keys[{index}]");
@@ -110,7 +116,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn keys(text: &str, lengths: &[u32], options: &StoreOptions) -> Result<Vec<String>> {
-        key_list(&JsString::from(text), lengths, options)
+        key_list("mget's flat keys", &JsString::from(text), lengths, options)
     }
 
     #[wasm_bindgen_test]

@@ -285,7 +285,7 @@ impl NativeStore {
         text: js_sys::JsString,
         lengths: Vec<u32>,
     ) -> Promise {
-        self.mget_of(&ns, |options| flat::key_list(&text, &lengths, options))
+        self.mget_of(&ns, |options| flat::key_list("mget's flat keys", &text, &lengths, options))
     }
 
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
@@ -337,14 +337,18 @@ impl NativeStore {
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
         #[wasm_bindgen(unchecked_param_type = "readonly string[]")] keys: JsValue,
     ) -> Promise {
-        submit(
-            &self.engine,
-            || {
-                let ns = convert::namespace(&ns, self.engine.options())?;
-                Ok(Operation::MDelete { ns, keys: convert::key_list(&keys, self.engine.options())? })
-            },
-            number,
-        )
+        self.mdelete_of(&ns, |options| convert::key_list(&keys, options))
+    }
+
+    /// `mdelete` of keys the facade has made flat (see `flat::key_list`).
+    #[wasm_bindgen(js_name = mdeleteFlat, unchecked_return_type = "Promise<number>")]
+    pub fn mdelete_flat(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
+        text: js_sys::JsString,
+        lengths: Vec<u32>,
+    ) -> Promise {
+        self.mdelete_of(&ns, |options| flat::key_list("mdelete's flat keys", &text, &lengths, options))
     }
 
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
@@ -472,6 +476,18 @@ impl NativeStore {
                 Ok(Operation::MGet { ns: convert::namespace(ns, options)?, keys: keys(options)? })
             },
             found_entries,
+        )
+    }
+
+    /// An `mdelete` of the keys `keys` reads, once the namespace is checked.
+    fn mdelete_of(&self, ns: &JsValue, keys: impl FnOnce(&StoreOptions) -> Result<Vec<String>>) -> Promise {
+        submit(
+            &self.engine,
+            || {
+                let options = self.engine.options();
+                Ok(Operation::MDelete { ns: convert::namespace(ns, options)?, keys: keys(options)? })
+            },
+            number,
         )
     }
 

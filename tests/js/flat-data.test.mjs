@@ -1,7 +1,8 @@
 // The flat paths across the wasm boundary: mset of plain values as one JSON
 // text (js/plain-json.ts plainJsonEntries), get and mget answered with the
 // stored JSON text that the facade parses (js/stored.ts), getOrSet's write as
-// JSON text. Each stores and returns exactly what the core's own encoder does.
+// JSON text, mget's and mdelete's keys as one text (js/flat-keys.ts). Each
+// stores and returns exactly what the core's own encoder does.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -133,26 +134,28 @@ test("a stored JSON text that does not parse reads as CORRUPT, from get and from
   assert.deepEqual(await store.mget(["b"]), ["kept"]);
 });
 
-test("mget's keys cross flat when all are well-formed strings, refused exactly as key by key, each element read once", async (t) => {
-  const store = await open(t, { maxKeyBytes: 8, maxBatchSize: 4 });
-  await store.mset([["a", 1], ["é😀", 2]]);
-  const refusal = (keys) =>
-    store.mget(keys).then(
-      () => assert.fail(`mget(${JSON.stringify(keys)}) resolved`),
-      (error) => `${error.code}: ${error.message}`,
-    );
-  // The same fault flat (strings only) and key by key (a number, after the
-  // fault, sends the array to the core as it is).
-  for (const keys of [["a", ""], ["a", "ééééé"], ["a", "b", "c", "d", "e"]]) {
-    const flat = await refusal(keys);
-    assert.equal(await refusal([...keys.slice(0, 4), 7]), flat, JSON.stringify(keys));
-  }
-  assert.match(await refusal(["a", ""]), /^INVALID_KEY: keys\[1\] must not be empty/);
-  assert.match(await refusal(["a", "ééééé"]), /^INVALID_KEY: keys\[1\] is 10 UTF-8 bytes/);
-  assert.match(await refusal(["a", "b", "c", "d", "e"]), /^BATCH_TOO_LARGE/);
-  let reads = 0;
-  const keys = ["a", "missing"];
-  Object.defineProperty(keys, 2, { enumerable: true, get: () => (reads += 1, "é😀") });
-  assert.deepEqual(await store.mget(keys), [1, undefined, 2]);
-  assert.equal(reads, 1, "a getter element is read once");
-});
+for (const [call, answer] of [["mget", [1, undefined, 2]], ["mdelete", 2]]) {
+  test(`${call}'s keys cross flat when all are well-formed strings, refused exactly as key by key, each element read once`, async (t) => {
+    const store = await open(t, { maxKeyBytes: 8, maxBatchSize: 4 });
+    await store.mset([["a", 1], ["é😀", 2]]);
+    const refusal = (keys) =>
+      store[call](keys).then(
+        () => assert.fail(`${call}(${JSON.stringify(keys)}) resolved`),
+        (error) => `${error.code}: ${error.message}`,
+      );
+    // The same fault flat (strings only) and key by key (a number, after the
+    // fault, sends the array to the core as it is).
+    for (const keys of [["a", ""], ["a", "ééééé"], ["a", "b", "c", "d", "e"]]) {
+      const flat = await refusal(keys);
+      assert.equal(await refusal([...keys.slice(0, 4), 7]), flat, JSON.stringify(keys));
+    }
+    assert.match(await refusal(["a", ""]), /^INVALID_KEY: keys\[1\] must not be empty/);
+    assert.match(await refusal(["a", "ééééé"]), /^INVALID_KEY: keys\[1\] is 10 UTF-8 bytes/);
+    assert.match(await refusal(["a", "b", "c", "d", "e"]), /^BATCH_TOO_LARGE/);
+    let reads = 0;
+    const keys = ["a", "missing"];
+    Object.defineProperty(keys, 2, { enumerable: true, get: () => (reads += 1, "é😀") });
+    assert.deepEqual(await store[call](keys), answer);
+    assert.equal(reads, 1, "a getter element is read once");
+  });
+}

@@ -217,6 +217,29 @@ describe("what a read puts in the read cache", () => {
     assert.equal(await readFromCache(store, store, "c", "c"), false, "an mset that is not plain JSON empties the cache");
   });
 
+  test("an mdelete of keys drops its own keys only; of more than cross flat, everything", async (t) => {
+    const store = await open(t, { maxBatchSize: 20_000 });
+    for (const key of ["a", "b", "c"]) await store.set(key, key);
+    assert.equal(await store.mdelete(["a", "missing"]), 1);
+    assert.equal(await readFromCache(store, store, "b", "b"), true, "b stays cached");
+    assert.equal(await readFromCache(store, store, "a", undefined), false, "a was dropped");
+    await store.namespace("ns").mdelete(["b"]);
+    assert.equal(await readFromCache(store, store, "b", "b"), true, "another namespace's mdelete leaves the root's b");
+    const many = Array.from({ length: 10_001 }, (_, i) => `m${i}`);
+    assert.equal(await store.mdelete(many), 0);
+    assert.equal(await readFromCache(store, store, "c", "c"), false, "keys passed to the core as an array: the cache is emptied");
+  });
+
+  test("not a read overtaken by an mdelete issued before it settled", async (t) => {
+    const store = await open(t);
+    await store.mset([["a", 1]]);
+    const read = store.get("a");
+    const deletion = store.mdelete(["a"]);
+    assert.equal(await read, 1);
+    assert.equal(await deletion, 1);
+    assert.equal(await readFromCache(store, store, "a", undefined), false, "the get's 1 was not cached over the mdelete");
+  });
+
   test("not a read overtaken by an mset issued before it settled", async (t) => {
     const store = await open(t);
     await store.mset([["a", 1], ["b", 1]]);
