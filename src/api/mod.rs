@@ -469,25 +469,30 @@ impl NativeStore {
 impl NativeStore {
     /// An `mget` of the keys `keys` reads, once the namespace is checked.
     fn mget_of(&self, ns: &JsValue, keys: impl FnOnce(&StoreOptions) -> Result<Vec<String>>) -> Promise {
-        submit(
-            &self.engine,
-            || {
-                let options = self.engine.options();
-                Ok(Operation::MGet { ns: convert::namespace(ns, options)?, keys: keys(options)? })
-            },
-            found_entries,
-        )
+        self.on_keys(ns, keys, |ns, keys| Operation::MGet { ns, keys }, found_entries)
     }
 
     /// An `mdelete` of the keys `keys` reads, once the namespace is checked.
     fn mdelete_of(&self, ns: &JsValue, keys: impl FnOnce(&StoreOptions) -> Result<Vec<String>>) -> Promise {
+        self.on_keys(ns, keys, |ns, keys| Operation::MDelete { ns, keys }, number)
+    }
+
+    /// The operation `make` of the namespace and the keys `keys` reads, the
+    /// namespace checked first, as every call checks it.
+    fn on_keys(
+        &self,
+        ns: &JsValue,
+        keys: impl FnOnce(&StoreOptions) -> Result<Vec<String>>,
+        make: fn(String, Vec<String>) -> Operation,
+        finish: fn(Output) -> Result<JsValue>,
+    ) -> Promise {
         submit(
             &self.engine,
             || {
                 let options = self.engine.options();
-                Ok(Operation::MDelete { ns: convert::namespace(ns, options)?, keys: keys(options)? })
+                Ok(make(convert::namespace(ns, options)?, keys(options)?))
             },
-            number,
+            finish,
         )
     }
 
