@@ -232,8 +232,7 @@ export class ReadCachingStore implements NativeApi {
 
   // Flat entries are named by their keys: only those are dropped.
   msetJson(ns: Namespace, text: string, lengths: Uint32Array, options: MsetOptions | undefined): Promise<void> {
-    const slots = keysOf(text, lengths, 2).map((key) => slot(ns, key));
-    return this.#write(slots, () => this.#native.msetJson(ns, text, lengths, options));
+    return this.#write(this.#slotsOf(ns, text, lengths, 2), () => this.#native.msetJson(ns, text, lengths, options));
   }
 
   mdelete(ns: Namespace, keys: readonly string[]): Promise<number> {
@@ -242,8 +241,16 @@ export class ReadCachingStore implements NativeApi {
 
   // Flat keys are named: only those are dropped.
   mdeleteFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<number> {
-    const slots = keysOf(text, lengths).map((key) => slot(ns, key));
-    return this.#write(slots, () => this.#native.mdeleteFlat(ns, text, lengths));
+    return this.#write(this.#slotsOf(ns, text, lengths, 1), () => this.#native.mdeleteFlat(ns, text, lengths));
+  }
+
+  /** The slots of a flat batch's keys (`keysOf`) that a write of them must
+   *  drop or remember: none unless texts are cached or a call submitted
+   *  before it may still fill one (a store that does not cache, or an empty
+   *  cache with nothing in flight, has no use for them). */
+  #slotsOf(ns: Namespace, text: string, lengths: Uint32Array, stride: number): Array<string | undefined> {
+    if (!this.#caching || (this.#texts.size === 0 && this.#inFlight === 0)) return [];
+    return keysOf(text, lengths, stride).map((key) => slot(ns, key));
   }
 
   invalidate(ns: Namespace, options: InvalidateOptions): Promise<number> {
