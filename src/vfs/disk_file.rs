@@ -42,6 +42,11 @@ pub struct DiskFile {
     pending: Option<WriteBuffer>,
 }
 
+/// Writes of bytes at an offset, straight to the file `fd`.
+fn writing_to(host: &NodeHost, fd: Fd) -> impl FnMut(&[u8], u64) -> Result<(), FsError> + '_ {
+    move |bytes, start| host.write_at(fd, bytes, start)
+}
+
 impl DiskFile {
     pub fn new(host: Rc<NodeHost>, fd: Fd, path: String, sync_dir: bool, buffered: bool) -> DiskFile {
         let pending = buffered.then(WriteBuffer::default);
@@ -56,16 +61,13 @@ impl DiskFile {
     /// emptied, and the size is no longer known (part may have been written).
     pub fn flush(&mut self) -> VfsResult<()> {
         let Some(pending) = self.pending.as_mut() else { return Ok(()) };
-        let (host, fd) = (&self.host, self.fd);
-        let written = pending.write_out(|bytes, start| host.write_at(fd, bytes, start));
+        let written = pending.write_out(writing_to(&self.host, self.fd));
         self.written(written)
     }
 
     pub fn read(&mut self, buf: &mut [u8], offset: u64) -> VfsResult<usize> {
         if let Some(pending) = self.pending.as_mut() {
-            let (host, fd) = (&self.host, self.fd);
-            let written =
-                pending.before_read(offset, buf.len(), |bytes, start| host.write_at(fd, bytes, start));
+            let written = pending.before_read(offset, buf.len(), writing_to(&self.host, self.fd));
             self.written(written)?;
         }
         self.host.read_at(self.fd, buf, offset).map_err(|error| self.error(VfsErrorCode::IoRead, error))
@@ -73,10 +75,10 @@ impl DiskFile {
 
     pub fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
         self.grow_to(offset + buf.len() as u64);
-        let (host, fd) = (&self.host, self.fd);
+        let mut write_at = writing_to(&self.host, self.fd);
         let written = match self.pending.as_mut() {
-            Some(pending) => pending.write(buf, offset, |bytes, start| host.write_at(fd, bytes, start)),
-            None => host.write_at(fd, buf, offset),
+            Some(pending) => pending.write(buf, offset, write_at),
+            None => write_at(buf, offset),
         };
         self.written(written)
     }
@@ -125,9 +127,7 @@ impl DiskFile {
             return Ok(size);
         }
         let on_disk = self.host.size(self.fd).map_err(|error| self.error(VfsErrorCode::IoStat, error))?;
-        let buffered_end =
-            self.pending.as_ref().filter(|pending| !pending.is_empty()).map_or(0, WriteBuffer::end);
-        let size = on_disk.max(buffered_end);
+        let size = self.pending.as_ref().map_or(on_disk, |pending| pending.size_over(on_disk));
         self.size.set(Some(size));
         Ok(size)
     }

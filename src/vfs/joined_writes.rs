@@ -23,7 +23,8 @@ use std::ptr;
 
 use sqlite_wasm_rs::{
     sqlite3_file, sqlite3_int64, sqlite3_io_methods, sqlite3_vfs, sqlite3_vfs_find, sqlite3_vfs_register,
-    sqlite3_vfs_unregister, SQLITE_IOERR, SQLITE_OK, SQLITE_OPEN_MAIN_DB, SQLITE_OPEN_WAL,
+    sqlite3_vfs_unregister, SQLITE_IOERR, SQLITE_NOTFOUND, SQLITE_OK, SQLITE_OPEN_MAIN_DB,
+    SQLITE_OPEN_READWRITE, SQLITE_OPEN_WAL,
 };
 
 use super::write_buffer::WriteBuffer;
@@ -134,7 +135,9 @@ unsafe extern "C" fn x_open(
         if rc != SQLITE_OK {
             return rc;
         }
-        let buffered = flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL) != 0;
+        // A read-only file fails its writes at once, unbuffered.
+        let buffered =
+            flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL) != 0 && flags & SQLITE_OPEN_READWRITE != 0;
         let joined = file.cast::<JoinedFile>();
         (*joined).pending = if buffered { Box::into_raw(Box::default()) } else { ptr::null_mut() };
         (*file).pMethods = &METHODS;
@@ -271,8 +274,8 @@ unsafe extern "C" fn x_file_size(file: *mut sqlite3_file, size: *mut sqlite3_int
         let Some(file_size) = inner_methods(file).xFileSize else { return SQLITE_IOERR };
         let rc = file_size(inner_of(file), size);
         if rc == SQLITE_OK {
-            if let Some(buffer) = pending(file).filter(|buffer| !buffer.is_empty()) {
-                *size = (*size).max(buffer.end() as sqlite3_int64);
+            if let Some(buffer) = pending(file) {
+                *size = buffer.size_over(*size as u64) as sqlite3_int64;
             }
         }
         rc
@@ -297,7 +300,7 @@ unsafe extern "C" fn x_check_reserved_lock(file: *mut sqlite3_file, out: *mut c_
 unsafe extern "C" fn x_file_control(file: *mut sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: the contract above.
     unsafe {
-        inner_methods(file).xFileControl.map_or(SQLITE_IOERR, |control| control(inner_of(file), op, arg))
+        inner_methods(file).xFileControl.map_or(SQLITE_NOTFOUND, |control| control(inner_of(file), op, arg))
     }
 }
 
@@ -315,32 +318,11 @@ unsafe extern "C" fn x_device_characteristics(file: *mut sqlite3_file) -> c_int 
     }
 }
 
-/// No memory map: a page read through one would miss the buffer.
-unsafe extern "C" fn x_fetch(
-    _file: *mut sqlite3_file,
-    _offset: sqlite3_int64,
-    _amount: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: the contract above.
-    unsafe {
-        *out = ptr::null_mut();
-        SQLITE_OK
-    }
-}
-
-unsafe extern "C" fn x_unfetch(
-    _file: *mut sqlite3_file,
-    _offset: sqlite3_int64,
-    _page: *mut c_void,
-) -> c_int {
-    SQLITE_OK
-}
-
-/// No shared memory, as the inner VFS has none: larder's connections run in
-/// exclusive locking mode, whose WAL index lives in the heap.
+/// Version 1, as the inner VFS's: no shared memory (larder's connections
+/// run in exclusive locking mode, whose WAL index lives in the heap) and no
+/// memory map (a page read through one would miss the buffer).
 static METHODS: sqlite3_io_methods = sqlite3_io_methods {
-    iVersion: 3,
+    iVersion: 1,
     xClose: Some(x_close),
     xRead: Some(x_read),
     xWrite: Some(x_write),
@@ -357,8 +339,8 @@ static METHODS: sqlite3_io_methods = sqlite3_io_methods {
     xShmLock: None,
     xShmBarrier: None,
     xShmUnmap: None,
-    xFetch: Some(x_fetch),
-    xUnfetch: Some(x_unfetch),
+    xFetch: None,
+    xUnfetch: None,
 };
 
 #[cfg(test)]
@@ -366,10 +348,14 @@ mod tests {
     use std::cell::RefCell;
     use std::ffi::CStr;
 
-    use sqlite_wasm_rs::{SQLITE_FULL, SQLITE_OPEN_CREATE, SQLITE_OPEN_MAIN_JOURNAL, SQLITE_OPEN_READWRITE};
+    use sqlite_wasm_rs::{SQLITE_FULL, SQLITE_OPEN_CREATE, SQLITE_OPEN_MAIN_JOURNAL, SQLITE_OPEN_READONLY};
     use wasm_bindgen_test::wasm_bindgen_test;
 
+    use super::super::write_buffer::frame_header;
     use super::*;
+
+    /// How SQLite opens the files larder writes.
+    const READ_WRITE: c_int = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
     thread_local! {
         /// The inner VFS's writes, `(offset, length)`, and whether it fails them.
@@ -483,13 +469,7 @@ mod tests {
         unsafe {
             let mut memory = vec![0u64; ((*vfs).szOsFile as usize).div_ceil(8)];
             let file = memory.as_mut_ptr().cast::<sqlite3_file>();
-            let rc = (*vfs).xOpen.unwrap()(
-                vfs,
-                c"f".as_ptr(),
-                file,
-                flags | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                ptr::null_mut(),
-            );
+            let rc = (*vfs).xOpen.unwrap()(vfs, c"f".as_ptr(), file, flags, ptr::null_mut());
             assert_eq!(rc, SQLITE_OK);
             (memory, file)
         }
@@ -502,12 +482,6 @@ mod tests {
         }
     }
 
-    fn header(commit_size: u32) -> [u8; 24] {
-        let mut header = [0u8; 24];
-        header[4..8].copy_from_slice(&commit_size.to_be_bytes());
-        header
-    }
-
     const PAGE: usize = 4096;
 
     /// Two frames of one commit: a header and a page each, the commit
@@ -515,9 +489,11 @@ mod tests {
     fn write_commit(file: *mut sqlite3_file, at: i64) -> c_int {
         let frame = (24 + PAGE) as i64;
         let page = [1u8; PAGE];
-        for rc in
-            [write(file, &header(0), at), write(file, &page, at + 24), write(file, &header(2), at + frame)]
-        {
+        for rc in [
+            write(file, &frame_header(0), at),
+            write(file, &page, at + 24),
+            write(file, &frame_header(2), at + frame),
+        ] {
             assert_eq!(rc, SQLITE_OK, "held, not yet written");
         }
         write(file, &page, at + frame + 24)
@@ -532,10 +508,10 @@ mod tests {
     fn a_wal_commit_reaches_the_inner_file_in_one_write_and_a_journal_is_passed_through() {
         let (_joined, vfs) = joined_vfs("joined-test-commit");
         let before = inner_writes().len();
-        let (_wal_memory, wal) = open(vfs, SQLITE_OPEN_WAL);
+        let (_wal_memory, wal) = open(vfs, SQLITE_OPEN_WAL | READ_WRITE);
         assert_eq!(write_commit(wal, 32), SQLITE_OK);
         assert_eq!(inner_writes()[before..], [(32, 2 * (24 + PAGE))], "the commit's four writes as one");
-        let (_journal_memory, journal) = open(vfs, SQLITE_OPEN_MAIN_JOURNAL);
+        let (_journal_memory, journal) = open(vfs, SQLITE_OPEN_MAIN_JOURNAL | READ_WRITE);
         assert_eq!(write(journal, &[5u8; 512], 0), SQLITE_OK);
         assert_eq!(inner_writes()[before + 1..], [(0, 512)], "a journal's write, at once");
         assert_eq!((close(wal), close(journal)), (SQLITE_OK, SQLITE_OK));
@@ -544,7 +520,7 @@ mod tests {
     #[wasm_bindgen_test]
     fn a_write_the_inner_file_refuses_fails_the_commit_with_its_code_and_is_not_repeated() {
         let (_joined, vfs) = joined_vfs("joined-test-refused");
-        let (_memory, wal) = open(vfs, SQLITE_OPEN_WAL);
+        let (_memory, wal) = open(vfs, SQLITE_OPEN_WAL | READ_WRITE);
         fail_inner_writes(true);
         let before = inner_writes().len();
         let refused = write_commit(wal, 32);
@@ -557,6 +533,20 @@ mod tests {
             (synced, inner_writes().len()),
             (SQLITE_OK, before + 1),
             "the buffer was dropped: nothing to write"
+        );
+        assert_eq!(close(wal), SQLITE_OK);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_file_opened_read_only_is_passed_through() {
+        let (_joined, vfs) = joined_vfs("joined-test-read-only");
+        let (_memory, wal) = open(vfs, SQLITE_OPEN_WAL | SQLITE_OPEN_READONLY);
+        let before = inner_writes().len();
+        assert_eq!(write(wal, &frame_header(0), 32), SQLITE_OK);
+        assert_eq!(
+            inner_writes()[before..],
+            [(32, 24)],
+            "its write reaches the inner file at once, to fail there"
         );
         assert_eq!(close(wal), SQLITE_OK);
     }

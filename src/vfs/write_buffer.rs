@@ -22,7 +22,7 @@ const FRAME_HEADER_BYTES: usize = 24;
 
 /// Bytes held at most: a transaction or checkpoint bigger than this is
 /// written in runs of about this size, so memory does not grow with it.
-pub const BUFFER_LIMIT: usize = 1 << 20;
+const BUFFER_LIMIT: usize = 1 << 20;
 
 /// What the file has to do after `WriteBuffer::take`.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,13 +45,21 @@ pub struct WriteBuffer {
 }
 
 impl WriteBuffer {
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
     /// The file offset just past the buffered bytes.
-    pub fn end(&self) -> u64 {
+    fn end(&self) -> u64 {
         self.start + self.bytes.len() as u64
+    }
+
+    /// The size of a file `on_disk` bytes long once the buffer is written.
+    pub fn size_over(&self, on_disk: u64) -> u64 {
+        match self.is_empty() {
+            true => on_disk,
+            false => on_disk.max(self.end()),
+        }
     }
 
     /// The buffered bytes and where they go.
@@ -149,25 +157,28 @@ impl WriteBuffer {
     }
 }
 
+/// A WAL frame's header saying the database's size after its commit (0:
+/// not a commit frame), for the tests of the files that buffer.
+#[cfg(test)]
+pub fn frame_header(commit_size: u32) -> [u8; FRAME_HEADER_BYTES] {
+    let mut header = [0u8; FRAME_HEADER_BYTES];
+    header[4..8].copy_from_slice(&commit_size.to_be_bytes());
+    header
+}
+
 #[cfg(test)]
 mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
 
-    fn header(commit_size: u32) -> Vec<u8> {
-        let mut header = vec![0u8; FRAME_HEADER_BYTES];
-        header[4..8].copy_from_slice(&commit_size.to_be_bytes());
-        header
-    }
-
     #[wasm_bindgen_test]
     fn frames_are_held_until_the_commit_frames_page() {
         let mut buffer = WriteBuffer::default();
         let page = [9u8; 512];
-        assert_eq!(buffer.take(&header(0), 32), AfterWrite::Hold);
+        assert_eq!(buffer.take(&frame_header(0), 32), AfterWrite::Hold);
         assert_eq!(buffer.take(&page, 56), AfterWrite::Hold);
-        assert_eq!(buffer.take(&header(3), 568), AfterWrite::Hold);
+        assert_eq!(buffer.take(&frame_header(3), 568), AfterWrite::Hold);
         assert_eq!(buffer.take(&page, 592), AfterWrite::Flush);
         let (bytes, start) = buffer.contents();
         assert_eq!((bytes.len(), start), (2 * (24 + 512), 32));
@@ -181,15 +192,19 @@ mod tests {
         // out first (`clear` here).
         let mut buffer = WriteBuffer::default();
         buffer.note_read(4152);
-        assert_eq!(buffer.take(&header(0), 4152), AfterWrite::Hold, "not the commit frame");
+        assert_eq!(buffer.take(&frame_header(0), 4152), AfterWrite::Hold, "not the commit frame");
         buffer.clear();
         buffer.note_read(8272);
-        assert_eq!(buffer.take(&header(5), 8272), AfterWrite::Flush, "the commit frame, read back");
+        assert_eq!(buffer.take(&frame_header(5), 8272), AfterWrite::Flush, "the commit frame, read back");
         buffer.clear();
         buffer.note_read(8272);
         buffer.take(&[0u8; 8], 100);
         buffer.clear();
-        assert_eq!(buffer.take(&header(5), 8272), AfterWrite::Hold, "a write came between: its page follows");
+        assert_eq!(
+            buffer.take(&frame_header(5), 8272),
+            AfterWrite::Hold,
+            "a write came between: its page follows"
+        );
     }
 
     #[wasm_bindgen_test]
