@@ -9,7 +9,7 @@ use super::lru_order::LruOrder;
 use super::rows::total_bytes;
 use super::write::Write;
 use super::Scope;
-use crate::accounting::{ExpiryFloor, SizeLedger};
+use crate::accounting::{EntryKey, ExpiryFloor, SizeLedger};
 use crate::error::{Result, StorageError};
 
 // The row limits are written into the SQL, not bound: SQLite prepares a
@@ -94,10 +94,44 @@ impl Write<'_> {
             };
             delete.execute([victim.id])?;
             self.delta.removed(&victim.ns, victim.size);
-            self.evicted += 1;
             live -= victim.size as i64;
+            self.evicted.push((victim.ns, victim.key));
         }
         Ok(())
+    }
+}
+
+/// The entries the writes committed since the list was last taken evicted,
+/// for the facade's read cache to drop (`Store::take_evicted`). Bounded:
+/// past `EVICTED_NAMED`, only that there were more is kept, and the cache
+/// then drops everything.
+#[derive(Debug, Default)]
+pub(super) struct EvictedKeys {
+    keys: Vec<EntryKey>,
+    too_many: bool,
+}
+
+/// Evictions named before the list says only that there were more.
+pub const EVICTED_NAMED: usize = 4096;
+
+impl EvictedKeys {
+    pub(super) fn extend(&mut self, victims: Vec<EntryKey>) {
+        if self.too_many || victims.is_empty() {
+            return;
+        }
+        if self.keys.len() + victims.len() > EVICTED_NAMED {
+            self.too_many = true;
+            self.keys = Vec::new();
+        } else {
+            self.keys.extend(victims);
+        }
+    }
+
+    /// The evicted entries' namespaces and keys, in eviction order, or
+    /// `None` if there were more than the list names; the list is then empty.
+    pub(super) fn take(&mut self) -> Option<Vec<EntryKey>> {
+        let EvictedKeys { keys, too_many } = std::mem::take(self);
+        (!too_many).then_some(keys)
     }
 }
 

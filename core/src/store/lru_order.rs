@@ -31,6 +31,7 @@ pub(super) struct Candidate {
     pub(super) stamp: i64,
     pub(super) id: i64,
     pub(super) ns: String,
+    pub(super) key: String,
     pub(super) size: u64,
 }
 
@@ -40,7 +41,7 @@ pub(super) struct LruOrder {
     before: i64,
     now_ms: i64,
     /// Rows read ahead, the next one last.
-    fetched: Vec<(Candidate, String)>,
+    fetched: Vec<Candidate>,
     rows_after: i64,
     rows_done: bool,
     reads_after: i64,
@@ -84,8 +85,8 @@ impl LruOrder {
             if self.fetched.is_empty() && !self.rows_done {
                 self.fetch_rows(tx)?;
             }
-            let Some((candidate, key)) = self.fetched.pop() else { return Ok(None) };
-            if recency.read_stamp(&candidate.ns, &key).is_none_or(|read| read < candidate.id) {
+            let Some(candidate) = self.fetched.pop() else { return Ok(None) };
+            if recency.read_stamp(&candidate.ns, &candidate.key).is_none_or(|read| read < candidate.id) {
                 return Ok(Some(candidate));
             }
         }
@@ -95,13 +96,11 @@ impl LruOrder {
         let rows: Vec<_> = tx
             .prepare_cached(ROWS_SQL)?
             .query_map(params![self.rows_after, self.before, self.now_ms], |row| {
-                let candidate =
-                    Candidate { stamp: row.get(0)?, id: row.get(0)?, ns: row.get(1)?, size: row.get(3)? };
-                Ok((candidate, row.get(2)?))
+                Ok(Candidate { stamp: row.get(0)?, id: row.get(0)?, ns: row.get(1)?, key: row.get(2)?, size: row.get(3)? })
             })?
             .collect::<rusqlite::Result<_>>()?;
         self.rows_done = (rows.len() as u64) < EVICTION_BATCH;
-        if let Some((last, _)) = rows.last() {
+        if let Some(last) = rows.last() {
             self.rows_after = last.id;
         }
         self.fetched.extend(rows.into_iter().rev());
@@ -121,7 +120,7 @@ impl LruOrder {
                 .query_row(params![ns, key, stamp, self.now_ms], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
             if let Some((id, size)) = row {
-                return Ok(Some(Candidate { stamp, id, ns: ns.clone(), size }));
+                return Ok(Some(Candidate { stamp, id, ns: ns.clone(), key: key.clone(), size }));
             }
         }
         Ok(None)

@@ -16,7 +16,7 @@ mod write;
 
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 
-use crate::accounting::{ExpiryFloor, Ledgers, Recency, SizeLedger};
+use crate::accounting::{EntryKey, ExpiryFloor, Ledgers, Recency, SizeLedger};
 use crate::database::Database;
 use crate::deadline;
 use crate::error::Result;
@@ -24,7 +24,7 @@ use crate::metrics::CoreMetrics;
 use crate::options::StoreOptions;
 use crate::schema;
 use crate::value::EncodedValue;
-use eviction::{earliest_expiry, expired, PURGE_ALL_SQL};
+use eviction::{earliest_expiry, expired, EvictedKeys, PURGE_ALL_SQL};
 use key_range::{prefix_successor, TextBytes};
 use rows::{count_ledgers, is_live, live_reader, read_live, read_live_with, total_bytes};
 use write::Write;
@@ -75,6 +75,8 @@ pub struct Store {
     /// ledger since the open read them, or since this store left them.
     closed_ledgers_stand: bool,
     recency: Recency,
+    /// What the writes committed since the facade last asked evicted.
+    evicted: EvictedKeys,
     /// The last upsert inserted a new key (`rows::Upserts::upsert`).
     inserting: bool,
     max_size_bytes: Option<u64>,
@@ -107,6 +109,7 @@ impl Store {
                     options.max_size_bytes.is_some(),
                     options.reads_persisted_at,
                 ),
+                evicted: EvictedKeys::default(),
                 inserting: true,
                 max_size_bytes: options.max_size_bytes,
                 expiry_floor,
@@ -235,6 +238,23 @@ impl Store {
             }
         }
         Ok(entries)
+    }
+
+    /// Reads of live entries answered outside the store, in the order they
+    /// were answered (the facade's read cache, which answers only while the
+    /// store is idle): each takes its place in the LRU order as a `get`'s
+    /// would have, in memory until a write persists it.
+    pub fn note_reads<'k>(&mut self, reads: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        for (ns, key) in reads {
+            self.recency.touch(ns, key);
+        }
+    }
+
+    /// The namespaces and keys of the entries evicted by the writes
+    /// committed since the last call, in eviction order; `None` if there
+    /// were more than it names (`eviction::EVICTED_NAMED`).
+    pub fn take_evicted(&mut self) -> Option<Vec<EntryKey>> {
+        self.evicted.take()
     }
 
     /// Whether a live entry exists; does not refresh its recency.

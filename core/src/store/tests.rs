@@ -232,6 +232,47 @@ fn reads_order_eviction_before_they_are_persisted() {
 }
 
 #[test]
+fn reads_noted_from_outside_order_eviction_as_gets_do() {
+    let mut store = open(Some(75));
+    for key in ["a", "b", "c"] {
+        put(&mut store, key, 25);
+    }
+    store.note_reads([("", "a"), ("", "b")]);
+    put(&mut store, "d", 25);
+    assert_eq!(live_keys(&mut store), vec!["a", "b", "d"], "c, read least recently, went first");
+    check_ledgers(&store);
+}
+
+#[test]
+fn committed_evictions_are_named_once_in_order_and_a_rolled_back_one_is_not() {
+    let mut store = open(Some(60));
+    put(&mut store, "a", 20);
+    store.set("v", &entry("b", "1", 20), None, 0).unwrap();
+    put(&mut store, "c", 20);
+    assert_eq!(store.take_evicted(), Some(vec![]));
+    store.mset("", &[entry("d", "1", 20), entry("e", "1", 20)], None, 0).unwrap();
+    let named = |pairs: &[(&str, &str)]| pairs.iter().map(|(ns, key)| (ns.to_string(), key.to_string())).collect();
+    assert_eq!(store.take_evicted(), Some(named(&[("", "a"), ("v", "b")])));
+    assert_eq!(store.take_evicted(), Some(vec![]), "taken once");
+    // Evicts c, d and e, then cannot fit: rolled back, nothing was evicted.
+    let error = store.mset("", &[entry("f", "1", 40), entry("g", "1", 40)], None, 0).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ValueTooLarge);
+    assert_eq!(store.take_evicted(), Some(vec![]));
+    assert_eq!(live_keys(&mut store), vec!["c", "d", "e"]);
+}
+
+#[test]
+fn more_evictions_than_the_list_names_say_only_that() {
+    let count = eviction::EVICTED_NAMED as u64 + 1;
+    let mut store = open(Some(count));
+    let entries: Vec<Entry> = (0..count).map(|index| entry(&format!("k{index}"), "1", 1)).collect();
+    store.mset("", &entries, None, 0).unwrap();
+    store.mset("", &[entry("all", "1", count)], None, 0).unwrap();
+    assert_eq!(store.take_evicted(), None);
+    assert_eq!(store.take_evicted(), Some(vec![]), "and then the list starts again");
+}
+
+#[test]
 fn reads_are_persisted_once_due_and_kept_after_a_failed_write() {
     let options = StoreOptions { max_size_bytes: Some(75), reads_persisted_at: 2, ..StoreOptions::default() };
     let mut store = Store::open(Database::in_memory().unwrap(), &options).unwrap();

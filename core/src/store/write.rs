@@ -9,7 +9,7 @@
 use rusqlite::{params, Connection};
 
 use super::{closed_ledgers, rows, Entry, Store};
-use crate::accounting::{ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency};
+use crate::accounting::{EntryKey, ExpiryFloor, LedgerDelta, Ledgers, PendingReads, Recency};
 use crate::database::Database;
 use crate::error::{ErrorCode, Result, StorageError};
 use crate::footprint;
@@ -58,7 +58,7 @@ impl Store {
         let reads = if persisting_reads { recency.take_reads() } else { PendingReads::default() };
         // BEGIN and COMMIT as cached statements: rusqlite's `Transaction`
         // parses them again for every write.
-        let outcome: Result<(T, LedgerDelta, Trimmed, (u64, u64))> = (|| {
+        let outcome: Result<(T, LedgerDelta, Trimmed, Removed)> = (|| {
             conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             let mut write = Write {
                 tx: conn,
@@ -71,13 +71,13 @@ impl Store {
                 expiry_floor,
                 gives_pages_back,
                 pages_released: false,
-                evicted: 0,
+                evicted: Vec::new(),
                 expired_removed: 0,
             };
             persist_reads(write.tx, &reads)?;
             let result = body(&mut write)?;
             let trimmed = write.trim(*freeing_pages || !reads.is_empty())?;
-            let removed = (write.evicted, write.expired_removed);
+            let removed = Removed { evicted: write.evicted, expired: write.expired_removed };
             let delta = write.delta;
             if closed_ledgers_stand && !delta.is_empty() {
                 closed_ledgers::forget(conn)?;
@@ -118,12 +118,14 @@ impl Store {
         error
     }
 
-    /// What a commit moves: the counters, the ledgers by `delta`, and the
-    /// file, shrunk now if free pages were given back.
-    fn committed(&mut self, delta: &LedgerDelta, trimmed: &Trimmed, (evicted, expired_removed): (u64, u64)) {
+    /// What a commit moves: the counters, the list of evicted entries, the
+    /// ledgers by `delta`, and the file, shrunk now if free pages were given
+    /// back.
+    fn committed(&mut self, delta: &LedgerDelta, trimmed: &Trimmed, removed: Removed) {
         add(&self.metrics.commits, 1);
-        add(&self.metrics.evictions, evicted);
-        add(&self.metrics.expired, expired_removed);
+        add(&self.metrics.evictions, removed.evicted.len() as u64);
+        add(&self.metrics.expired, removed.expired);
+        self.evicted.extend(removed.evicted);
         self.ledgers.apply(delta);
         self.closed_ledgers_stand &= delta.is_empty();
         self.freeing_pages = trimmed.stepped;
@@ -162,6 +164,13 @@ enum Attempt {
     Speculative,
 }
 
+/// What a write removed on the side: the entries it evicted for the budget
+/// (their namespaces and keys) and how many expired rows.
+struct Removed {
+    evicted: Vec<EntryKey>,
+    expired: u64,
+}
+
 /// What a write did about free pages.
 struct Trimmed {
     /// It gave back a step of them (`footprint::trim_free_pages`).
@@ -187,8 +196,8 @@ pub(super) struct Write<'a> {
     gives_pages_back: bool,
     /// Free pages were given back: the file shrinks at the next checkpoint.
     pages_released: bool,
-    /// Live entries evicted for the budget, and expired rows removed.
-    pub(super) evicted: u64,
+    /// Live entries evicted for the budget, in order, and expired rows removed.
+    pub(super) evicted: Vec<EntryKey>,
     pub(super) expired_removed: u64,
 }
 
@@ -243,7 +252,7 @@ impl Write<'_> {
     /// cached statements parse once.
     pub(super) fn isolated(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<Result<()>> {
         self.tx.prepare_cached("SAVEPOINT grouped")?.execute([])?;
-        let (delta, removed) = (self.delta.clone(), (self.evicted, self.expired_removed));
+        let (delta, evicted, expired) = (self.delta.clone(), self.evicted.len(), self.expired_removed);
         match body(self) {
             Ok(()) => {
                 self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
@@ -254,7 +263,8 @@ impl Write<'_> {
                 self.tx.prepare_cached("ROLLBACK TO grouped")?.execute([])?;
                 self.tx.prepare_cached("RELEASE grouped")?.execute([])?;
                 self.delta = delta;
-                (self.evicted, self.expired_removed) = removed;
+                self.evicted.truncate(evicted);
+                self.expired_removed = expired;
                 Ok(Err(error))
             }
         }
