@@ -9,7 +9,7 @@
  */
 
 import { StorageError, errorFields, ownError } from "./errors.js";
-import type { NativeApi, Namespace } from "./native-api.js";
+import type { CachedApi, Namespace } from "./native-api.js";
 import { plainJson } from "./plain-json.js";
 import { fromStored, type StoredValue } from "./stored.js";
 import type { CoreFacts } from "./trace.js";
@@ -18,7 +18,7 @@ import { typeName } from "./values.js";
 
 /** Runs a call on the native store; it rejects with a StorageError. With
  *  `facts` (a traced call), its operations' facts are added to them. */
-export type NativeCall = <T>(invoke: (native: NativeApi) => Promise<T>, facts?: CoreFacts) => Promise<T>;
+export type NativeCall = <T>(invoke: (native: CachedApi) => Promise<T>, facts?: CoreFacts) => Promise<T>;
 
 type Loader = (key: string) => unknown;
 

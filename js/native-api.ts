@@ -88,6 +88,16 @@ export interface NativeApi {
   /** The facts of the settled operation tagged `tag`, once (js/trace.ts
    *  `CoreFacts`); undefined if none were recorded. */
   traceFacts(tag: number): Float64Array | undefined;
+  /** Reads the read cache answered itself while the store was idle, in the
+   *  order it answered them, for a store with a budget to place in its LRU
+   *  order as it would its own gets': each namespace ('' for the root's own)
+   *  then its key, back to back in `text`, their UTF-16 lengths in `lengths`
+   *  (js/flat-keys.ts). Made before the store's next call. */
+  noteReads(text: string, lengths: Uint32Array): void;
+  /** The entries the writes committed since the last call evicted, for the
+   *  read cache to drop: each namespace ('' for the root's own) then its key;
+   *  undefined if none, null if more than the list names. */
+  takeEvicted(): string[] | null | undefined;
   /** Rejects every waiting call with DISPOSED and closes the database. */
   dispose(): Promise<void>;
   breakerState(): BreakerState;
@@ -95,8 +105,12 @@ export interface NativeApi {
   onStateChange(listener: StateListener): void;
 }
 
+/** The store as the facade's calls see it, behind the read cache
+ *  (js/read-cache.ts), whose own exchange with the core they do not make. */
+export type CachedApi = Omit<NativeApi, "noteReads" | "takeEvicted">;
+
 /** The calls that run an operation in the store, each as it is. */
 export type StoreCall = Exclude<
   keyof NativeApi,
-  "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts" | "getEntryNow"
+  "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts" | "getEntryNow" | "noteReads" | "takeEvicted"
 >;

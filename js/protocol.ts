@@ -49,11 +49,11 @@ export const isStoreCall = (method: string): method is StoreCall => Object.hasOw
  * (js/outbox.ts). What the worker is asked to do: `open` (options, the name of a Web
  * Lock for the worker to hold as long as it lives, and the wasm module's
  * address if the page was given one), a store call, or
- * `dispose`.
+ * `dispose`; or, with id 0 and no reply, `noteReads` (NativeApi).
  */
 export interface WorkerRequest {
   id: number;
-  method: StoreCall | "open" | "dispose";
+  method: StoreCall | "open" | "dispose" | "noteReads";
   args: unknown[];
   /** A traced call's tag (NativeApi `traceNext`): its reply brings the facts. */
   trace?: number;
@@ -67,9 +67,15 @@ export interface Opened {
   operationTimeoutMs: number;
 }
 
+/** What the store evicted since the worker's last reply (NativeApi
+ *  `takeEvicted`), with the reply it comes with; absent if nothing. */
+interface Evictions {
+  evicted?: string[] | null;
+}
+
 export type WorkerReply =
-  | { id: number; ok: true; value: unknown; facts?: Float64Array }
-  | { id: number; ok: false; error: StorageErrorFields; trapped?: true; facts?: Float64Array }
+  | ({ id: number; ok: true; value: unknown; facts?: Float64Array } & Evictions)
+  | ({ id: number; ok: false; error: StorageErrorFields; trapped?: true; facts?: Float64Array } & Evictions)
   /** Not a reply: a trapped core's counters (its coreMetrics()), sent before the worker fails. */
   | { id: 0; counters: Float64Array }
   /** Not a reply: a circuit breaker transition, pushed as it happens. */

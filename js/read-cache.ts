@@ -7,10 +7,13 @@
  * and because it answers only when no call is in flight: every call before
  * has settled, so the cache holds what the database holds, and call order
  * and read-your-writes are those of the queue. It caches for stores whose
- * entries can only change through calls it sees: no `maxSizeBytes` (eviction
- * happens inside the core, and hits would have to feed its LRU order) and
- * no `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is
- * not cached by its set, and one read is cached only if it cannot expire.
+ * entries change only through calls it sees or evictions the core names: no
+ * `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is not
+ * cached by its set, and one read is cached only if it cannot expire. With a
+ * `maxSizeBytes` budget the core evicts inside writes: each settling call
+ * takes the list of what was evicted (`takeEvicted`) and drops those, and
+ * the hits are handed to the core (`noteReads`) before its next call, so its
+ * LRU order is the one the gets would have made.
  * A hit also needs a CLOSED breaker that counts no failure (the last call to
  * settle succeeded: a success in the core is what resets the count) and, for
  * a file, the lock still this store's; anything else goes to the core as
@@ -19,7 +22,7 @@
  */
 
 import { keysOf } from "./flat-keys.js";
-import type { NativeApi, Namespace } from "./native-api.js";
+import type { CachedApi, NativeApi, Namespace } from "./native-api.js";
 import { forEachLastingText, jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
 import type {
   BreakerState,
@@ -38,6 +41,9 @@ import type {
 export const READ_CACHE_CHARS = 8 * 1024 * 1024;
 /** What a full cache is cut back to: room for about 1,000 values of 1 KB. */
 const SHRUNK_CHARS = (READ_CACHE_CHARS / 8) * 7;
+/** The hits a store with a budget gathers before handing them to its
+ *  core, at most (two strings each: the namespace and the key). */
+const READS_HANDED_AT = 2 * 1024;
 /** Larger values are not worth holding twice. */
 const LARGEST_CACHED_CHARS = 256 * 1024;
 
@@ -52,12 +58,17 @@ interface CachedText {
  *  a new closure per call. */
 const asIs = <T>(value: T): T => value;
 
-/** Whether a store opened with `options` can cache what it reads. */
-export function readCacheApplies(options: StorageOptions | undefined): boolean {
+/** How a store opened with some options uses the cache: not at all (a
+ *  default TTL), or caching, with its hits and the core's evictions
+ *  exchanged if it has a budget. */
+export type ReadCacheUse = "off" | "caching" | "caching, with a budget";
+
+export function readCacheUse(options: StorageOptions | undefined): ReadCacheUse {
   try {
-    return options?.maxSizeBytes === undefined && options?.defaultTtlMs === undefined;
+    if (options?.defaultTtlMs !== undefined) return "off";
+    return options?.maxSizeBytes === undefined ? "caching" : "caching, with a budget";
   } catch {
-    return false; // an options object that throws when read: the core refuses it
+    return "off"; // an options object that throws when read: the core refuses it
   }
 }
 
@@ -89,13 +100,19 @@ function slot(ns: Namespace, key: unknown): string | undefined {
 }
 
 /** The native store with the read cache in front of it. */
-export class ReadCachingStore implements NativeApi {
-  readonly #native: NativeApi;
+export class ReadCachingStore implements CachedApi {
+  readonly #core: NativeApi;
   /** Whether the store still owns its database (false once the lock is lost). */
   readonly #owned: () => boolean;
   /** Whether texts are kept (`readCacheApplies`); if not, the store only
    *  has its gets answered at once. */
   readonly #caching: boolean;
+  /** The store has a budget: its LRU order hears of the hits, and the
+   *  cache of its evictions. */
+  readonly #budgeted: boolean;
+  /** The hits not yet handed to the core, each namespace ('' for the
+   *  root's own) then its key (NativeApi `noteReads`). */
+  #reads: string[] = [];
   /** Slot -> its text, oldest first (see `#shrink`). */
   readonly #texts = new Map<string, CachedText>();
   #chars = 0;
@@ -111,14 +128,22 @@ export class ReadCachingStore implements NativeApi {
   #clearedAt = 0;
   readonly #writtenAt = new Map<string, number>();
 
-  constructor(native: NativeApi, owned: () => boolean, caching: boolean) {
-    this.#native = native;
+  constructor(native: NativeApi, owned: () => boolean, use: ReadCacheUse) {
+    this.#core = native;
     this.#owned = owned;
-    this.#caching = caching;
+    this.#caching = use !== "off";
+    this.#budgeted = use === "caching, with a budget";
     native.onStateChange((state, previous) => {
       this.#breaker = state;
       this.#listener(state, previous);
     });
+  }
+
+  /** The native store, for a call: the hits since its last call handed to
+   *  it first, so that they come before the call in its LRU order. */
+  get #native(): NativeApi {
+    if (this.#reads.length > 0) this.#noteReads();
+    return this.#core;
   }
 
   set(ns: Namespace, key: string, value: StorageValue, options: SetOptions | undefined): Promise<void> {
@@ -140,7 +165,7 @@ export class ReadCachingStore implements NativeApi {
   // Else, with nothing in flight, the core may answer at once too.
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue | undefined {
     const at = slot(ns, key);
-    const hit = this.#hit(at);
+    const hit = this.#hit(ns, key, at);
     if (hit !== undefined) return hit;
     const found = this.#mayRead() ? this.#native.getEntryNow(ns, key) : this.#native.getEntry(ns, key);
     return found instanceof Promise ? this.#fromCore(found, at) : this.#kept(at, found, this.#writes);
@@ -149,7 +174,7 @@ export class ReadCachingStore implements NativeApi {
   /** The text a `get` of `key` would be answered with now, without one:
    *  the facade's way round the call's machinery for a hit (js/storage.ts). */
   cachedText(ns: Namespace, key: unknown): string | undefined {
-    return this.#hit(slot(ns, key));
+    return this.#hit(ns, key);
   }
 
   // Apart from `get`, for its closure (ARCHITECTURE.md, Rules written once).
@@ -308,12 +333,14 @@ export class ReadCachingStore implements NativeApi {
     this.#listener = listener;
   }
 
-  /** The cached text of `at`, if the cache may answer now. */
-  #hit(at: string | undefined): string | undefined {
+  /** The cached text of `ns` and `key` (their slot `at`), if the cache may
+   *  answer now. */
+  #hit(ns: Namespace, key: unknown, at = slot(ns, key)): string | undefined {
     if (at === undefined || !this.#mayAnswer()) return undefined;
     const cached = this.#texts.get(at);
     if (cached === undefined) return undefined;
     cached.used = true;
+    if (this.#budgeted) this.#noteRead(ns, key as string);
     return cached.text;
   }
 
@@ -329,6 +356,7 @@ export class ReadCachingStore implements NativeApi {
         if (cached === undefined) return undefined;
         texts.push(cached.text);
       }
+      if (this.#budgeted) for (const key of keys) this.#noteRead(ns, key);
       return texts;
     } catch {
       return undefined; // a revoked Proxy, or a trap that threw: for the core to refuse
@@ -386,12 +414,14 @@ export class ReadCachingStore implements NativeApi {
     };
     return pending.then(
       (value) => {
+        if (this.#budgeted) this.#dropEvicted();
         const answer = done(value, epoch);
         this.#failing = false;
         settled();
         return answer;
       },
       (error: unknown) => {
+        if (this.#budgeted) this.#dropEvicted();
         this.#failing = true;
         settled();
         throw error;
@@ -433,6 +463,50 @@ export class ReadCachingStore implements NativeApi {
       } else {
         this.#chars -= cached.text.length;
       }
+    }
+  }
+
+  /** A hit, for the core's LRU order. Handed over before the core's next
+   *  call, or at once if many have gathered: the store is idle while the
+   *  cache answers, so its order is the same either way. */
+  #noteRead(ns: Namespace, key: string): void {
+    this.#reads.push(ns ?? "", key);
+    if (this.#reads.length >= READS_HANDED_AT) this.#noteReads();
+  }
+
+  /** Hands the hits not yet handed over to the core, in the order they were
+   *  answered. Only recency is lost if the core cannot take them (its
+   *  instance trapped), as a crash loses what was not yet persisted. */
+  #noteReads(): void {
+    const reads = this.#reads;
+    this.#reads = [];
+    try {
+      this.#core.noteReads(reads.join(""), Uint32Array.from(reads, (part) => part.length));
+    } catch {
+      // the call that follows meets the same failure and reports it
+    }
+  }
+
+  /** Drops what the core evicted since it was last asked, as written by
+   *  the latest write submitted (`#written`): a call in flight may have read
+   *  it before a later write, already run, evicted it. Everything, if the
+   *  core names too many or cannot say. */
+  #dropEvicted(): void {
+    let evicted: string[] | null | undefined;
+    try {
+      evicted = this.#core.takeEvicted();
+    } catch {
+      evicted = null;
+    }
+    if (evicted === undefined) return;
+    if (evicted === null) {
+      this.#clearedAt = this.#writes;
+      this.#forget();
+      return;
+    }
+    for (let index = 0; index < evicted.length; index += 2) {
+      const at = slot(evicted[index] || undefined, evicted[index + 1]);
+      if (at !== undefined) this.#written(at);
     }
   }
 

@@ -68,6 +68,9 @@ export class RemoteStore implements NativeApi {
   /** Whether the worker has answered anything: until then, its failing is
    *  its script failing to load. */
   #answered = false;
+  /** What the worker's replies said was evicted, until taken (NativeApi
+   *  `takeEvicted`); null once more than they named. */
+  #evicted: string[] | null | undefined;
   /** Told when the worker is lost without a dispose (its core trapped). */
   readonly #trapped: (error: unknown) => void;
 
@@ -153,6 +156,19 @@ export class RemoteStore implements NativeApi {
     return this.getEntry(ns, key);
   }
 
+  // Crosses in the same message as the call after it, before it; unanswered.
+  noteReads(text: string, lengths: Uint32Array): void {
+    if (this.#lost || this.#disposal) return;
+    const request: WorkerRequest = { id: 0, method: "noteReads", args: [text, lengths] };
+    this.#outbox.add(request, ownBuffers(lengths), () => {});
+  }
+
+  takeEvicted(): string[] | null | undefined {
+    const evicted = this.#evicted;
+    this.#evicted = undefined;
+    return evicted;
+  }
+
   traceNext(tag: number): void {
     this.#traceTag = tag;
   }
@@ -223,6 +239,7 @@ export class RemoteStore implements NativeApi {
     if (!call) return;
     this.#pending.delete(reply.id);
     if (call.trace && reply.facts) this.#traceFacts.set(call.trace, reply.facts);
+    if (reply.evicted !== undefined) this.#noteEvicted(reply.evicted);
     if (reply.ok) {
       call.resolve(reply.value);
     } else {
@@ -231,6 +248,11 @@ export class RemoteStore implements NativeApi {
       // call must go to a new worker.
       if (reply.trapped) this.#lose("the storage worker's core trapped (a Rust panic)");
     }
+  }
+
+  #noteEvicted(evicted: string[] | null): void {
+    if (this.#evicted === null) return;
+    this.#evicted = evicted === null ? null : [...(this.#evicted ?? []), ...evicted];
   }
 
   /** The worker is gone or unusable: every call waiting on it fails (DISPOSED

@@ -12,8 +12,8 @@
 
 import { CarriedCoreMetrics, type CoreFigures } from "./core-metrics.js";
 import { describe, ownError, toStorageError, type StorageError } from "./errors.js";
-import type { NativeApi, Namespace } from "./native-api.js";
-import { ReadCachingStore, readCacheApplies } from "./read-cache.js";
+import type { CachedApi, NativeApi, Namespace } from "./native-api.js";
+import { ReadCachingStore, readCacheUse } from "./read-cache.js";
 import type { CoreFacts } from "./trace.js";
 import type { BreakerState, StateListener, StorageOptions } from "./types.js";
 
@@ -36,7 +36,7 @@ export type NativeOpener = (
 ) => Promise<OpenedStore>;
 
 /** An instance as the session serves it: its store behind the read cache. */
-type Instance = OpenedStore & { native: ReadCachingStore };
+type Instance = Omit<OpenedStore, "native"> & { native: ReadCachingStore };
 
 type State =
   /** A live instance serves the calls. */
@@ -52,7 +52,7 @@ type State =
  *  when that is closed. */
 interface Disposed {
   kind: "disposed";
-  opened: OpenedStore | undefined;
+  opened: Instance | undefined;
   closed: Promise<void>;
 }
 
@@ -87,7 +87,7 @@ function rejectedWith<T>(settlement: Settlement<unknown, T>, error: unknown): Pr
 }
 
 /** A traced call's facts from its instance, unless the instance trapped meanwhile and can tell nothing. */
-function addFacts(native: NativeApi, facts: CoreFacts): void {
+function addFacts(native: CachedApi, facts: CoreFacts): void {
   try {
     facts.add(native.traceFacts(facts.txId));
   } catch {
@@ -129,7 +129,7 @@ export class Session {
    *  makes of its outcome; a trap, during the call or while it waits in the
    *  queue, rejects it with INTERNAL and starts the reopening. A traced
    *  call's operations add their facts to the settlement's. */
-  call<R, T = R>(invoke: (native: NativeApi) => Answer<R>, settlement = AS_IS as Settlement<R, T>): Promise<T> {
+  call<R, T = R>(invoke: (native: CachedApi) => Answer<R>, settlement = AS_IS as Settlement<R, T>): Promise<T> {
     // Not async: an open store's call takes no promise step of its own.
     const state = this.#state;
     return state.kind === "open" ? this.#invoke(state.opened, invoke, settlement) : this.#callWhenOpen(invoke, settlement);
@@ -143,7 +143,7 @@ export class Session {
   }
 
   /** `call` while the store is not open: after a reopening, or refused. */
-  async #callWhenOpen<R, T>(invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
+  async #callWhenOpen<R, T>(invoke: (native: CachedApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
     // A reopening that failed (storage still failing) is tried again.
     if (this.#state.kind === "failed") this.#reopen();
     let state = this.#state;
@@ -189,7 +189,7 @@ export class Session {
     return after.closed;
   }
 
-  #invoke<R, T>(opened: OpenedStore, invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
+  #invoke<R, T>(opened: Instance, invoke: (native: CachedApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T> {
     const { native } = opened;
     const { facts } = settlement;
     let answer: Answer<R>;
@@ -218,7 +218,7 @@ export class Session {
 
   /** Settles the call once `pending` does, unless a trap fails it first.
    *  (Apart from #invoke, for its closure: ARCHITECTURE.md, Rules written once.) */
-  #settleLater<R, T>(native: NativeApi, pending: Promise<R>, settlement: Settlement<R, T>): Promise<T> {
+  #settleLater<R, T>(native: CachedApi, pending: Promise<R>, settlement: Settlement<R, T>): Promise<T> {
     const { facts } = settlement;
     return new Promise<T>((resolve, reject) => {
       this.#inFlight.set(reject, settlement);
@@ -251,7 +251,7 @@ export class Session {
     const raw = await Promise.race([this.#openNative(this.#options, trapped), trappedWhileOpening]);
     opened = {
       ...raw,
-      native: new ReadCachingStore(raw.native, raw.owned ?? (() => true), readCacheApplies(this.#options)),
+      native: new ReadCachingStore(raw.native, raw.owned ?? (() => true), readCacheUse(this.#options)),
     };
     this.#lastBreakerState = "CLOSED";
     opened.native.onStateChange((state, previous) => {
@@ -263,7 +263,7 @@ export class Session {
 
   /** `opened` trapped: unless it was already replaced (old news), fail the
    *  calls in flight, release what it held and, unless disposed, reopen. */
-  #trapped(opened: OpenedStore, error: unknown): void {
+  #trapped(opened: Instance, error: unknown): void {
     const state = this.#state;
     if ((state.kind !== "open" && state.kind !== "disposed") || state.opened !== opened) return;
     const failure = ownError(
@@ -287,7 +287,7 @@ export class Session {
   /** Keeps the counters of a trapped instance. Its memory outlives the trap
    *  and the read touches no state the trap can have left half-changed; a
    *  worker read them as its core trapped (js/worker.ts). */
-  #carryCounters(opened: OpenedStore): void {
+  #carryCounters(opened: Instance): void {
     const carry = (lost: Float64Array) => this.#carried.carry(lost);
     try {
       const lost = opened.native.coreMetrics();

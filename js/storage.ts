@@ -9,7 +9,7 @@ import { thrownByLoader } from "./get-or-set.js";
 import { HealthChecks, healthSettings, unknownFreeSpace, type FreeSpace } from "./health-checks.js";
 import type { StoreMetrics } from "./metrics.js";
 import { metricsText } from "./metrics-text.js";
-import type { NativeApi, Namespace } from "./native-api.js";
+import type { CachedApi, Namespace } from "./native-api.js";
 import { observabilityOptions } from "./observability-options.js";
 import { flatKeys } from "./flat-keys.js";
 import { plainJson, plainJsonEntries } from "./plain-json.js";
@@ -58,7 +58,7 @@ function parsedOrUndefined(text: string): StorageValue | undefined {
 interface Shared {
   /** Runs `invoke` on the store; `settlement` (js/metrics.ts) makes the
    *  answer, or the StorageError, and counts the call. */
-  call<R, T>(invoke: (native: NativeApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T>;
+  call<R, T>(invoke: (native: CachedApi) => Answer<R>, settlement: Settlement<R, T>): Promise<T>;
   getOrSet(
     ns: Namespace,
     key: string,
@@ -98,7 +98,7 @@ export class StorageNamespace {
     op: string,
     key: unknown,
     keys: unknown,
-    invoke: (native: NativeApi, ns: Namespace) => Answer<R>,
+    invoke: (native: CachedApi, ns: Namespace) => Answer<R>,
     read = same as (raw: R) => T,
   ): Promise<T> {
     const { call, metrics } = this.#shared;

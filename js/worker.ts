@@ -68,6 +68,12 @@ function traceFacts({ trace }: WorkerRequest): { facts?: Float64Array } {
   return facts ? { facts } : {};
 }
 
+/** What the store evicted since the last reply, to go with this one. */
+function evictions(): { evicted?: string[] | null } {
+  const evicted = store?.takeEvicted();
+  return evicted === undefined ? {} : { evicted };
+}
+
 /** Queues a reply. The core's results are fresh, so their buffers are
  *  transferred; if one ever does not clone, its caller still gets an answer. */
 function reply(message: WorkerReply): void {
@@ -106,20 +112,23 @@ async function answer(request: WorkerRequest): Promise<void> {
   const { id } = request;
   try {
     const value = await run(request);
-    reply({ id, ok: true, value, ...traceFacts(request) });
+    reply({ id, ok: true, value, ...traceFacts(request), ...evictions() });
   } catch (error) {
     // A trap during the call: the caller's side must know before its next call.
     const trapped = error instanceof WebAssembly.RuntimeError;
     // Its counters first: the caller's side reopens as soon as it reads the reply.
     if (trapped) stop(error);
-    const facts = trapped ? {} : traceFacts(request);
+    const facts = trapped ? {} : { ...traceFacts(request), ...evictions() };
     reply({ id, ok: false, error: errorFields(toStorageError(error)), ...(trapped && { trapped }), ...facts });
   }
 }
 
-// Each request starts in the order it arrived.
+// Each request starts in the order it arrived; noteReads has no answer.
 scope.addEventListener("message", (event: MessageEvent<WorkerRequest[]>) => {
-  for (const request of event.data) void answer(request);
+  for (const request of event.data) {
+    if (request.method === "noteReads") store?.noteReads(request.args[0] as string, request.args[1] as Uint32Array);
+    else void answer(request);
+  }
 });
 
 // A request that could not be read has no id to answer: the caller treats this as the worker failing.

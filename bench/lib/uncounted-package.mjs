@@ -5,9 +5,9 @@
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-// The switch as the build bundles it (scripts/build.mjs), in whichever of
-// the package's chunks holds it.
-const COUNTED = "// target/facade/counting.js\nvar COUNTING = true;\n";
+// The switch as the build bundles it (scripts/build.mjs, without
+// whitespace), in whichever of the package's chunks holds it.
+const COUNTED = "var COUNTING=true;";
 const UNCOUNTED = COUNTED.replace("true", "false");
 
 /** Makes target/pkg-uncounted from `root`'s pkg/ and returns its Node entry; throws unless exactly one file of pkg/ holds the switch it expects. */

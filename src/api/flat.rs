@@ -52,6 +52,20 @@ impl FlatText {
     }
 }
 
+/// The pieces of `text`, `lengths[i]` UTF-16 units each, or `None` if the
+/// lengths do not add up to it.
+pub fn pieces<'t>(text: &'t str, lengths: &[u32]) -> Option<Vec<&'t str>> {
+    let mut rest = text;
+    let pieces = (lengths.iter())
+        .map(|&units| {
+            let (piece, after) = stored::split_utf16(rest, units as usize)?;
+            rest = after;
+            Some(piece)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    rest.is_empty().then_some(pieces)
+}
+
 fn malformed(what: &str) -> StorageError {
     StorageError::InvalidArgument(format!("the lengths of an {what} do not add up"))
 }

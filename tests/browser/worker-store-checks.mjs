@@ -585,6 +585,31 @@ async function pageReadCache() {
   }
 }
 
+/** A worker store with a budget: a hit on this thread counts as a read in
+ *  the worker's LRU order (handed over with the next call), and what the
+ *  worker's writes evict is dropped from this thread's cache. Each entry
+ *  takes 2 bytes of the 6. */
+async function pageReadCacheWithBudget() {
+  const store = await openStorage({ path: ":temp:", maxSizeBytes: 6 });
+  const coreOperations = async () => (await store.metrics()).queue.waitMs.count;
+  try {
+    for (const key of ["a", "b", "c"]) await store.set(key, 1);
+    const before = await coreOperations();
+    const hit = await store.get("a");
+    const after = await coreOperations();
+    await store.set("d", 1);
+    const kept = await store.keys();
+    check("worker store with a budget: a hit on this thread keeps its entry from being the one evicted",
+      hit === 1 && after === before && same(kept, ["a", "c", "d"]), format({ hit, before, after, kept }));
+    await store.mset([["e", 1], ["f", 1]]);
+    const evicted = await store.get("a");
+    check("worker store with a budget: an entry the worker evicted is not answered from this thread's cache",
+      evicted === undefined, format({ evicted }));
+  } finally {
+    await store.dispose();
+  }
+}
+
 /** An OPFS store writes a WAL commit's frames in one OPFS write, not two a
  *  frame (src/vfs/joined_writes.rs): counted by a worker that wraps
  *  FileSystemSyncAccessHandle.write around larder's own. Each set below
@@ -622,7 +647,7 @@ export async function run() {
   results = [];
   const sections = [
     errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures, workerMetrics,
-    pageReadCache, oneOpfsWritePerCommit,
+    pageReadCache, pageReadCacheWithBudget, oneOpfsWritePerCommit,
   ];
   for (const section of sections) {
     try {

@@ -4,8 +4,8 @@
 // Whether a get entered the core is told by the test-hooks build, where a
 // `get` of PANIC_IN_OPERATION panics when the queue runs it: answered from
 // the cache, it returns the value instead. Coherence is checked against a
-// store without the cache (a budget turns it off) given the same calls, and
-// by the model test's run without a budget (model.test.mjs).
+// store without the cache (a default TTL turns it off) given the same calls,
+// with a budget and without, and by the model test (model.test.mjs).
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,8 +14,8 @@ import { manualClock, seededRandom, settleAll } from "./helpers.mjs";
 const PANIC_IN_OPERATION = "larder:test-hooks:panic-in-operation";
 const { openStorage } = await import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
 
-/** A budget far above anything these tests store: the cache is off, nothing is ever evicted. */
-const NO_CACHE = { maxSizeBytes: 1e12 };
+/** A default TTL far beyond these tests: the cache is off, nothing expires. */
+const NO_CACHE = { defaultTtlMs: 1e12 };
 
 async function open(t, options = {}) {
   const store = await openStorage({ path: ":memory:", ...options });
@@ -67,8 +67,7 @@ describe("what the read cache answers", () => {
   });
 
   const uncached = {
-    "a store with a budget": [NO_CACHE, undefined],
-    "a store with defaultTtlMs": [{ defaultTtlMs: 60_000 }, undefined],
+    "a store with defaultTtlMs": [NO_CACHE, undefined],
     "a set with ttlMs": [{}, { ttlMs: 60_000 }],
     "a set with an explicit size": [{}, { size: 10 }],
   };
@@ -267,6 +266,62 @@ describe("what a read puts in the read cache", () => {
   });
 });
 
+describe("the read cache of a store with a budget", () => {
+  // Sizes: a one-letter key and a value of 1 ("1") take 2 bytes each.
+  test("a hit counts as a read in the LRU order: the entry it answered is not the one evicted", async (t) => {
+    const store = await open(t, { maxSizeBytes: 6 });
+    await store.set("a", 1);
+    await store.set("b", 1);
+    await store.set("c", 1);
+    assert.equal(await readFromCache(store, store, "a", 1), true, "answered on this thread");
+    await store.set("d", 1);
+    assert.deepEqual(await store.keys(), ["a", "c", "d"], "b, not a, was the least recently used");
+  });
+
+  test("what a write evicts is dropped from the cache: a get then finds nothing", async (t) => {
+    const store = await open(t, { maxSizeBytes: 6 });
+    const view = store.namespace("v");
+    // Each cached by its set; the mset evicts the two least recently used.
+    await store.set("a", 1);
+    await view.set("b", 1);
+    await store.set("c", 1);
+    await store.mset([["d", 1], ["e", 1]]);
+    assert.deepEqual([await store.get("a"), await view.get("b")], [undefined, undefined]);
+    assert.deepEqual(await store.mget(["c", "d", "e"]), [1, 1, 1]);
+  });
+
+  test("an eviction by a later write of the same burst: a read issued between them does not cache what it evicted", async (t) => {
+    const store = await open(t, { maxSizeBytes: 6 });
+    await store.mset([["a", 1], ["b", 1]]);
+    await store.set("c", 1);
+    // One turn: the core runs the set, the get and the mset before any of them settles.
+    const [set, read, mset] = await settleAll([store.set("c", 2), store.get("a"), store.mset([["d", 1], ["e", 1], ["f", 1]])]);
+    assert.deepEqual([set.status, read.value, mset.status], ["fulfilled", 1, "fulfilled"]);
+    assert.equal(await store.get("a"), undefined, "the read's a was not cached over the mset's eviction");
+  });
+
+  test("more evictions than the core names empty the cache", async (t) => {
+    const count = 5000; // more than the core lists (4,096)
+    const entries = Array.from({ length: count }, (_, i) => [`e${String(i).padStart(4, "0")}`, 1]);
+    const store = await open(t, { maxSizeBytes: 2 + count * 6 });
+    await store.set("a", 1);
+    for (let start = 0; start < count; start += 1000) await store.mset(entries.slice(start, start + 1000));
+    assert.equal(await readFromCache(store, store, "a", 1), true, "a is cached");
+    await store.set("big", "x".repeat(count * 6 - 3)); // the whole budget: every other entry goes
+    assert.equal(await store.get("a"), undefined);
+  });
+
+  test("a write that fails to fit evicts nothing and drops nothing but its own keys", async (t) => {
+    const store = await open(t, { maxSizeBytes: 6 });
+    await store.set("a", 1);
+    await store.set("b", 1);
+    await rejectsWith(store.mset([["c", "xx"], ["d", "xx"]]), "VALUE_TOO_LARGE");
+    assert.equal(await store.has("a"), true, "a call that succeeds, after which the cache answers again");
+    assert.equal(await readFromCache(store, store, "a", 1), true);
+    assert.deepEqual(await store.keys(), ["a", "b"]);
+  });
+});
+
 describe("what the read cache answers is what the store holds", () => {
   test("a write issued just before a get: the get sees it", async (t) => {
     const store = await open(t, { maxValueBytes: 64 });
@@ -328,11 +383,19 @@ describe("what the read cache answers is what the store holds", () => {
   });
 
   // Random calls issued in bursts (none awaited before the burst ends) give,
-  // call by call, what the same calls give one at a time without the cache.
-  test("bursts of random calls: the results of a store without the cache, call by call", async (t) => {
+  // call by call, what the same calls give one at a time without the cache;
+  // with a budget that keeps about four of the five keys, evicting often.
+  for (const budget of [undefined, 30]) {
+    test(`bursts of random calls${budget ? ` under a budget of ${budget} bytes` : ""}: the results of a store without the cache, call by call`, async (t) => {
+      await compareBursts(t, budget === undefined ? {} : { maxSizeBytes: budget });
+    });
+  }
+});
+
+async function compareBursts(t, options) {
     const random = seededRandom(4242);
-    const cached = await open(t);
-    const plain = await open(t, NO_CACHE);
+    const cached = await open(t, options);
+    const plain = await open(t, { ...options, ...NO_CACHE });
     const key = () => `k${random.int(0, 4)}`;
     const value = () => random.pick([() => random.int(0, 99), () => ({ n: random.int(0, 9) }), () => "s".repeat(random.int(0, 5))])();
     // Weighted towards what the cache sees (set, get, delete); the calls
@@ -360,5 +423,4 @@ describe("what the read cache answers is what the store holds", () => {
         assert.deepEqual(results[i].value, expected, `burst ${burst}, call ${i}: ${name} ${JSON.stringify(args)}`);
       }
     }
-  });
-});
+}
