@@ -393,11 +393,12 @@ export class ReadCachingStore implements CachedApi {
     return this.#track<T, T>(submit(), done);
   }
 
-  /** `at` is being written by the write just submitted: dropped and, if a
-   *  call submitted before it is still in flight, remembered, so that the
-   *  older call's result does not fill it (`#fill`). */
-  #written(at: string): void {
-    if (this.#inFlight > 0) this.#writtenAt.set(at, this.#writes);
+  /** `at` is being written by the write just submitted: dropped and, if
+   *  more than `settling` calls are in flight (one submitted before it may
+   *  be among them), remembered, so that such a call's result does not fill
+   *  it (`#fill`). */
+  #written(at: string, settling = 0): void {
+    if (this.#inFlight > settling) this.#writtenAt.set(at, this.#writes);
     this.#drop(at);
   }
 
@@ -488,9 +489,9 @@ export class ReadCachingStore implements CachedApi {
   }
 
   /** Drops what the core evicted since it was last asked, as written by
-   *  the latest write submitted (`#written`): a call in flight may have read
-   *  it before a later write, already run, evicted it. Everything, if the
-   *  core names too many or cannot say. */
+   *  the latest write submitted (`#written`): a call in flight, other than
+   *  the one settling, may have read it before a later write, already run,
+   *  evicted it. Everything, if the core names too many or cannot say. */
   #dropEvicted(): void {
     let evicted: string[] | null | undefined;
     try {
@@ -506,7 +507,7 @@ export class ReadCachingStore implements CachedApi {
     }
     for (let index = 0; index < evicted.length; index += 2) {
       const at = slot(evicted[index] || undefined, evicted[index + 1]);
-      if (at !== undefined) this.#written(at);
+      if (at !== undefined) this.#written(at, 1);
     }
   }
 
