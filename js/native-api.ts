@@ -34,9 +34,9 @@ export interface NativeApi {
   /** The value in its stored form (js/stored.ts); the value itself, not a
    *  promise, when answered at once (js/read-cache.ts). */
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue | undefined;
-  /** The read cache's get: the value in its stored form and whether the
-   *  entry can expire, or undefined. */
-  getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined>;
+  /** The read cache's get: the value in its stored form and when the entry
+   *  expires (undefined: never), or undefined. */
+  getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expiresAt: number | undefined] | undefined>;
   /** getEntry, answered at once when the store is idle (nothing queued,
    *  running or retrying, the breaker closed): the answer itself, or a
    *  Promise if it failed, waits for a retry or the store is busy. Asked
@@ -45,7 +45,10 @@ export interface NativeApi {
   getEntryNow(
     ns: Namespace,
     key: string,
-  ): [stored: StoredValue, expires: boolean] | undefined | Promise<[stored: StoredValue, expires: boolean] | undefined>;
+  ):
+    | [stored: StoredValue, expiresAt: number | undefined]
+    | undefined
+    | Promise<[stored: StoredValue, expiresAt: number | undefined] | undefined>;
   /** getOrSet's read: checks the whole call (`loaderRefusal` is the facade's
    *  verdict on the loader), then gets. */
   getForLoad(
@@ -98,6 +101,10 @@ export interface NativeApi {
    *  read cache to drop: each namespace ('' for the root's own) then its key;
    *  undefined if none, null if more than the list names. */
   takeEvicted(): string[] | null | undefined;
+  /** The latest time the store's clock has shown (-Infinity if unknown):
+   *  the read cache takes now to be no earlier, so that an entry the core
+   *  has seen expire stays expired. */
+  latestTimeMs(): number;
   /** Rejects every waiting call with DISPOSED and closes the database. */
   dispose(): Promise<void>;
   breakerState(): BreakerState;
@@ -107,10 +114,10 @@ export interface NativeApi {
 
 /** The store as the facade's calls see it, behind the read cache
  *  (js/read-cache.ts), whose own exchange with the core they do not make. */
-export type CachedApi = Omit<NativeApi, "noteReads" | "takeEvicted">;
+export type CachedApi = Omit<NativeApi, "noteReads" | "takeEvicted" | "latestTimeMs">;
 
 /** The calls that run an operation in the store, each as it is. */
 export type StoreCall = Exclude<
   keyof NativeApi,
-  "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts" | "getEntryNow" | "noteReads" | "takeEvicted"
+  "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts" | "getEntryNow" | "noteReads" | "takeEvicted" | "latestTimeMs"
 >;

@@ -6,14 +6,17 @@
  * It is coherent because the store is its database's only owner (the lock)
  * and because it answers only when no call is in flight: every call before
  * has settled, so the cache holds what the database holds, and call order
- * and read-your-writes are those of the queue. It caches for stores whose
- * entries change only through calls it sees or evictions the core names: no
- * `defaultTtlMs`; an entry set with options (a TTL, an explicit size) is not
- * cached by its set, and one read is cached only if it cannot expire. With a
- * `maxSizeBytes` budget the core evicts inside writes: each settling call
- * takes the list of what was evicted (`takeEvicted`) and drops those, and
- * the hits are handed to the core (`noteReads`) before its next call, so its
- * LRU order is the one the gets would have made.
+ * and read-your-writes are those of the queue. Entries change only through
+ * calls it sees, evictions the core names and expiry. A set fills it only
+ * without options (neither a TTL nor an explicit size) on a store without
+ * `defaultTtlMs`: the facade cannot know when an entry set with a TTL
+ * expires. A read fills it with the entry's expiry, and a hit of an entry
+ * that expires needs the store's clock to read before it (`#now`: no earlier
+ * than the core's latest reading, so that what the core has seen expire
+ * stays expired). With a `maxSizeBytes` budget the core evicts inside writes:
+ * each settling call takes the list of what was evicted (`takeEvicted`) and
+ * drops those, and the hits are handed to the core (`noteReads`) before its
+ * next call, so its LRU order is the one the gets would have made.
  * A hit also needs a CLOSED breaker that counts no failure (the last call to
  * settle succeeded: a success in the core is what resets the count) and, for
  * a file, the lock still this store's; anything else goes to the core as
@@ -23,7 +26,7 @@
 
 import { keysOf } from "./flat-keys.js";
 import type { CachedApi, NativeApi, Namespace } from "./native-api.js";
-import { forEachLastingText, jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
+import { forEachJsonText, jsonBatch, type StoredBatch, type StoredValue } from "./stored.js";
 import type {
   BreakerState,
   Entries,
@@ -47,10 +50,12 @@ const READS_HANDED_AT = 2 * 1024;
 /** Larger values are not worth holding twice. */
 const LARGEST_CACHED_CHARS = 256 * 1024;
 
-/** A cached JSON text, and whether a get read it since it was cached or
- *  since `#shrink` last passed it. */
+/** A cached JSON text, when its entry expires (Infinity: never), and
+ *  whether a get read it since it was cached or since `#shrink` last passed
+ *  it. */
 interface CachedText {
   text: string;
+  expiresAt: number;
   used: boolean;
 }
 
@@ -58,17 +63,26 @@ interface CachedText {
  *  a new closure per call. */
 const asIs = <T>(value: T): T => value;
 
-/** How a store opened with some options uses the cache: not at all (a
- *  default TTL), or caching, with its hits and the core's evictions
- *  exchanged if it has a budget. */
-export type ReadCacheUse = "off" | "caching" | "caching, with a budget";
+/** What the cache does for a store opened with some options: whether its
+ *  sets fill it (not with a default TTL), and whether it exchanges hits and
+ *  evictions with the core (with a budget); and the store's clock. */
+export interface ReadCacheUse {
+  setsFill: boolean;
+  budgeted: boolean;
+  clock: () => unknown;
+}
 
 export function readCacheUse(options: StorageOptions | undefined): ReadCacheUse {
   try {
-    if (options?.defaultTtlMs !== undefined) return "off";
-    return options?.maxSizeBytes === undefined ? "caching" : "caching, with a budget";
+    const clock: unknown = options?.clock;
+    return {
+      setsFill: options?.defaultTtlMs === undefined,
+      budgeted: options?.maxSizeBytes !== undefined,
+      clock: typeof clock === "function" ? (clock as () => unknown) : Date.now,
+    };
   } catch {
-    return "off"; // an options object that throws when read: the core refuses it
+    // An options object that throws when read: the core refuses it.
+    return { setsFill: false, budgeted: false, clock: () => undefined };
   }
 }
 
@@ -104,12 +118,14 @@ export class ReadCachingStore implements CachedApi {
   readonly #core: NativeApi;
   /** Whether the store still owns its database (false once the lock is lost). */
   readonly #owned: () => boolean;
-  /** Whether texts are kept (`readCacheApplies`); if not, the store only
-   *  has its gets answered at once. */
-  readonly #caching: boolean;
+  /** A set without options fills the cache (`ReadCacheUse`). */
+  readonly #setsFill: boolean;
   /** The store has a budget: its LRU order hears of the hits, and the
    *  cache of its evictions. */
   readonly #budgeted: boolean;
+  readonly #clock: () => unknown;
+  /** The latest time `#now` has answered. */
+  #latestMs = -Infinity;
   /** The hits not yet handed to the core, each namespace ('' for the
    *  root's own) then its key (NativeApi `noteReads`). */
   #reads: string[] = [];
@@ -131,8 +147,9 @@ export class ReadCachingStore implements CachedApi {
   constructor(native: NativeApi, owned: () => boolean, use: ReadCacheUse) {
     this.#core = native;
     this.#owned = owned;
-    this.#caching = use !== "off";
-    this.#budgeted = use === "caching, with a budget";
+    this.#setsFill = use.setsFill;
+    this.#budgeted = use.budgeted;
+    this.#clock = use.clock;
     native.onStateChange((state, previous) => {
       this.#breaker = state;
       this.#listener(state, previous);
@@ -152,16 +169,16 @@ export class ReadCachingStore implements CachedApi {
 
   setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void> {
     const at = slot(ns, key);
-    const cacheable = at !== undefined && isEmpty(options);
+    const cacheable = at !== undefined && this.#setsFill && isEmpty(options);
     return this.#write(at, () => this.#native.setJson(ns, key, json, options), (_, epoch) => {
-      if (cacheable) this.#fill(at, json, epoch);
+      if (cacheable) this.#fill(at, json, Infinity, epoch);
     });
   }
 
   // A hit answers the stored form, the JSON text, which the facade parses,
   // at once (js/session.ts settles the call there and then).
-  // What the core answers is cached if it is JSON text, cannot expire and
-  // fits in the room left.
+  // What the core answers is cached, with its expiry, if it is JSON text
+  // and fits in the room left.
   // Else, with nothing in flight, the core may answer at once too.
   get(ns: Namespace, key: string): Promise<StoredValue | undefined> | StoredValue | undefined {
     const at = slot(ns, key);
@@ -178,25 +195,32 @@ export class ReadCachingStore implements CachedApi {
   }
 
   // Apart from `get`, for its closure (ARCHITECTURE.md, Rules written once).
-  #fromCore(pending: Promise<[StoredValue, boolean] | undefined>, at: string | undefined): Promise<StoredValue | undefined> {
+  #fromCore(
+    pending: Promise<[StoredValue, number | undefined] | undefined>,
+    at: string | undefined,
+  ): Promise<StoredValue | undefined> {
     return this.#track(pending, (found, epoch) => this.#kept(at, found, epoch));
   }
 
   /** What the core `found` for `at`, read as of `epoch`, kept if the cache
-   *  can hold it: JSON text that cannot expire, with room for it. */
-  #kept(at: string | undefined, found: [StoredValue, boolean] | undefined, epoch: number): StoredValue | undefined {
+   *  can hold it: JSON text, with room for it. */
+  #kept(
+    at: string | undefined,
+    found: [StoredValue, number | undefined] | undefined,
+    epoch: number,
+  ): StoredValue | undefined {
     if (found === undefined) return undefined;
-    const [stored, expires] = found;
-    if (at !== undefined && !expires && typeof stored === "string") this.#admit(at, stored, epoch);
+    const [stored, expiresAt] = found;
+    if (at !== undefined && typeof stored === "string") this.#admit(at, stored, expiresAt ?? Infinity, epoch);
     return stored;
   }
 
-  getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
+  getEntry(ns: Namespace, key: string): Promise<[stored: StoredValue, expiresAt: number | undefined] | undefined> {
     return this.#track(this.#native.getEntry(ns, key));
   }
 
   // Only `get` asks the core to answer at once, itself.
-  getEntryNow(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
+  getEntryNow(ns: Namespace, key: string): Promise<[stored: StoredValue, expiresAt: number | undefined] | undefined> {
     return this.getEntry(ns, key);
   }
 
@@ -210,20 +234,20 @@ export class ReadCachingStore implements CachedApi {
   // array of keys is not read twice). The keys are read before the call: a
   // worker store transfers `lengths` to the worker.
   mgetFlat(ns: Namespace, text: string, lengths: Uint32Array): Promise<StoredBatch> | StoredBatch {
-    const keys = this.#caching ? keysOf(text, lengths) : undefined;
-    const texts = keys && this.#mayAnswer() ? this.#hits(ns, keys) : undefined;
+    const keys = keysOf(text, lengths);
+    const texts = this.#hits(ns, keys);
     if (texts) return jsonBatch(texts);
     return this.#track(Promise.resolve(this.#native.mgetFlat(ns, text, lengths)), (batch, epoch) =>
-      keys ? this.#keptBatch(ns, keys, batch, epoch) : batch,
+      this.#keptBatch(ns, keys, batch, epoch),
     );
   }
 
   /** What the core `batch` holds for `keys`, read as of `epoch`, each JSON
-   *  text that cannot expire kept if there is room for it. */
+   *  text kept, with its expiry, if there is room for it. */
   #keptBatch(ns: Namespace, keys: readonly string[], batch: StoredBatch, epoch: number): StoredBatch {
-    forEachLastingText(batch, (index, text) => {
+    forEachJsonText(batch, (index, text, expiresAt) => {
       const at = slot(ns, keys[index]);
-      if (at !== undefined) this.#admit(at, text, epoch);
+      if (at !== undefined) this.#admit(at, text, expiresAt, epoch);
     });
     return batch;
   }
@@ -274,7 +298,7 @@ export class ReadCachingStore implements CachedApi {
    *  before it may still fill one (a store that does not cache, or an empty
    *  cache with nothing in flight, has no use for them). */
   #slotsOf(ns: Namespace, text: string, lengths: Uint32Array, stride: number): Array<string | undefined> {
-    if (!this.#caching || (this.#texts.size === 0 && this.#inFlight === 0)) return [];
+    if (this.#texts.size === 0 && this.#inFlight === 0) return [];
     return keysOf(text, lengths, stride).map((key) => slot(ns, key));
   }
 
@@ -294,7 +318,7 @@ export class ReadCachingStore implements CachedApi {
     return this.#track(this.#native.keys(ns, options));
   }
 
-  // Only expired entries go, and the cache holds none that can expire.
+  // Only expired entries go, and the cache answers none once expired.
   purgeExpired(scope: Namespace): Promise<number> {
     return this.#track(this.#native.purgeExpired(scope));
   }
@@ -334,11 +358,13 @@ export class ReadCachingStore implements CachedApi {
   }
 
   /** The cached text of `ns` and `key` (their slot `at`), if the cache may
-   *  answer now. */
+   *  answer now and its entry is live. */
   #hit(ns: Namespace, key: unknown, at = slot(ns, key)): string | undefined {
     if (at === undefined || !this.#mayAnswer()) return undefined;
     const cached = this.#texts.get(at);
-    if (cached === undefined) return undefined;
+    if (cached === undefined || (cached.expiresAt !== Infinity && !this.#liveAt(at, cached, this.#now()))) {
+      return undefined;
+    }
     cached.used = true;
     if (this.#budgeted) this.#noteRead(ns, key as string);
     return cached.text;
@@ -350,16 +376,42 @@ export class ReadCachingStore implements CachedApi {
     try {
       if (!Array.isArray(keys) || keys.length === 0) return undefined;
       const texts: string[] = [];
+      let now: number | undefined; // read once, for the first entry that expires
       for (const key of keys) {
         const at = slot(ns, key);
         const cached = at === undefined ? undefined : this.#texts.get(at);
         if (cached === undefined) return undefined;
+        if (cached.expiresAt !== Infinity && !this.#liveAt(at as string, cached, (now ??= this.#now()))) return undefined;
         texts.push(cached.text);
       }
       if (this.#budgeted) for (const key of keys) this.#noteRead(ns, key);
       return texts;
     } catch {
       return undefined; // a revoked Proxy, or a trap that threw: for the core to refuse
+    }
+  }
+
+  /** Whether `cached`, at `at`, an entry that expires, is live at `now`
+   *  (NaN: unknown, so not known to be); one seen expired is dropped. */
+  #liveAt(at: string, cached: CachedText, now: number): boolean {
+    if (now < cached.expiresAt) return true;
+    if (now >= cached.expiresAt) this.#drop(at);
+    return false;
+  }
+
+  /** Now on the store's clock as the core reads it (floored), and no
+   *  earlier than any time the core or this cache has read, so that an
+   *  entry seen expired stays expired; NaN if the clock cannot be read (the
+   *  core then explains why). */
+  #now(): number {
+    const clock = this.#clock; // called as the core calls it, without a `this`
+    try {
+      const reading = clock();
+      if (typeof reading !== "number" || !Number.isFinite(reading)) return NaN;
+      this.#latestMs = Math.max(this.#latestMs, Math.floor(reading), this.#core.latestTimeMs());
+      return this.#latestMs;
+    } catch {
+      return NaN;
     }
   }
 
@@ -430,13 +482,14 @@ export class ReadCachingStore implements CachedApi {
     );
   }
 
-  /** Caches `text` as `at`'s, as read or written by a call submitted when
-   *  `epoch` writes had been: unless a later write may have changed it. */
-  #fill(at: string, text: string, epoch: number): void {
-    if (!this.#caching || this.#clearedAt > epoch || (this.#writtenAt.get(at) ?? 0) > epoch) return;
+  /** Caches `text` as `at`'s, expiring at `expiresAt`, as read or written
+   *  by a call submitted when `epoch` writes had been: unless a later write
+   *  may have changed it. */
+  #fill(at: string, text: string, expiresAt: number, epoch: number): void {
+    if (this.#clearedAt > epoch || (this.#writtenAt.get(at) ?? 0) > epoch) return;
     if (text.length > LARGEST_CACHED_CHARS) return;
     this.#drop(at);
-    this.#texts.set(at, { text, used: false });
+    this.#texts.set(at, { text, expiresAt, used: false });
     this.#chars += text.length;
     if (this.#chars > READ_CACHE_CHARS) this.#shrink();
   }
@@ -444,8 +497,8 @@ export class ReadCachingStore implements CachedApi {
   /** Caches a text read from the core, into free room only: reads that
    *  pushed out cached entries would turn a scan through more entries than
    *  fit into a miss for each, where entries written stay cached. */
-  #admit(at: string, text: string, epoch: number): void {
-    if (this.#chars + text.length <= READ_CACHE_CHARS) this.#fill(at, text, epoch);
+  #admit(at: string, text: string, expiresAt: number, epoch: number): void {
+    if (this.#chars + text.length <= READ_CACHE_CHARS) this.#fill(at, text, expiresAt, epoch);
   }
 
   /** Drops texts down to seven eighths of the bound, in one pass, oldest

@@ -152,7 +152,7 @@ export class RemoteStore implements NativeApi {
   }
 
   // A worker's answer is a message away: never given at once.
-  getEntryNow(ns: Namespace, key: string): Promise<[stored: StoredValue, expires: boolean] | undefined> {
+  getEntryNow(ns: Namespace, key: string): Promise<[stored: StoredValue, expiresAt: number | undefined] | undefined> {
     return this.getEntry(ns, key);
   }
 
@@ -167,6 +167,13 @@ export class RemoteStore implements NativeApi {
     const evicted = this.#evicted;
     this.#evicted = undefined;
     return evicted;
+  }
+
+  // The worker's clock is the page's (Date.now: a `clock` option cannot
+  // cross), read after the worker's, so the cache's own readings are the
+  // latest.
+  latestTimeMs(): number {
+    return -Infinity;
   }
 
   traceNext(tag: number): void {

@@ -14,9 +14,10 @@ export type StoredValue = string | Uint8Array;
 /**
  * The values of an `mget` as one flat batch: `kinds[i]` is 0 (missing),
  * 1 or 3 (JSON: its text is `text` from the previous JSON value's end up to
- * `ends[i]`; 3 if its entry can expire) or 2 (bytes: the next of `bytes`).
+ * `ends[i]`; 3 if its entry expires, at the next of `expiries`) or 2 (bytes:
+ * the next of `bytes`).
  */
-export type StoredBatch = [text: string, ends: Uint32Array, kinds: Uint8Array, bytes: Uint8Array[]];
+export type StoredBatch = [text: string, ends: Uint32Array, kinds: Uint8Array, bytes: Uint8Array[], expiries: Float64Array];
 
 const MISSING = 0;
 const JSON_TEXT = 1;
@@ -47,24 +48,29 @@ export function fromStoredBatch([text, ends, kinds, bytes]: StoredBatch): Array<
   return values;
 }
 
-/** Calls `each` with the index and JSON text of every value of `batch`
- *  whose entry cannot expire, in order. */
-export function forEachLastingText([text, ends, kinds]: StoredBatch, each: (index: number, text: string) => void): void {
+/** Calls `each` with the index, JSON text and expiry (Infinity: never) of
+ *  every JSON value of `batch`, in order. */
+export function forEachJsonText(
+  [text, ends, kinds, , expiries]: StoredBatch,
+  each: (index: number, text: string, expiresAt: number) => void,
+): void {
   let start = 0;
+  let nextExpiry = 0;
   for (let index = 0; index < kinds.length; index += 1) {
     if (!isJson(kinds[index])) continue;
-    if (kinds[index] === JSON_TEXT) each(index, text.slice(start, ends[index]));
+    const expiresAt = kinds[index] === EXPIRING_JSON_TEXT ? expiries[nextExpiry++] : Infinity;
+    each(index, text.slice(start, ends[index]), expiresAt);
     start = ends[index];
   }
 }
 
-/** A batch of JSON texts only, as the core would answer it (none can expire:
- *  the read cache holds no entry that can). */
+/** A batch of JSON texts only, as the core would answer it (for the read
+ *  cache's answers, which nothing reads the expiries of). */
 export function jsonBatch(texts: readonly string[]): StoredBatch {
   const ends = new Uint32Array(texts.length);
   let end = 0;
   texts.forEach((text, index) => (ends[index] = end += text.length));
-  return [texts.join(""), ends, new Uint8Array(texts.length).fill(JSON_TEXT), []];
+  return [texts.join(""), ends, new Uint8Array(texts.length).fill(JSON_TEXT), [], new Float64Array(0)];
 }
 
 function parse(json: string): StorageValue {

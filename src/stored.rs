@@ -24,28 +24,31 @@ fn json_text(bytes: &[u8]) -> Result<&str> {
 }
 
 /// The values of an `mget` as flat data, so the batch crosses to JS in a few
-/// steps whatever its length: `[text, ends, kinds, bytes]`. `kinds[i]` is
-/// 0 (missing), 1 or 3 (JSON: its text ends at UTF-16 offset `ends[i]` of
-/// `text`, where the previous JSON value's ends; 3 if its entry can expire,
-/// which the facade's read cache does not keep) or 2 (bytes: the next of
-/// `bytes`).
+/// steps whatever its length: `[text, ends, kinds, bytes, expiries]`.
+/// `kinds[i]` is 0 (missing), 1 or 3 (JSON: its text ends at UTF-16 offset
+/// `ends[i]` of `text`, where the previous JSON value's ends; 3 if its entry
+/// expires, at the next of `expiries`, which the facade's read cache keeps
+/// with it) or 2 (bytes: the next of `bytes`).
 pub fn stored_batch(entries: &[Option<ReadEntry>]) -> Result<JsValue> {
     let mut text = String::new();
     let mut ends = Vec::with_capacity(entries.len());
     let mut kinds = Vec::with_capacity(entries.len());
+    let mut expiries = Vec::new();
     let bytes = js_sys::Array::new();
     let mut end = 0;
     for entry in entries {
         let kind = match entry {
             None => BatchKind::Missing,
-            Some(ReadEntry { value: EncodedValue { kind: ValueKind::Json, bytes }, expires }) => {
+            Some(ReadEntry { value: EncodedValue { kind: ValueKind::Json, bytes }, expires_at }) => {
                 let json = json_text(bytes)?;
                 text.push_str(json);
                 end += utf16_length(json);
-                if *expires {
-                    BatchKind::ExpiringJson
-                } else {
-                    BatchKind::Json
+                match expires_at {
+                    Some(at) => {
+                        expiries.push(*at as f64);
+                        BatchKind::ExpiringJson
+                    }
+                    None => BatchKind::Json,
                 }
             }
             Some(ReadEntry { value: EncodedValue { kind: ValueKind::Bytes, bytes: stored }, .. }) => {
@@ -58,7 +61,8 @@ pub fn stored_batch(entries: &[Option<ReadEntry>]) -> Result<JsValue> {
     }
     let ends = js_sys::Uint32Array::from(ends.as_slice());
     let kinds = Uint8Array::from(kinds.as_slice());
-    Ok(js_sys::Array::of4(&JsValue::from_str(&text), &ends, &kinds, &bytes).into())
+    let expiries = js_sys::Float64Array::from(expiries.as_slice());
+    Ok(js_sys::Array::of5(&JsValue::from_str(&text), &ends, &kinds, &bytes, &expiries).into())
 }
 
 /// The kinds of `stored_batch`, as js/stored.ts reads them.
@@ -127,16 +131,16 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn a_batch_crosses_as_text_offsets_kinds_and_bytes() {
-        let entry = |kind, bytes: &[u8], expires| {
-            Some(ReadEntry { value: EncodedValue { kind, bytes: bytes.to_vec() }, expires })
+        let entry = |kind, bytes: &[u8], expires_at| {
+            Some(ReadEntry { value: EncodedValue { kind, bytes: bytes.to_vec() }, expires_at })
         };
-        let json = |text: &str| entry(ValueKind::Json, text.as_bytes(), false);
+        let json = |text: &str| entry(ValueKind::Json, text.as_bytes(), None);
         let batch = stored_batch(&[
             json("\"é😀\""),
             None,
-            entry(ValueKind::Bytes, &[7, 8], false),
+            entry(ValueKind::Bytes, &[7, 8], Some(5)),
             json("[1]"),
-            entry(ValueKind::Json, b"2", true),
+            entry(ValueKind::Json, b"2", Some(1_700_000_000_123)),
         ])
         .unwrap();
         let parts = js_sys::Array::from(&batch);
@@ -145,11 +149,12 @@ mod tests {
         assert_eq!(
             Uint8Array::from(parts.get(2)).to_vec(),
             [1, 0, 2, 1, 3],
-            "3: JSON of an entry that can expire"
+            "3: JSON of an entry that expires"
         );
         let stored = js_sys::Array::from(&parts.get(3));
         assert_eq!(Uint8Array::from(stored.get(0)).to_vec(), [7, 8]);
-        let corrupt = stored_batch(&[entry(ValueKind::Json, &[0xFF], false)]);
+        assert_eq!(js_sys::Float64Array::from(parts.get(4)).to_vec(), [1_700_000_000_123.0], "its expiry");
+        let corrupt = stored_batch(&[entry(ValueKind::Json, &[0xFF], None)]);
         assert_eq!(corrupt.unwrap_err().code(), ErrorCode::Corrupt);
     }
 }

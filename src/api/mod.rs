@@ -186,8 +186,12 @@ impl NativeStore {
     }
 
     /// The read cache's `get` (js/read-cache.ts): resolves with `undefined`
-    /// or `[stored, expires]`, so that it keeps only entries that cannot expire.
-    #[wasm_bindgen(js_name = getEntry, unchecked_return_type = "Promise<[StoredValue, boolean] | undefined>")]
+    /// or `[stored, expiresAt]` (`undefined` if it never expires), so that it
+    /// answers an entry only while it is live.
+    #[wasm_bindgen(
+        js_name = getEntry,
+        unchecked_return_type = "Promise<[StoredValue, number | undefined] | undefined>"
+    )]
     pub fn get_entry(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] ns: JsValue,
@@ -199,7 +203,7 @@ impl NativeStore {
     /// `getEntry`, answered at once when the store is idle (`submit_or_run`).
     #[wasm_bindgen(
         js_name = getEntryNow,
-        unchecked_return_type = "[StoredValue, boolean] | undefined | Promise<[StoredValue, boolean] | undefined>"
+        unchecked_return_type = "[StoredValue, number | undefined] | undefined | Promise<[StoredValue, number | undefined] | undefined>"
     )]
     pub fn get_entry_now(
         &self,
@@ -455,6 +459,16 @@ impl NativeStore {
                 .flat_map(|(ns, key)| [JsValue::from(ns), JsValue::from(key)])
                 .collect::<Array>()
                 .into(),
+        }
+    }
+
+    /// The latest time the store's clock has shown, `-Infinity` before the
+    /// first reading (js/read-cache.ts takes now to be no earlier).
+    #[wasm_bindgen(js_name = latestTimeMs)]
+    pub fn latest_time_ms(&self) -> f64 {
+        match self.engine.latest_ms() {
+            i64::MIN => f64::NEG_INFINITY,
+            ms => ms as f64,
         }
     }
 

@@ -16,13 +16,14 @@ pub(super) fn found_value(output: Output) -> Result<JsValue> {
     }
 }
 
-/// A get's `[stored, expires]`, or `undefined`.
+/// A get's `[stored, expiresAt]` (`undefined` if it never expires), or
+/// `undefined`.
 pub(super) fn found_entry(output: Output) -> Result<JsValue> {
     match output {
         Output::Entry(None) => Ok(JsValue::UNDEFINED),
         Output::Entry(Some(entry)) => {
-            Ok(js_sys::Array::of2(&stored::stored_form(&entry.value)?, &JsValue::from_bool(entry.expires))
-                .into())
+            let expires_at = entry.expires_at.map_or(JsValue::UNDEFINED, |at| JsValue::from(at as f64));
+            Ok(js_sys::Array::of2(&stored::stored_form(&entry.value)?, &expires_at).into())
         }
         other => unexpected(other),
     }

@@ -4,8 +4,9 @@
 // Whether a get entered the core is told by the test-hooks build, where a
 // `get` of PANIC_IN_OPERATION panics when the queue runs it: answered from
 // the cache, it returns the value instead. Coherence is checked against a
-// store without the cache (a default TTL turns it off) given the same calls,
-// with a budget and without, and by the model test (model.test.mjs).
+// store whose cache never answers (each call made with another in flight)
+// given the same calls, with a budget and without, and by the model test
+// (model.test.mjs).
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,8 +15,6 @@ import { manualClock, seededRandom, settleAll } from "./helpers.mjs";
 const PANIC_IN_OPERATION = "larder:test-hooks:panic-in-operation";
 const { openStorage } = await import(new URL("../../target/pkg-test-hooks/node.js", import.meta.url).href);
 
-/** A default TTL far beyond these tests: the cache is off, nothing expires. */
-const NO_CACHE = { defaultTtlMs: 1e12 };
 
 async function open(t, options = {}) {
   const store = await openStorage({ path: ":memory:", ...options });
@@ -67,7 +66,7 @@ describe("what the read cache answers", () => {
   });
 
   const uncached = {
-    "a store with defaultTtlMs": [NO_CACHE, undefined],
+    "a set on a store with defaultTtlMs": [{ defaultTtlMs: 60_000 }, undefined],
     "a set with ttlMs": [{}, { ttlMs: 60_000 }],
     "a set with an explicit size": [{}, { size: 10 }],
   };
@@ -151,18 +150,49 @@ describe("what a read puts in the read cache", () => {
     }
   });
 
-  test("not: an entry that can expire, or bytes", async (t) => {
+  test("an entry that expires, with its expiry: answered until the store's clock reaches it", async (t) => {
     const clock = manualClock();
     const store = await open(t, { clock });
     await store.mset([["ttl", 1]], { ttlMs: 1000 });
+    assert.equal(await readFromCache(store, store, "ttl", 1), false, "the first read enters the core");
+    clock.advance(999);
+    assert.equal(await readFromCache(store, store, "ttl", 1), true, "live 1 ms before it expires");
+    clock.advance(1);
+    assert.equal(await readFromCache(store, store, "ttl", undefined), false, "expired: the core says so");
+    assert.equal(await readFromCache(store, store, "ttl", undefined), false);
+  });
+
+  test("an entry the core has seen expire stays expired when the clock goes back", async (t) => {
+    const clock = manualClock();
+    const store = await open(t, { clock });
+    await store.mset([["ttl", 1], ["other", 2]], { ttlMs: 1000 });
+    assert.equal(await readFromCache(store, store, "ttl", 1), false, "cached by its read");
+    clock.advance(1500);
+    assert.equal(await store.has("other"), false, "the core read 1,500 ms on: both expired");
+    clock.advance(-1000); // back to 500 ms after the set, before the expiry
+    assert.equal(await readFromCache(store, store, "ttl", undefined), false, "not answered live by the cache");
+  });
+
+  test("not: bytes", async (t) => {
+    const store = await open(t);
     await store.mset([["bytes", new Uint8Array([1])]]);
-    for (let read = 0; read < 2; read += 1) {
-      assert.equal(await readFromCache(store, store, "ttl", 1), false);
-      assert.deepEqual(await store.get("bytes"), new Uint8Array([1]));
-    }
+    assert.deepEqual(await store.get("bytes"), new Uint8Array([1]));
     assert.equal(await readFromCache(store, store, "bytes", new Uint8Array([1])), false);
-    clock.advance(1000);
-    assert.equal(await store.get("ttl"), undefined, "it expires as ever");
+  });
+
+  test("not while the store's clock cannot be read: the core explains why", async (t) => {
+    let failing = false;
+    const clock = manualClock();
+    const store = await open(t, { clock: () => (failing ? Number.NaN : clock()) });
+    await store.mset([["ttl", 1], ["lasting", 2]], { ttlMs: 1000 });
+    await store.mset([["lasting", 2]]);
+    assert.deepEqual(await store.mget(["ttl", "lasting"]), [1, 2], "both cached by the read");
+    failing = true;
+    await rejectsWith(store.get("ttl"), "INVALID_ARGUMENT");
+    failing = false;
+    assert.equal(await store.has("ttl"), true, "a call that succeeds, after which the cache answers again");
+    assert.equal(await readFromCache(store, store, "lasting", 2), true);
+    assert.equal(await readFromCache(store, store, "ttl", 1), true);
   });
 
   test("an mget's entries, as a get's: answered from the cache next time, by an mget or a get", async (t) => {
@@ -184,10 +214,11 @@ describe("what a read puts in the read cache", () => {
     assert.equal(await mgetFromCache(view, ["a"], ["in ns"]), false, "another namespace, another slot");
     assert.equal(await mgetFromCache(view, ["a"], ["in ns"]), true);
     assert.equal(await mgetFromCache(store, ["ttl", "bytes"], [3, new Uint8Array([1])]), false);
-    assert.equal(await readFromCache(store, store, "ttl", 3), false, "not: an entry that can expire");
+    assert.equal(await readFromCache(store, store, "ttl", 3), true, "an entry that expires, with its expiry");
+    assert.equal(await mgetFromCache(store, ["a", "ttl"], [{ v: 1 }, 3]), true);
     assert.equal(await readFromCache(store, store, "bytes", new Uint8Array([1])), false, "not: bytes");
     clock.advance(1000);
-    assert.deepEqual(await store.mget(["ttl", "a"]), [undefined, { v: 1 }], "it expires as ever");
+    assert.equal(await mgetFromCache(store, ["a", "ttl"], [{ v: 1 }, undefined]), false, "expired: the core says so");
   });
 
   test("not an mget overtaken by a write issued before it settled", async (t) => {
@@ -393,34 +424,45 @@ describe("what the read cache answers is what the store holds", () => {
 });
 
 async function compareBursts(t, options) {
-    const random = seededRandom(4242);
-    const cached = await open(t, options);
-    const plain = await open(t, { ...options, ...NO_CACHE });
-    const key = () => `k${random.int(0, 4)}`;
-    const value = () => random.pick([() => random.int(0, 99), () => ({ n: random.int(0, 9) }), () => "s".repeat(random.int(0, 5))])();
-    // Weighted towards what the cache sees (set, get, delete); the calls
-    // that empty it are rare, or it would rarely hold anything.
-    const calls = [
-      [6, () => ["set", key(), value()]],
-      [8, () => ["get", key()]],
-      [3, () => ["delete", key()]],
-      [2, () => ["mget", [key(), key()]]],
-      [2, () => ["has", key()]],
-      [1, () => ["mset", [[key(), value()]]]],
-      [1, () => ["invalidate", { prefix: key().slice(0, random.int(1, 2)) }]],
-    ];
-    const total = calls.reduce((sum, [weight]) => sum + weight, 0);
-    const call = () => {
-      let pick = random.next() * total;
-      for (const [weight, make] of calls) if ((pick -= weight) < 0) return make();
-      return calls[0][1]();
-    };
-    for (let burst = 0; burst < 1000; burst += 1) {
-      const burstCalls = Array.from({ length: random.int(1, 4) }, call);
-      const results = await settleAll(burstCalls.map(([name, ...args]) => cached[name](...args)));
-      for (const [i, [name, ...args]] of burstCalls.entries()) {
-        const expected = await plain[name](...args);
-        assert.deepEqual(results[i].value, expected, `burst ${burst}, call ${i}: ${name} ${JSON.stringify(args)}`);
-      }
+  const random = seededRandom(4242);
+  // One time for both stores, moved between bursts, now and then backwards.
+  const clock = manualClock();
+  const cached = await open(t, { ...options, clock });
+  const plain = await open(t, { ...options, clock });
+  // Each of its calls made with one in flight ahead of it: its read cache never answers.
+  const uncached = async (name, args) => {
+    const ahead = plain.count();
+    const result = await plain[name](...args);
+    await ahead;
+    return result;
+  };
+  const key = () => `k${random.int(0, 4)}`;
+  const value = () => random.pick([() => random.int(0, 99), () => ({ n: random.int(0, 9) }), () => "s".repeat(random.int(0, 5))])();
+  // Weighted towards what the cache sees (set, get, delete); the calls
+  // that empty it are rare, or it would rarely hold anything.
+  const calls = [
+    [5, () => ["set", key(), value()]],
+    [2, () => ["set", key(), value(), { ttlMs: random.int(1, 100) }]],
+    [8, () => ["get", key()]],
+    [3, () => ["delete", key()]],
+    [2, () => ["mget", [key(), key()]]],
+    [2, () => ["has", key()]],
+    [1, () => ["mset", [[key(), value()]]]],
+    [1, () => ["invalidate", { prefix: key().slice(0, random.int(1, 2)) }]],
+  ];
+  const total = calls.reduce((sum, [weight]) => sum + weight, 0);
+  const call = () => {
+    let pick = random.next() * total;
+    for (const [weight, make] of calls) if ((pick -= weight) < 0) return make();
+    return calls[0][1]();
+  };
+  for (let burst = 0; burst < 1000; burst += 1) {
+    if (random.chance(0.5)) clock.advance(random.int(-30, 80));
+    const burstCalls = Array.from({ length: random.int(1, 4) }, call);
+    const results = await settleAll(burstCalls.map(([name, ...args]) => cached[name](...args)));
+    for (const [i, [name, ...args]] of burstCalls.entries()) {
+      const expected = await uncached(name, args);
+      assert.deepEqual(results[i].value, expected, `burst ${burst}, call ${i}: ${name} ${JSON.stringify(args)}`);
     }
+  }
 }

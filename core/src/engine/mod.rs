@@ -565,6 +565,13 @@ impl Engine {
         self.with_store(|store| operation.run(store, |ttl| self.expiry(ttl, now_ms), now_ms))
     }
 
+    /// The latest time the store's clock has shown (`i64::MIN` before the
+    /// first reading): what the facade's read cache takes for now at least,
+    /// so that an entry the core has seen expire stays expired there too.
+    pub fn latest_ms(&self) -> i64 {
+        self.latest_ms.get()
+    }
+
     /// The clock's time, never earlier than a time it has already shown.
     fn now_ms(&self) -> Result<i64> {
         let now_ms = self.clock.now_ms()?.max(self.latest_ms.get());

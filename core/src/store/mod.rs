@@ -37,11 +37,12 @@ pub struct Entry {
     pub size: u64,
 }
 
-/// A live entry as a read finds it: its value, and whether it can expire.
+/// A live entry as a read finds it: its value, and when it expires (on the
+/// store's clock; `None`: never).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadEntry {
     pub value: EncodedValue,
-    pub expires: bool,
+    pub expires_at: Option<i64>,
 }
 
 /// One caller's set in a group commit.

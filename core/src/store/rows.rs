@@ -68,7 +68,7 @@ pub(super) fn read_live_with(
     match row {
         Some((kind, bytes, expires_at)) if is_live(expires_at, now_ms) => Ok(Some(ReadEntry {
             value: EncodedValue { kind: ValueKind::from_stored(kind)?, bytes },
-            expires: expires_at.is_some(),
+            expires_at,
         })),
         _ => Ok(None),
     }

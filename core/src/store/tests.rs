@@ -78,19 +78,19 @@ fn expired_entries_are_invisible_accounted_until_removed_and_purged() {
     store.set("", &entry("short", "1", 5), Some(1000), 0).unwrap();
     store.set("", &entry("long", "1", 7), None, 0).unwrap();
     assert!(store.has("", "short", 999).unwrap());
-    assert!(store.get("", "short", 999).unwrap().unwrap().expires, "a get says it can expire");
-    assert!(!store.get("", "long", 999).unwrap().unwrap().expires);
-    let mut expires = |now| -> Vec<Option<bool>> {
+    assert_eq!(store.get("", "short", 999).unwrap().unwrap().expires_at, Some(1000), "a get says when it expires");
+    assert_eq!(store.get("", "long", 999).unwrap().unwrap().expires_at, None);
+    let mut expiries = |now| -> Vec<Option<Option<i64>>> {
         let keys = ["short", "missing", "long"].map(String::from);
         store
             .mget("", &keys, now)
             .unwrap()
             .into_iter()
-            .map(|entry| entry.map(|entry| entry.expires))
+            .map(|entry| entry.map(|entry| entry.expires_at))
             .collect()
     };
-    assert_eq!(expires(999), [Some(true), None, Some(false)], "an mget says which can expire");
-    assert_eq!(expires(1000), [None, None, Some(false)]);
+    assert_eq!(expiries(999), [Some(Some(1000)), None, Some(None)], "an mget says when each expires");
+    assert_eq!(expiries(1000), [None, None, Some(None)]);
     assert!(!store.has("", "short", 1000).unwrap());
     assert_eq!(store.get("", "short", 1000).unwrap(), None);
     assert_eq!((store.count(ALL, 1000).unwrap(), store.total_size(ALL, 1000).unwrap()), (1, 7));
