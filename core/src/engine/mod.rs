@@ -6,10 +6,12 @@
 //! schedules `drain` on the event loop, and turns `Output`s back into values.
 //! A retry's wait runs on the store's clock (`Clock::wake_after`).
 
-use std::cell::{Cell, RefCell, RefMut};
+mod read_cache;
+
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use crate::accounting::{check_fits_budget, entry_size, EntryKey};
+use crate::accounting::{check_fits_budget, entry_size};
 use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::clock::Clock;
 use crate::database::Database;
@@ -520,25 +522,6 @@ impl Engine {
         }
     }
 
-    /// Reads the facade answered itself while the store was idle, for the
-    /// LRU order (`Store::note_reads`); nothing once the store is closed.
-    pub fn note_reads<'k>(&self, reads: impl IntoIterator<Item = (&'k str, &'k str)>) {
-        if let Some(mut store) = self.idle_store() {
-            store.note_reads(reads);
-        }
-    }
-
-    /// What the writes committed since the last call evicted
-    /// (`Store::take_evicted`); nothing once the store is closed.
-    pub fn take_evicted(&self) -> Option<Vec<EntryKey>> {
-        self.idle_store().map_or(Some(Vec::new()), |mut store| store.take_evicted())
-    }
-
-    /// The store, if it is open and no operation is running on it.
-    fn idle_store(&self) -> Option<RefMut<'_, Store>> {
-        RefMut::filter_map(self.store.try_borrow_mut().ok()?, Option::as_mut).ok()
-    }
-
     /// Runs `body` on the open store.
     fn with_store<T>(&self, body: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         let mut slot = self
@@ -563,13 +546,6 @@ impl Engine {
             panic!("test-hooks: a panic inside an operation");
         }
         self.with_store(|store| operation.run(store, |ttl| self.expiry(ttl, now_ms), now_ms))
-    }
-
-    /// The latest time the store's clock has shown (`i64::MIN` before the
-    /// first reading): what the facade's read cache takes for now at least,
-    /// so that an entry the core has seen expire stays expired there too.
-    pub fn latest_ms(&self) -> i64 {
-        self.latest_ms.get()
     }
 
     /// The clock's time, never earlier than a time it has already shown.

@@ -96,7 +96,13 @@ impl LruOrder {
         let rows: Vec<_> = tx
             .prepare_cached(ROWS_SQL)?
             .query_map(params![self.rows_after, self.before, self.now_ms], |row| {
-                Ok(Candidate { stamp: row.get(0)?, id: row.get(0)?, ns: row.get(1)?, key: row.get(2)?, size: row.get(3)? })
+                Ok(Candidate {
+                    stamp: row.get(0)?,
+                    id: row.get(0)?,
+                    ns: row.get(1)?,
+                    key: row.get(2)?,
+                    size: row.get(3)?,
+                })
             })?
             .collect::<rusqlite::Result<_>>()?;
         self.rows_done = (rows.len() as u64) < EVICTION_BATCH;

@@ -78,7 +78,11 @@ fn expired_entries_are_invisible_accounted_until_removed_and_purged() {
     store.set("", &entry("short", "1", 5), Some(1000), 0).unwrap();
     store.set("", &entry("long", "1", 7), None, 0).unwrap();
     assert!(store.has("", "short", 999).unwrap());
-    assert_eq!(store.get("", "short", 999).unwrap().unwrap().expires_at, Some(1000), "a get says when it expires");
+    assert_eq!(
+        store.get("", "short", 999).unwrap().unwrap().expires_at,
+        Some(1000),
+        "a get says when it expires"
+    );
     assert_eq!(store.get("", "long", 999).unwrap().unwrap().expires_at, None);
     let mut expiries = |now| -> Vec<Option<Option<i64>>> {
         let keys = ["short", "missing", "long"].map(String::from);
@@ -251,7 +255,8 @@ fn committed_evictions_are_named_once_in_order_and_a_rolled_back_one_is_not() {
     put(&mut store, "c", 20);
     assert_eq!(store.take_evicted(), Some(vec![]));
     store.mset("", &[entry("d", "1", 20), entry("e", "1", 20)], None, 0).unwrap();
-    let named = |pairs: &[(&str, &str)]| pairs.iter().map(|(ns, key)| (ns.to_string(), key.to_string())).collect();
+    let named =
+        |pairs: &[(&str, &str)]| pairs.iter().map(|(ns, key)| (ns.to_string(), key.to_string())).collect();
     assert_eq!(store.take_evicted(), Some(named(&[("", "a"), ("v", "b")])));
     assert_eq!(store.take_evicted(), Some(vec![]), "taken once");
     // Evicts c, d and e, then cannot fit: rolled back, nothing was evicted.
