@@ -119,5 +119,13 @@ export type CachedApi = Omit<NativeApi, "noteReads" | "takeEvicted" | "latestTim
 /** The calls that run an operation in the store, each as it is. */
 export type StoreCall = Exclude<
   keyof NativeApi,
-  "dispose" | "breakerState" | "onStateChange" | "traceNext" | "traceFacts" | "getEntryNow" | "noteReads" | "takeEvicted" | "latestTimeMs"
+  | "dispose"
+  | "breakerState"
+  | "onStateChange"
+  | "traceNext"
+  | "traceFacts"
+  | "getEntryNow"
+  | "noteReads"
+  | "takeEvicted"
+  | "latestTimeMs"
 >;

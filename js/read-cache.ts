@@ -295,8 +295,8 @@ export class ReadCachingStore implements CachedApi {
 
   /** The slots of a flat batch's keys (`keysOf`) that a write of them must
    *  drop or remember: none unless texts are cached or a call submitted
-   *  before it may still fill one (a store that does not cache, or an empty
-   *  cache with nothing in flight, has no use for them). */
+   *  before it may still fill one (an empty cache with nothing in flight
+   *  has no use for them). */
   #slotsOf(ns: Namespace, text: string, lengths: Uint32Array, stride: number): Array<string | undefined> {
     if (this.#texts.size === 0 && this.#inFlight === 0) return [];
     return keysOf(text, lengths, stride).map((key) => slot(ns, key));
