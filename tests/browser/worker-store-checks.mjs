@@ -610,6 +610,30 @@ async function pageReadCacheWithBudget() {
   }
 }
 
+/** A worker store's entry with a TTL, cached by its read with its expiry:
+ *  answered on this thread while live, and by the worker once expired. */
+async function pageReadCacheWithTtl() {
+  const store = await openStorage({ path: ":temp:" });
+  const coreOperations = async () => (await store.metrics()).queue.waitMs.count;
+  try {
+    await store.set("ttl", { v: 1 }, { ttlMs: 60_000 });
+    await store.set("short", 2, { ttlMs: 50 });
+    const first = await store.mget(["ttl", "short"]);
+    const before = await coreOperations();
+    const again = await store.get("ttl");
+    const after = await coreOperations();
+    check("worker store: an entry with a TTL, once read, answers the next get on this thread",
+      same(first, [{ v: 1 }, 2]) && same(again, { v: 1 }) && after === before, format({ first, again, before, after }));
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const expired = await store.get("short");
+    const counted = await coreOperations();
+    check("worker store: ... and once it has expired, the worker answers that it is gone",
+      expired === undefined && counted > after, format({ expired, after, counted }));
+  } finally {
+    await store.dispose();
+  }
+}
+
 /** An OPFS store writes a WAL commit's frames in one OPFS write, not two a
  *  frame (src/vfs/joined_writes.rs): counted by a worker that wraps
  *  FileSystemSyncAccessHandle.write around larder's own. Each set below
@@ -647,7 +671,7 @@ export async function run() {
   results = [];
   const sections = [
     errorsKeepTheirFields, options, getOrSetOnThisThread, sameName, oneTurn, lifecycle, workerFailures, workerMetrics,
-    pageReadCache, pageReadCacheWithBudget, oneOpfsWritePerCommit,
+    pageReadCache, pageReadCacheWithBudget, pageReadCacheWithTtl, oneOpfsWritePerCommit,
   ];
   for (const section of sections) {
     try {
