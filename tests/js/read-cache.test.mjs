@@ -413,11 +413,12 @@ describe("what the read cache answers is what the store holds", () => {
     assert.equal(await store.get("b"), 1);
   });
 
-  // Random calls issued in bursts (none awaited before the burst ends) give,
-  // call by call, what the same calls give one at a time without the cache;
-  // with a budget that keeps about four of the five keys, evicting often.
+  // Random calls issued in bursts (none awaited before the burst ends), some
+  // setting TTLs while the clock moves, give, call by call, what the same
+  // calls give one at a time on a store whose cache never answers; and with
+  // a budget that keeps about four of the five keys, evicting often.
   for (const budget of [undefined, 30]) {
-    test(`bursts of random calls${budget ? ` under a budget of ${budget} bytes` : ""}: the results of a store without the cache, call by call`, async (t) => {
+    test(`bursts of random calls${budget ? ` under a budget of ${budget} bytes` : ""}: the results of a store whose cache never answers, call by call`, async (t) => {
       await compareBursts(t, budget === undefined ? {} : { maxSizeBytes: budget });
     });
   }
