@@ -99,8 +99,10 @@ export interface NativeApi {
   noteReads(text: string, lengths: Uint32Array): void;
   /** The entries the writes committed since the last call evicted, for the
    *  read cache to drop: each namespace ('' for the root's own) then its key;
-   *  undefined if none, null if more than the list names. */
-  takeEvicted(): string[] | null | undefined;
+   *  undefined if none, null if more than the list names. Unless `named`,
+   *  the list is emptied and undefined answered: names are not worth making
+   *  when the cache holds nothing they could name. */
+  takeEvicted(named: boolean): string[] | null | undefined;
   /** The latest time the store's clock has shown (-Infinity if unknown):
    *  the read cache takes now to be no earlier, so that an entry the core
    *  has seen expire stays expired. */

@@ -163,10 +163,11 @@ export class RemoteStore implements NativeApi {
     this.#outbox.add(request, ownBuffers(lengths), () => {});
   }
 
-  takeEvicted(): string[] | null | undefined {
+  // The names came with the replies, whether wanted or not.
+  takeEvicted(named: boolean): string[] | null | undefined {
     const evicted = this.#evicted;
     this.#evicted = undefined;
-    return evicted;
+    return named ? evicted : undefined;
   }
 
   // The worker's clock is the page's (Date.now: a `clock` option cannot

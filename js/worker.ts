@@ -70,7 +70,7 @@ function traceFacts({ trace }: WorkerRequest): { facts?: Float64Array } {
 
 /** What the store evicted since the last reply, to go with this one. */
 function evictions(): { evicted?: string[] | null } {
-  const evicted = store?.takeEvicted();
+  const evicted = store?.takeEvicted(true);
   return evicted === undefined ? {} : { evicted };
 }
 

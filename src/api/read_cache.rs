@@ -24,16 +24,18 @@ impl NativeStore {
 
     /// The entries the writes committed since the last call evicted, for the
     /// read cache to drop: each namespace ('' for the root's own) then its
-    /// key; `undefined` if none, `null` if more than the list names.
+    /// key; `undefined` if none, `null` if more than the list names. Unless
+    /// `named`, the list is emptied and nothing made of it (the cache holds
+    /// nothing they could name).
     #[wasm_bindgen(js_name = takeEvicted, unchecked_return_type = "string[] | null | undefined")]
-    pub fn take_evicted(&self) -> JsValue {
+    pub fn take_evicted(&self, named: bool) -> JsValue {
         match self.engine.take_evicted() {
-            None => JsValue::NULL,
-            Some(evicted) if evicted.is_empty() => JsValue::UNDEFINED,
-            Some(evicted) => (evicted.into_iter())
+            None if named => JsValue::NULL,
+            Some(evicted) if named && !evicted.is_empty() => (evicted.into_iter())
                 .flat_map(|(ns, key)| [JsValue::from(ns), JsValue::from(key)])
                 .collect::<Array>()
                 .into(),
+            _ => JsValue::UNDEFINED,
         }
     }
 

@@ -299,9 +299,19 @@ describe("what a read puts in the read cache", () => {
 
 describe("the read cache of a store with a budget", () => {
   // Sizes: a one-letter key and a value of 1 ("1") take 2 bytes each.
+  test("a set of a new key does not fill it; a read does, and a set then refreshes it", async (t) => {
+    const store = await open(t, { maxSizeBytes: 6 });
+    await store.set("a", 1);
+    assert.equal(await readFromCache(store, store, "a", 1), false, "the set added nothing");
+    assert.equal(await readFromCache(store, store, "a", 1), true, "the read did");
+    await store.set("a", 2);
+    assert.equal(await readFromCache(store, store, "a", 2), true, "the set refreshed it");
+  });
+
   test("a hit counts as a read in the LRU order: the entry it answered is not the one evicted", async (t) => {
     const store = await open(t, { maxSizeBytes: 6 });
     await store.set("a", 1);
+    await store.get("a"); // cached by the core's read, and then the oldest again:
     await store.set("b", 1);
     await store.set("c", 1);
     assert.equal(await readFromCache(store, store, "a", 1), true, "answered on this thread");
@@ -312,10 +322,11 @@ describe("the read cache of a store with a budget", () => {
   test("what a write evicts is dropped from the cache: a get then finds nothing", async (t) => {
     const store = await open(t, { maxSizeBytes: 6 });
     const view = store.namespace("v");
-    // Each cached by its set; the mset evicts the two least recently used.
+    // Each cached by a read, in this order; the mset evicts the two least recently used.
     await store.set("a", 1);
     await view.set("b", 1);
     await store.set("c", 1);
+    assert.deepEqual([await store.get("a"), await view.get("b"), await store.get("c")], [1, 1, 1]);
     await store.mset([["d", 1], ["e", 1]]);
     assert.deepEqual([await store.get("a"), await view.get("b")], [undefined, undefined]);
     assert.deepEqual(await store.mget(["c", "d", "e"]), [1, 1, 1]);
@@ -336,6 +347,7 @@ describe("the read cache of a store with a budget", () => {
     const entries = Array.from({ length: count }, (_, i) => [`e${String(i).padStart(4, "0")}`, 1]);
     const store = await open(t, { maxSizeBytes: 2 + count * 6 });
     await store.set("a", 1);
+    await store.get("a");
     for (let start = 0; start < count; start += 1000) await store.mset(entries.slice(start, start + 1000));
     assert.equal(await readFromCache(store, store, "a", 1), true, "a is cached");
     await store.set("big", "x".repeat(count * 6 - 3)); // the whole budget: every other entry goes
@@ -346,6 +358,7 @@ describe("the read cache of a store with a budget", () => {
     const store = await open(t, { maxSizeBytes: 6 });
     await store.set("a", 1);
     await store.set("b", 1);
+    await store.get("a");
     await rejectsWith(store.mset([["c", "xx"], ["d", "xx"]]), "VALUE_TOO_LARGE");
     assert.equal(await store.has("a"), true, "a call that succeeds, after which the cache answers again");
     assert.equal(await readFromCache(store, store, "a", 1), true);
