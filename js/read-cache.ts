@@ -14,7 +14,7 @@
  * that expires needs the store's clock to read before it (`#now`: no earlier
  * than the core's latest reading, so that what the core has seen expire
  * stays expired). With a `maxSizeBytes` budget the core evicts inside writes:
- * each settling call takes the list of what was evicted (`takeEvicted`) and
+ * each settling write takes the list of what was evicted (`takeEvicted`) and
  * drops those, and the hits are handed to the core (`noteReads`) before its
  * next call, so its LRU order is the one the gets would have made.
  * A hit also needs a CLOSED breaker that counts no failure (the last call to
@@ -169,7 +169,7 @@ export class ReadCachingStore implements CachedApi {
 
   // With a budget, a set refreshes an entry already cached and adds none:
   // at capacity every set of a new key evicts, and most such entries would
-  // be evicted again unread, their texts held meanwhile (W7 spent about 5%
+  // be evicted again unread, their texts held meanwhile (W7 spent about 7%
   // more CPU filling them). The first read of one caches it.
   setJson(ns: Namespace, key: string, json: string, options: SetOptions | undefined): Promise<void> {
     const at = slot(ns, key);
@@ -447,7 +447,7 @@ export class ReadCachingStore implements CachedApi {
     } else {
       for (const each of at) if (each !== undefined) this.#written(each);
     }
-    return this.#track<T, T>(submit(), done);
+    return this.#track<T, T>(submit(), done, this.#budgeted);
   }
 
   /** `at` is being written by the write just submitted: dropped and, if
@@ -461,8 +461,15 @@ export class ReadCachingStore implements CachedApi {
 
   /** Counts `pending` in flight until it settles; `done` sees its value,
    *  and how many writes had been submitted when it was, before anyone else,
-   *  and makes the answer (in the same step, so calls settle in call order). */
-  #track<T, R = T>(pending: Promise<T>, done: (value: T, epoch: number) => R = asIs as (value: T) => R): Promise<R> {
+   *  and makes the answer (in the same step, so calls settle in call order).
+   *  A write that may evict (`evicts`) first drops what the core evicted:
+   *  only writes evict, and each takes every eviction made before it
+   *  settles, so a read's settling need not ask. */
+  #track<T, R = T>(
+    pending: Promise<T>,
+    done: (value: T, epoch: number) => R = asIs as (value: T) => R,
+    evicts = false,
+  ): Promise<R> {
     const epoch = this.#writes;
     this.#inFlight += 1;
     const settled = () => {
@@ -472,14 +479,14 @@ export class ReadCachingStore implements CachedApi {
     };
     return pending.then(
       (value) => {
-        if (this.#budgeted) this.#dropEvicted();
+        if (evicts) this.#dropEvicted();
         const answer = done(value, epoch);
         this.#failing = false;
         settled();
         return answer;
       },
       (error: unknown) => {
-        if (this.#budgeted) this.#dropEvicted();
+        if (evicts) this.#dropEvicted();
         this.#failing = true;
         settled();
         throw error;
